@@ -1,0 +1,167 @@
+"""An instance: an :class:`Architecture` and a :class:`Network`, cut into OU blocks.
+
+Blocks are numbered layer by layer, row-major over (row tile, column tile) of
+each layer's cell matrix. A block is *zero* when all its cells are level 0;
+blocks with identical cell patterns share a ``pattern_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pimopt.architecture import Architecture, load_architecture
+from pimopt.encoding import encode_cells, n_signs, n_slices
+from pimopt.network import Network
+
+
+@dataclass(frozen=True)
+class LayerTiling:
+    """How one layer's cell matrix is cut into blocks."""
+
+    first_block: int
+    row_tiles: int
+    col_tiles: int
+    cell_cols: int
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks of the layer (zero blocks included)."""
+        return self.row_tiles * self.col_tiles
+
+
+class Instance:
+    """A scheduling problem: hardware plus workload, with its OU blocks.
+
+    Parameters
+    ----------
+    arch
+        The accelerator.
+    network
+        The workload.
+    """
+
+    def __init__(self, arch: Architecture, network: Network) -> None:
+        self.arch = arch
+        self.network = network
+        tilings: list[LayerTiling] = []
+        first = 0
+        slices = n_slices(network.weight_bits, arch.cell_bits)
+        signs = n_signs(network.encoding)
+        for layer in network.layers:
+            k, n = layer.shape
+            m = n * signs * slices
+            t = LayerTiling(first, -(-k // arch.ou_rows), -(-m // arch.ou_cols), m)
+            tilings.append(t)
+            first += t.n_blocks
+        self.tilings: tuple[LayerTiling, ...] = tuple(tilings)
+        self.n_blocks: int = first
+
+    # ------------------------------------------------------------------ blocks
+    def cell_matrix(self, layer: int) -> NDArray[np.uint8]:
+        """The cell-level matrix of one layer (unpadded)."""
+        net = self.network
+        return encode_cells(net.layers[layer].weights, net.weight_bits, self.arch.cell_bits,
+                            net.encoding)
+
+    @cached_property
+    def patterns(self) -> NDArray[np.uint8]:
+        """Cell patterns of all blocks, shape (blocks, ou_rows, ou_cols)."""
+        r, c = self.arch.ou_rows, self.arch.ou_cols
+        out = np.empty((self.n_blocks, r, c), dtype=np.uint8)
+        for i, t in enumerate(self.tilings):
+            cells = self.cell_matrix(i)
+            padded = np.zeros((t.row_tiles * r, t.col_tiles * c), dtype=np.uint8)
+            padded[: cells.shape[0], : cells.shape[1]] = cells
+            tiles = padded.reshape(t.row_tiles, r, t.col_tiles, c).transpose(0, 2, 1, 3)
+            out[t.first_block: t.first_block + t.n_blocks] = tiles.reshape(-1, r, c)
+        return out
+
+    @cached_property
+    def block_layer(self) -> NDArray[np.int32]:
+        """Layer index of every block."""
+        return np.repeat(np.arange(len(self.tilings), dtype=np.int32),
+                         [t.n_blocks for t in self.tilings])
+
+    @cached_property
+    def block_tile(self) -> NDArray[np.int32]:
+        """(row tile, column tile) of every block, shape (blocks, 2)."""
+        parts = [np.stack(np.divmod(np.arange(t.n_blocks), t.col_tiles), axis=1)
+                 for t in self.tilings]
+        return np.concatenate(parts).astype(np.int32)
+
+    @cached_property
+    def block_n_inputs(self) -> NDArray[np.int64]:
+        """Input vectors every block must compute."""
+        n = np.array([la.n_inputs for la in self.network.layers], dtype=np.int64)
+        return n[self.block_layer]
+
+    @cached_property
+    def is_zero(self) -> NDArray[np.bool_]:
+        """True for all-zero blocks (no programming, no compute)."""
+        return np.asarray(~self.patterns.reshape(self.n_blocks, -1).any(axis=1))
+
+    @cached_property
+    def nonzero_blocks(self) -> NDArray[np.int64]:
+        """Indices of the non-zero blocks."""
+        return np.flatnonzero(~self.is_zero)
+
+    @cached_property
+    def pattern_id(self) -> NDArray[np.int64]:
+        """Identical patterns share an id (ids are dense, 0-based)."""
+        flat = np.ascontiguousarray(self.patterns.reshape(self.n_blocks, -1))
+        keys = flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
+        _, inverse = np.unique(keys, return_inverse=True)
+        return inverse.astype(np.int64).ravel()
+
+    @property
+    def n_nonzero(self) -> int:
+        """Number of non-zero blocks."""
+        return int(self.nonzero_blocks.size)
+
+    @property
+    def n_distinct_nonzero(self) -> int:
+        """Distinct patterns among the non-zero blocks."""
+        return int(np.unique(self.pattern_id[self.nonzero_blocks]).size)
+
+    # ------------------------------------------------------------------ identity
+    def content_hash(self) -> str:
+        """SHA-256 over the network's content hash and every architecture parameter."""
+        blob = json.dumps({"network": self.network.content_hash(),
+                           "architecture": self.arch.to_dict()}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def summary(self) -> list[dict[str, object]]:
+        """One row per layer: shape, cell matrix, blocks, zero blocks, distinct patterns."""
+        rows = []
+        for i, (layer, t) in enumerate(zip(self.network.layers, self.tilings, strict=True)):
+            sl = slice(t.first_block, t.first_block + t.n_blocks)
+            zero = int(self.is_zero[sl].sum())
+            pid = self.pattern_id[sl][~self.is_zero[sl]]
+            rows.append({"layer": layer.name, "kind": layer.kind,
+                         "weights": f"{layer.shape[0]}x{layer.shape[1]}",
+                         "cells": f"{layer.shape[0]}x{t.cell_cols}",
+                         "blocks": t.n_blocks, "zero": zero,
+                         "distinct": int(np.unique(pid).size), "n_inputs": layer.n_inputs,
+                         "deps": ",".join(self.network.layers[d].name
+                                          for d in self.network.dependencies()[i])})
+        return rows
+
+
+def default_instance_path() -> Path:
+    """Path of the bundled default network (LeNet-5 shapes)."""
+    return Path(__file__).parent / "data" / "lenet5.json"
+
+
+def load_instance(network_path: str | Path | None = None,
+                  arch: str | Path | Architecture | None = None) -> Instance:
+    """Load a network file and an architecture (preset name, TOML path or object)."""
+    net = Network.load(default_instance_path() if network_path is None else network_path)
+    a = arch if isinstance(arch, Architecture) else load_architecture(arch)
+    return Instance(a, net)

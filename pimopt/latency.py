@@ -1,0 +1,188 @@
+"""The latency model of programming (DESIGN section 2): the only copy of the cost arithmetic.
+
+A programming operation writes one or more OU slots of one crossbar. For
+every crossbar row it touches, each write segment (``write_width`` cells,
+aligned to multiples of ``write_width`` in the crossbar's columns) needs:
+
+- SET passes for the cells whose level rises and, separately, RESET passes
+  for the cells whose level falls (SET and RESET never share a pass);
+- at most ``write_parallel`` cells per pass, so ``ceil(n / write_parallel)``
+  passes per direction;
+- per pass ``t_set`` (or ``t_reset``) times its pulses, plus ``t_verify``.
+  Pulses: ``single`` mode, 1; ``incremental`` mode, the largest level change
+  of the cells in the pass. Cells are grouped into passes by decreasing level
+  change, which minimises the sum of the per-pass maxima.
+
+A row segment with no change costs nothing. Passes of one crossbar are
+serial, so an operation's latency is the sum over its segments. Cell writes
+count changed cells; the energy is ``e_set`` (``e_reset``) per pulse per
+changed cell (1 pulse in ``single`` mode, ``|level change|`` pulses in
+``incremental`` mode).
+
+Every function is vectorised over many writes at once with numpy; all
+optimisers, the scheduler, the metrics and the verifier call this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pimopt.architecture import Architecture, ns_to_ps
+
+_CHUNK = 1 << 15  # writes per vectorised batch: bounds temporary memory
+
+
+@dataclass(frozen=True)
+class WriteCost:
+    """Costs of a batch of writes or operations (one entry each).
+
+    Attributes
+    ----------
+    passes
+        Write passes (SET and RESET).
+    latency_ps
+        Programming latency, ps.
+    cell_writes
+        Cells whose level changes.
+    energy_pj
+        Programming energy, pJ.
+    """
+
+    passes: NDArray[np.int64]
+    latency_ps: NDArray[np.int64]
+    cell_writes: NDArray[np.int64]
+    energy_pj: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.passes.size)
+
+
+def _segment_costs(arch: Architecture, delta: NDArray[np.int16]) -> WriteCost:
+    """Costs of groups of row segments; ``delta`` is (groups, rows, segments, width)."""
+    par = int(arch.write_parallel or 1)
+    width = delta.shape[-1]
+    incremental = arch.pulse_mode == "incremental"
+    g = delta.shape[0]
+    passes = np.zeros(g, dtype=np.int64)
+    latency = np.zeros(g, dtype=np.int64)
+    energy = np.zeros(g, dtype=np.float64)
+    for sign, t_ns, e_pj in ((1, arch.t_set, arch.e_set), (-1, arch.t_reset, arch.e_reset)):
+        mags = np.where(delta * sign > 0, np.abs(delta), 0).astype(np.int16)
+        if par >= width:
+            chunk_max = mags.max(axis=-1)
+        else:
+            # passes take cells by decreasing change: chunk maxima are every par-th value
+            chunk_max = -np.sort(-mags, axis=-1)[..., ::par]
+        dir_passes = np.count_nonzero(chunk_max.reshape(g, -1), axis=1).astype(np.int64)
+        if incremental:
+            pulses = chunk_max.reshape(g, -1).sum(axis=1, dtype=np.int64)
+            cell_pulses = mags.reshape(g, -1).sum(axis=1, dtype=np.int64)
+        else:
+            pulses = dir_passes
+            cell_pulses = np.count_nonzero(mags.reshape(g, -1), axis=1).astype(np.int64)
+        passes += dir_passes
+        latency += pulses * ns_to_ps(t_ns)
+        energy += cell_pulses * e_pj
+    latency += passes * ns_to_ps(arch.t_verify)
+    writes = np.count_nonzero(delta.reshape(g, -1), axis=1).astype(np.int64)
+    return WriteCost(passes, latency, writes, energy)
+
+
+def _concat(parts: list[WriteCost]) -> WriteCost:
+    if not parts:
+        e = np.zeros(0, dtype=np.int64)
+        return WriteCost(e, e.copy(), e.copy(), np.zeros(0))
+    return WriteCost(*(np.concatenate([getattr(p, f) for p in parts])
+                       for f in ("passes", "latency_ps", "cell_writes", "energy_pj")))
+
+
+def pair_costs(arch: Architecture, old: NDArray[np.integer],
+               new: NDArray[np.integer]) -> WriteCost:
+    """Costs of single-slot programming operations ``old -> new``.
+
+    Parameters
+    ----------
+    arch
+        The architecture (write width, parallelism, pulse mode, latencies).
+    old, new
+        Cell levels, shape (n, ou_rows, ou_cols) (or one pattern, (ou_rows, ou_cols)).
+
+    Returns
+    -------
+    WriteCost
+        One entry per pair.
+    """
+    o = np.asarray(old)
+    n_ = np.asarray(new)
+    if o.ndim == 2:
+        o, n_ = o[None], n_[None]
+    o, n_ = np.broadcast_arrays(o, n_)
+    count, r, c = o.shape
+    seg = min(int(arch.write_width or c), c)  # a slot alone never shares a segment
+    parts = []
+    for lo in range(0, count, _CHUNK):
+        d = n_[lo: lo + _CHUNK].astype(np.int16) - o[lo: lo + _CHUNK].astype(np.int16)
+        parts.append(_segment_costs(arch, d.reshape(d.shape[0], r, c // seg, seg)))
+    return _concat(parts)
+
+
+def operation_costs(arch: Architecture, op: NDArray[np.integer], slot: NDArray[np.integer],
+                    old: NDArray[np.integer], new: NDArray[np.integer],
+                    n_ops: int) -> WriteCost:
+    """Costs of programming operations that may write several slots of one crossbar.
+
+    Slots of one operation that lie in the same crossbar row band and the same
+    ``write_width`` column segment share write passes.
+
+    Parameters
+    ----------
+    arch
+        The architecture.
+    op
+        Operation index of every write, in ``0 .. n_ops-1``.
+    slot
+        Slot (inside its crossbar) of every write; distinct within an operation.
+    old, new
+        Levels before and after every write, shape (writes, ou_rows, ou_cols).
+    n_ops
+        Number of operations.
+
+    Returns
+    -------
+    WriteCost
+        One entry per operation.
+    """
+    op_ = np.asarray(op, dtype=np.int64)
+    slot_ = np.asarray(slot, dtype=np.int64)
+    r, c = arch.ou_rows, arch.ou_cols
+    ww = int(arch.write_width or c)
+    per_group = max(ww // c, 1)  # slots sharing one segment column band
+    if per_group == 1:
+        return _sum_by(op_, pair_costs(arch, old, new), n_ops)
+    srow, scol = np.divmod(slot_, arch.slot_cols)
+    key = np.stack([op_, srow, scol // per_group], axis=1)
+    uniq, group = np.unique(key, axis=0, return_inverse=True)
+    group = group.ravel()
+    offset = (scol % per_group) * c
+    parts = []
+    for lo in range(0, len(uniq), _CHUNK):
+        sel = np.flatnonzero((group >= lo) & (group < lo + _CHUNK))
+        delta = np.zeros((min(_CHUNK, len(uniq) - lo), r, per_group * c), dtype=np.int16)
+        d = np.asarray(new)[sel].astype(np.int16) - np.asarray(old)[sel].astype(np.int16)
+        cols = offset[sel, None] + np.arange(c)
+        delta[group[sel, None, None] - lo, np.arange(r)[None, :, None], cols[:, None, :]] = d
+        g = delta.shape[0]
+        parts.append(_segment_costs(arch, delta.reshape(g, r, per_group * c // ww, ww)))
+    return _sum_by(uniq[:, 0].astype(np.int64), _concat(parts), n_ops)
+
+
+def _sum_by(index: NDArray[np.int64], costs: WriteCost, n: int) -> WriteCost:
+    """Add up the entries of ``costs`` that share an index (exact integer sums)."""
+    out = [np.zeros(n, dtype=np.int64) for _ in range(3)]
+    for acc, part in zip(out, (costs.passes, costs.latency_ps, costs.cell_writes), strict=True):
+        np.add.at(acc, index, part)
+    energy = np.bincount(index, weights=costs.energy_pj, minlength=n).astype(np.float64)
+    return WriteCost(out[0], out[1], out[2], energy)

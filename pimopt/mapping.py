@@ -1,0 +1,209 @@
+"""The weight-to-OU mapping table (DESIGN section 4).
+
+One row per non-zero block: the crossbar, the slot inside that crossbar, and
+the position of the block's load in that slot's sequence of loads. Blocks
+with identical patterns may share a load (same crossbar, slot and position).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pimopt.errors import InputError
+from pimopt.instance import Instance
+
+CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position")
+
+
+@dataclass(frozen=True, eq=False)
+class Mapping:
+    """Where and in which order every non-zero block is loaded.
+
+    Attributes
+    ----------
+    block, crossbar, slot, position
+        Parallel integer arrays, one entry per mapped block.
+    """
+
+    block: NDArray[np.int64]
+    crossbar: NDArray[np.int64]
+    slot: NDArray[np.int64]
+    position: NDArray[np.int64]
+
+    def __post_init__(self) -> None:
+        arrays = {}
+        for f in ("block", "crossbar", "slot", "position"):
+            a = np.asarray(getattr(self, f))
+            if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+                raise InputError(f"Mapping.{f} must be a 1-D integer array, got "
+                                 f"{a.dtype} with shape {a.shape}")
+            arrays[f] = a.astype(np.int64)
+            object.__setattr__(self, f, arrays[f])
+        sizes = {a.size for a in arrays.values()}
+        if len(sizes) != 1:
+            raise InputError(f"Mapping arrays have different lengths: "
+                             f"{ {k: v.size for k, v in arrays.items()} }")
+        for f, a in arrays.items():
+            if a.size and a.min() < 0:
+                raise InputError(f"Mapping.{f} has a negative value {int(a.min())}")
+
+    def __len__(self) -> int:
+        return int(self.block.size)
+
+    def validate(self, inst: Instance) -> None:
+        """Check the mapping against an instance; raise :class:`InputError` naming the fault.
+
+        Every non-zero block appears exactly once, crossbars and slots exist,
+        each slot's positions are 0, 1, 2, ... without gaps, blocks sharing a
+        load have identical patterns, and along a slot's sequence the layer
+        index never decreases (a later load never feeds a layer that an earlier
+        load of the same slot depends on, which would deadlock the layer barrier).
+        """
+        a = inst.arch
+        if self.block.size and (self.block.max() >= inst.n_blocks):
+            raise InputError(f"mapping names block {int(self.block.max())}, the instance has "
+                             f"{inst.n_blocks} blocks")
+        counts = np.bincount(self.block, minlength=inst.n_blocks)
+        nz = inst.nonzero_blocks
+        missing = nz[counts[nz] == 0]
+        if missing.size:
+            raise InputError(f"mapping misses non-zero block {int(missing[0])} "
+                             f"({missing.size} missing)")
+        dup = np.flatnonzero(counts > 1)
+        if dup.size:
+            raise InputError(f"mapping lists block {int(dup[0])} {int(counts[dup[0]])} times")
+        zero = self.block[inst.is_zero[self.block]]
+        if zero.size:
+            raise InputError(f"mapping lists zero block {int(zero[0])}: all-zero blocks are "
+                             "neither programmed nor computed")
+        if self.crossbar.size and self.crossbar.max() >= a.crossbars:
+            raise InputError(f"mapping uses crossbar {int(self.crossbar.max())}, the "
+                             f"architecture has {a.crossbars}")
+        if self.slot.size and self.slot.max() >= a.slots_per_crossbar:
+            raise InputError(f"mapping uses slot {int(self.slot.max())}, a crossbar has "
+                             f"{a.slots_per_crossbar}")
+        loads = self.loads(inst)
+        for gslot, lo, hi in _runs(loads.global_slot):
+            pos = loads.position[lo:hi]
+            if not np.array_equal(pos, np.arange(hi - lo)):
+                xb, s = divmod(int(gslot), a.slots_per_crossbar)
+                raise InputError(f"crossbar {xb} slot {s}: positions {pos[:8].tolist()}... are "
+                                 "not 0, 1, 2, ... without gaps")
+        pid = inst.pattern_id[self.block]
+        order = np.lexsort((self.position, self.slot, self.crossbar))
+        same_load = np.diff(loads.load_of_row[order]) == 0
+        bad = np.flatnonzero(same_load & (np.diff(pid[order]) != 0))
+        if bad.size:
+            b1, b2 = self.block[order[bad[0]]], self.block[order[bad[0] + 1]]
+            raise InputError(f"blocks {int(b1)} and {int(b2)} share a load but their "
+                             "patterns differ")
+        back = np.flatnonzero((np.diff(loads.global_slot) == 0)
+                              & (loads.min_layer[1:] < loads.max_layer[:-1]))
+        if back.size:
+            i = int(back[0]) + 1
+            xb, s = divmod(int(loads.global_slot[i]), a.slots_per_crossbar)
+            raise InputError(f"crossbar {xb} slot {s}: position {int(loads.position[i])} loads "
+                             f"layer {int(loads.min_layer[i])} after layer "
+                             f"{int(loads.max_layer[i - 1])}; a slot's loads must follow the "
+                             "layer order")
+
+    def loads(self, inst: Instance) -> Loads:
+        """Group rows into loads, sorted by (crossbar, slot, position)."""
+        gslot = self.crossbar * inst.arch.slots_per_crossbar + self.slot
+        key = np.stack([gslot, self.position], axis=1)
+        uniq, load_of_row = np.unique(key, axis=0, return_inverse=True)
+        load_of_row = load_of_row.ravel()
+        layer = inst.block_layer[self.block]
+        n = len(uniq)
+        min_layer = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        max_layer = np.full(n, -1, dtype=np.int64)
+        np.minimum.at(min_layer, load_of_row, layer)
+        np.maximum.at(max_layer, load_of_row, layer)
+        first_row = np.full(n, len(self), dtype=np.int64)
+        np.minimum.at(first_row, load_of_row, np.arange(len(self)))
+        return Loads(global_slot=uniq[:, 0], position=uniq[:, 1], load_of_row=load_of_row,
+                     block=self.block[first_row] if n else self.block[:0],
+                     min_layer=min_layer, max_layer=max_layer)
+
+    # ------------------------------------------------------------------ I/O
+    def to_csv(self, inst: Instance) -> str:
+        """CSV text of the mapping table, sorted by crossbar, slot and position."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(CSV_FIELDS)
+        order = np.lexsort((self.block, self.position, self.slot, self.crossbar))
+        layer = inst.block_layer[self.block]
+        tile = inst.block_tile[self.block]
+        for i in order:
+            w.writerow((int(self.block[i]), inst.network.layers[layer[i]].name,
+                        int(tile[i, 0]), int(tile[i, 1]), int(self.crossbar[i]),
+                        int(self.slot[i]), int(self.position[i])))
+        return buf.getvalue()
+
+    def save_csv(self, path: str | Path, inst: Instance) -> None:
+        """Write the mapping table as CSV (atomically)."""
+        write_atomic(Path(path), self.to_csv(inst))
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> Mapping:
+        """Read a mapping table written by :meth:`save_csv`."""
+        p = Path(path)
+        try:
+            with p.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except FileNotFoundError:
+            raise InputError(f"mapping file {p} does not exist") from None
+        cols: dict[str, list[int]] = {f: [] for f in ("block", "crossbar", "slot", "position")}
+        for n, row in enumerate(rows, start=2):
+            for f in cols:
+                try:
+                    cols[f].append(int(row[f]))
+                except (KeyError, TypeError, ValueError):
+                    raise InputError(f"mapping file {p} line {n}: field {f!r} = "
+                                     f"{row.get(f)!r} is not an integer") from None
+        return cls(**{f: np.array(v, dtype=np.int64) for f, v in cols.items()})
+
+
+@dataclass(frozen=True, eq=False)
+class Loads:
+    """The loads of a mapping (one per distinct crossbar, slot and position)."""
+
+    global_slot: NDArray[np.int64]
+    position: NDArray[np.int64]
+    load_of_row: NDArray[np.int64]
+    block: NDArray[np.int64]
+    min_layer: NDArray[np.int64]
+    max_layer: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.global_slot.size)
+
+
+def _runs(values: NDArray[np.int64]) -> list[tuple[int, int, int]]:
+    """(value, start, stop) of the runs of equal values in a sorted array."""
+    if values.size == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    stops = np.r_[starts[1:], values.size]
+    return [(int(values[s]), int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,251 @@
+"""The workload: a :class:`Network` of :class:`Layer` objects (DESIGN section 3).
+
+A network is stored as two files with the same stem: ``NAME.json``
+(metadata: layers, shapes, ``n_inputs``, dependencies, quantisation,
+provenance, content hash) and ``NAME.npz`` (one integer weight matrix per
+layer, ``layer_0``, ``layer_1``, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pimopt.encoding import ENCODINGS
+from pimopt.errors import InputError
+
+FORMAT = "pimopt-network"
+FORMAT_VERSION = 1
+LAYER_KINDS = ("fc", "conv", "conv_transpose", "matmul")
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One weighted layer: an integer K x N matrix applied to ``n_inputs`` vectors.
+
+    Parameters
+    ----------
+    name
+        Unique name inside the network.
+    weights
+        Integer weight matrix, K inputs x N outputs, already quantised.
+    n_inputs
+        Input vectors per inference (conv: H_out * W_out * batch; fc: batch).
+    deps
+        Names of the layers whose outputs this layer needs; ``None`` means the
+        previous layer (none for the first).
+    kind
+        ``fc``, ``conv``, ``conv_transpose`` or ``matmul`` (informational).
+    info
+        Free-form JSON-serialisable details (e.g. the conv geometry).
+    """
+
+    name: str
+    weights: NDArray[np.int32]
+    n_inputs: int = 1
+    deps: tuple[str, ...] | None = None
+    kind: str = "fc"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        owner = f"Layer {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise InputError(f"Layer.name = {self.name!r} is invalid: a non-empty string")
+        w = np.asarray(self.weights)
+        if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < 1:
+            raise InputError(f"{owner}: weights shape {w.shape} is invalid: "
+                             "a non-empty 2-D K x N matrix")
+        if w.dtype.kind == "f":
+            if not np.all(np.isfinite(w)):
+                raise InputError(f"{owner}: weights contain NaN or infinite values")
+            if not np.all(w == np.rint(w)):
+                raise InputError(f"{owner}: weights are not integers; quantise them first "
+                                 "(pimopt.quantize.quantize_symmetric)")
+        elif w.dtype.kind not in "iu":
+            raise InputError(f"{owner}: weights dtype {w.dtype} is invalid: integers")
+        if np.abs(w).max(initial=0) >= 2**31:
+            raise InputError(f"{owner}: weights exceed the int32 range")
+        object.__setattr__(self, "weights", w.astype(np.int32))
+        if isinstance(self.n_inputs, bool) or not isinstance(self.n_inputs, (int, np.integer)) \
+                or self.n_inputs < 1:
+            raise InputError(f"{owner}: n_inputs = {self.n_inputs!r} is invalid: an integer >= 1")
+        object.__setattr__(self, "n_inputs", int(self.n_inputs))
+        if self.deps is not None:
+            object.__setattr__(self, "deps", tuple(str(d) for d in self.deps))
+        if self.kind not in LAYER_KINDS:
+            raise InputError(f"{owner}: kind = {self.kind!r} is invalid: one of {LAYER_KINDS}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(K, N)."""
+        return (int(self.weights.shape[0]), int(self.weights.shape[1]))
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A DNN workload: layers in a topological order with signed-weight settings.
+
+    Parameters
+    ----------
+    name
+        Label.
+    layers
+        Layers; dependencies must name earlier layers (topological order).
+    weight_bits
+        Bits of the symmetric signed integer weights (2 to 16).
+    encoding
+        ``differential`` (default) or ``offset`` (see :mod:`pimopt.encoding`).
+    source
+        Provenance: where the weights come from (file, generator and seed, ...).
+    """
+
+    name: str
+    layers: tuple[Layer, ...]
+    weight_bits: int = 8
+    encoding: str = "differential"
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if not self.layers:
+            raise InputError(f"Network {self.name!r} has no layers: at least one is needed")
+        if isinstance(self.weight_bits, bool) or not isinstance(self.weight_bits, int) \
+                or not 2 <= self.weight_bits <= 16:
+            raise InputError(f"Network.weight_bits = {self.weight_bits!r} is invalid: "
+                             "an integer from 2 to 16")
+        if self.encoding not in ENCODINGS:
+            raise InputError(f"Network.encoding = {self.encoding!r} is invalid: "
+                             f"one of {ENCODINGS}")
+        qmax = (1 << (self.weight_bits - 1)) - 1
+        seen: set[str] = set()
+        for layer in self.layers:
+            if layer.name in seen:
+                raise InputError(f"Network {self.name!r}: layer name {layer.name!r} is repeated")
+            for d in layer.deps or ():
+                if d not in seen:
+                    raise InputError(f"Layer {layer.name!r}: dependency {d!r} is not an earlier "
+                                     "layer (layers must be in topological order)")
+            seen.add(layer.name)
+            amax = int(np.abs(layer.weights).max())
+            if amax > qmax:
+                raise InputError(f"Layer {layer.name!r}: weight magnitude {amax} exceeds "
+                                 f"{qmax}, the symmetric range of weight_bits = "
+                                 f"{self.weight_bits}")
+
+    # ------------------------------------------------------------------ structure
+    def dependencies(self) -> list[list[int]]:
+        """Dependency layer indices of every layer (``None`` resolved to the previous)."""
+        index = {layer.name: i for i, layer in enumerate(self.layers)}
+        out: list[list[int]] = []
+        for i, layer in enumerate(self.layers):
+            if layer.deps is None:
+                out.append([i - 1] if i > 0 else [])
+            else:
+                out.append(sorted(index[d] for d in layer.deps))
+        return out
+
+    def layer_index(self, name: str) -> int:
+        """Index of the layer called ``name``."""
+        for i, layer in enumerate(self.layers):
+            if layer.name == name:
+                return i
+        raise InputError(f"Network {self.name!r} has no layer {name!r}")
+
+    # ------------------------------------------------------------------ identity
+    def metadata(self) -> dict[str, Any]:
+        """JSON metadata (everything but the weight arrays and the hash)."""
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "weight_bits": self.weight_bits,
+            "encoding": self.encoding,
+            "source": self.source,
+            "layers": [
+                {"name": la.name, "kind": la.kind, "shape": list(la.shape),
+                 "n_inputs": la.n_inputs,
+                 "deps": None if la.deps is None else list(la.deps), "info": la.info}
+                for la in self.layers
+            ],
+        }
+
+    def content_hash(self) -> str:
+        """SHA-256 of the metadata and the weights: names exactly what a result was computed on."""
+        h = hashlib.sha256()
+        h.update(json.dumps(self.metadata(), sort_keys=True).encode())
+        for layer in self.layers:
+            h.update(np.ascontiguousarray(layer.weights, dtype="<i4").tobytes())
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, path: str | Path) -> Path:
+        """Write ``STEM.json`` and ``STEM.npz``; returns the JSON path."""
+        p = Path(path)
+        stem = p.with_suffix("") if p.suffix in (".json", ".npz") else p
+        json_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {f"layer_{i}": la.weights for i, la in enumerate(self.layers)}
+        np.savez_compressed(npz_path, **arrays)
+        meta = self.metadata()
+        meta["weights_file"] = npz_path.name
+        meta["sha256"] = self.content_hash()
+        json_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        return json_path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Network:
+        """Load a network from its JSON file (or the NPZ beside it)."""
+        p = Path(path)
+        json_path = p.with_suffix(".json") if p.suffix == ".npz" else p
+        if not json_path.exists():
+            raise InputError(f"network file {json_path} does not exist")
+        try:
+            meta = json.loads(json_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"network file {json_path} is not valid JSON: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise InputError(f"network file {json_path}: 'format' must be {FORMAT!r}")
+        npz_path = json_path.parent / str(meta.get("weights_file", json_path.stem + ".npz"))
+        layers_meta = meta.get("layers")
+        if not isinstance(layers_meta, list):
+            raise InputError(f"network file {json_path}: 'layers' must be a list")
+        try:
+            with np.load(npz_path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except FileNotFoundError:
+            raise InputError(f"weights file {npz_path} does not exist") from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"weights file {npz_path} is not a valid NPZ archive: "
+                             f"{exc}") from None
+        layers = []
+        for i, lm in enumerate(layers_meta):
+            if not isinstance(lm, dict) or "name" not in lm:
+                raise InputError(f"network file {json_path}: layers[{i}] needs a 'name'")
+            key = f"layer_{i}"
+            if key not in arrays:
+                raise InputError(f"weights file {npz_path} has no array {key!r} "
+                                 f"for layer {lm['name']!r}")
+            w = arrays[key]
+            if list(w.shape) != list(lm.get("shape", w.shape)):
+                raise InputError(f"layer {lm['name']!r}: weights shape {list(w.shape)} does not "
+                                 f"match the declared shape {lm['shape']}")
+            layers.append(Layer(name=lm["name"], weights=w, n_inputs=lm.get("n_inputs", 1),
+                                deps=lm.get("deps"), kind=lm.get("kind", "fc"),
+                                info=lm.get("info", {})))
+        net = cls(name=str(meta.get("name", json_path.stem)), layers=tuple(layers),
+                  weight_bits=meta.get("weight_bits", 8),
+                  encoding=meta.get("encoding", "differential"),
+                  source=str(meta.get("source", "")))
+        stored = meta.get("sha256")
+        if stored is not None and stored != net.content_hash():
+            raise InputError(f"network file {json_path}: content hash mismatch (stored "
+                             f"{stored[:12]}..., computed {net.content_hash()[:12]}...): "
+                             "the files were modified or do not belong together")
+        return net

@@ -1,0 +1,1 @@
+"""Named architecture presets (TOML files)."""

@@ -1,0 +1,212 @@
+"""The timeline of a solution (DESIGN section 4): timed program and compute operations.
+
+Times are integer picoseconds. A program operation writes one or more slots
+of one crossbar; each write names the block whose pattern it loads and the
+cell levels it leaves in the slot (stored, so that the verifier replays what
+is physically written rather than trusting the block reference). A compute
+operation applies the input vectors ``[first, last)`` of its block's layer to
+one slot.
+
+File format (``schedule.json``)::
+
+    {"format": "pimopt-schedule", "version": 1, "time_unit": "ps",
+     "method": ..., "instance": {"name", "sha256", "network_sha256"},
+     "architecture": {...every parameter...},
+     "program": [{"crossbar", "start", "end",
+                  "writes": [{"slot", "block", "levels": "<hex digit per cell>"}]}],
+     "compute": [{"crossbar", "slot", "block", "inputs": [first, last],
+                  "start", "end"}]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pimopt.architecture import Architecture
+from pimopt.errors import InputError
+from pimopt.mapping import write_atomic
+
+FORMAT = "pimopt-schedule"
+_HEX = np.frombuffer(b"0123456789abcdef", dtype="S1")
+
+
+def _i64(a: object) -> NDArray[np.int64]:
+    return np.asarray(a, dtype=np.int64).reshape(-1)
+
+
+@dataclass(eq=False)
+class Schedule:
+    """Program and compute operations, column-wise (one array per field).
+
+    Attributes
+    ----------
+    prog_crossbar, prog_start, prog_end
+        One entry per program operation.
+    write_op, write_slot, write_block, write_levels
+        One entry per slot written; ``write_op`` indexes the program operation
+        and ``write_levels`` (writes, ou_rows, ou_cols) holds the new levels.
+    comp_crossbar, comp_slot, comp_block, comp_first, comp_last, comp_start, comp_end
+        One entry per compute operation on inputs ``[comp_first, comp_last)``.
+    method
+        Name of the method that produced the schedule.
+    meta
+        Free-form provenance (instance hash, architecture, ...).
+    """
+
+    prog_crossbar: NDArray[np.int64]
+    prog_start: NDArray[np.int64]
+    prog_end: NDArray[np.int64]
+    write_op: NDArray[np.int64]
+    write_slot: NDArray[np.int64]
+    write_block: NDArray[np.int64]
+    write_levels: NDArray[np.uint8]
+    comp_crossbar: NDArray[np.int64]
+    comp_slot: NDArray[np.int64]
+    comp_block: NDArray[np.int64]
+    comp_first: NDArray[np.int64]
+    comp_last: NDArray[np.int64]
+    comp_start: NDArray[np.int64]
+    comp_end: NDArray[np.int64]
+    method: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f in ("prog_crossbar", "prog_start", "prog_end", "write_op", "write_slot",
+                  "write_block", "comp_crossbar", "comp_slot", "comp_block", "comp_first",
+                  "comp_last", "comp_start", "comp_end"):
+            setattr(self, f, _i64(getattr(self, f)))
+        lv = np.asarray(self.write_levels, dtype=np.uint8)
+        if lv.ndim != 3 or lv.shape[0] != self.write_op.size:
+            raise InputError(f"Schedule.write_levels must have shape (writes, ou_rows, ou_cols) "
+                             f"with {self.write_op.size} writes, got {lv.shape}")
+        self.write_levels = lv
+        for group in (("prog_crossbar", "prog_start", "prog_end"),
+                      ("write_op", "write_slot", "write_block"),
+                      ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
+                       "comp_start", "comp_end")):
+            sizes = {getattr(self, f).size for f in group}
+            if len(sizes) != 1:
+                raise InputError(f"Schedule fields {group} have different lengths")
+        if self.write_op.size and (self.write_op.min() < 0
+                                   or self.write_op.max() >= self.prog_start.size):
+            raise InputError("Schedule.write_op refers to a program operation that does not "
+                             "exist")
+
+    @property
+    def n_program(self) -> int:
+        """Number of program operations."""
+        return int(self.prog_start.size)
+
+    @property
+    def n_compute(self) -> int:
+        """Number of compute operations."""
+        return int(self.comp_start.size)
+
+    def makespan_ps(self) -> int:
+        """End of the last operation, ps (operations start at time >= 0)."""
+        ends = np.concatenate([self.prog_end, self.comp_end, [0]])
+        return int(ends.max())
+
+    def copy(self) -> Schedule:
+        """A deep copy (arrays copied)."""
+        kw = {f: getattr(self, f).copy() for f in self.__dataclass_fields__
+              if isinstance(getattr(self, f), np.ndarray)}
+        return Schedule(**kw, method=self.method, meta=json.loads(json.dumps(self.meta)))
+
+    # ------------------------------------------------------------------ I/O
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable dict (see the module docstring for the format)."""
+        nw = self.write_op.size
+        cells = self.write_levels.reshape(nw, -1)
+        hexes: Any = _HEX[cells].view(f"S{cells.shape[1]}").ravel() if nw else []
+        order = np.argsort(self.write_op, kind="stable")
+        writes: list[list[dict[str, Any]]] = [[] for _ in range(self.n_program)]
+        for i in order:
+            writes[self.write_op[i]].append({"slot": int(self.write_slot[i]),
+                                             "block": int(self.write_block[i]),
+                                             "levels": hexes[i].decode()})
+        program = [{"crossbar": int(x), "start": int(s), "end": int(e), "writes": w}
+                   for x, s, e, w in zip(self.prog_crossbar.tolist(), self.prog_start.tolist(),
+                                         self.prog_end.tolist(), writes, strict=True)]
+        compute = [{"crossbar": x, "slot": s, "block": b, "inputs": [f, la], "start": st,
+                    "end": en}
+                   for x, s, b, f, la, st, en in zip(
+                       self.comp_crossbar.tolist(), self.comp_slot.tolist(),
+                       self.comp_block.tolist(), self.comp_first.tolist(),
+                       self.comp_last.tolist(), self.comp_start.tolist(),
+                       self.comp_end.tolist(), strict=True)]
+        shape = list(self.write_levels.shape[1:])
+        return {"format": FORMAT, "version": 1, "time_unit": "ps", "method": self.method,
+                "levels_shape": shape, **self.meta, "program": program, "compute": compute}
+
+    def dumps(self) -> str:
+        """``schedule.json`` text."""
+        return json.dumps(self.to_json(), separators=(",", ":")) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        """Write ``schedule.json`` atomically."""
+        write_atomic(Path(path), self.dumps())
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "schedule") -> Schedule:
+        """Build from the dict written by :meth:`to_json`; errors name the bad entry."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(f"{source}: 'format' must be {FORMAT!r}")
+        if data.get("time_unit", "ps") != "ps":
+            raise InputError(f"{source}: time_unit {data.get('time_unit')!r} is not 'ps'")
+        try:
+            r, c = (int(v) for v in data["levels_shape"])
+            prog = data["program"]
+            comp = data["compute"]
+            pc = [(int(p["crossbar"]), int(p["start"]), int(p["end"])) for p in prog]
+            wr = [(i, int(w["slot"]), int(w["block"]), str(w["levels"]))
+                  for i, p in enumerate(prog) for w in p["writes"]]
+            cc = [(int(o["crossbar"]), int(o["slot"]), int(o["block"]), int(o["inputs"][0]),
+                   int(o["inputs"][1]), int(o["start"]), int(o["end"])) for o in comp]
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"{source}: malformed operation entry ({exc!r})") from None
+        levels = np.zeros((len(wr), r, c), dtype=np.uint8)
+        if wr:
+            text = "".join(w[3] for w in wr)
+            if any(len(w[3]) != r * c for w in wr):
+                raise InputError(f"{source}: every write needs {r * c} level digits")
+            raw = np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8).astype(np.int16)
+            vals = np.where(raw >= ord("a"), raw - ord("a") + 10, raw - ord("0"))
+            if vals.min() < 0 or vals.max() > 15:
+                raise InputError(f"{source}: levels must be hexadecimal digits")
+            levels = vals.reshape(len(wr), r, c).astype(np.uint8)
+        pa = np.array(pc, dtype=np.int64).reshape(-1, 3)
+        wa = np.array([w[:3] for w in wr], dtype=np.int64).reshape(-1, 3)
+        ca = np.array(cc, dtype=np.int64).reshape(-1, 7)
+        meta = {k: v for k, v in data.items()
+                if k not in ("format", "version", "time_unit", "method", "levels_shape",
+                             "program", "compute")}
+        return cls(prog_crossbar=pa[:, 0], prog_start=pa[:, 1], prog_end=pa[:, 2],
+                   write_op=wa[:, 0], write_slot=wa[:, 1], write_block=wa[:, 2],
+                   write_levels=levels, comp_crossbar=ca[:, 0], comp_slot=ca[:, 1],
+                   comp_block=ca[:, 2], comp_first=ca[:, 3], comp_last=ca[:, 4],
+                   comp_start=ca[:, 5], comp_end=ca[:, 6], method=str(data.get("method", "")),
+                   meta=meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Schedule:
+        """Read a ``schedule.json`` file."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"schedule file {p} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"schedule file {p} is not valid JSON: {exc}") from None
+        return cls.from_json(data, source=str(p))
+
+    def architecture(self) -> Architecture | None:
+        """The architecture recorded in the schedule, if any."""
+        a = self.meta.get("architecture")
+        return Architecture.from_dict(a, source="schedule architecture") if a else None

@@ -1,0 +1,185 @@
+"""The list scheduler: turns any valid mapping into a timeline obeying DESIGN section 2.
+
+Priority rule (documented in ``docs/model.md``): operations are taken in the
+order (layer, load position, program before compute, crossbar, slot), which is
+a topological order of all precedences (program -> compute of a load; compute
+of a load -> program of the next load of that slot; layer barrier). Each
+operation starts at the earliest time its precedences and resources allow,
+with resources tracked append-only:
+
+- a crossbar's programming is serial; with ``block_whole_crossbar`` it starts
+  after every compute already placed on that crossbar, and computes start
+  after the crossbar's last program operation;
+- at most ``ous_per_crossbar`` computes per crossbar (one channel per OU);
+- at most ``max_programming_crossbars`` program operations at once
+  (one channel per unit of the write-power budget);
+- ``overlap=False`` additionally keeps all programming and all computing of
+  the chip apart in time (no programming hidden behind compute anywhere).
+
+Program operations are one slot each (``granularity="slot"``, OU-granular
+reload) or all slots of one crossbar that load the same position for the
+same layer (``granularity="crossbar"``, whole-crossbar reload, which lets
+wide write segments share passes). A load whose pattern is already in the
+slot needs no program operation.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from pimopt.errors import InputError
+from pimopt.instance import Instance
+from pimopt.latency import operation_costs
+from pimopt.mapping import Mapping
+from pimopt.schedule import Schedule
+
+GRANULARITIES = ("slot", "crossbar")
+
+
+def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot",
+                  overlap: bool = True, method: str = "") -> Schedule:
+    """Schedule a mapping with the list scheduler.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    mapping
+        A mapping valid for ``inst`` (checked here).
+    granularity
+        ``"slot"`` or ``"crossbar"`` program operations.
+    overlap
+        Allow programming of some crossbars while others compute.
+    method
+        Name recorded in the schedule.
+
+    Returns
+    -------
+    Schedule
+        The timeline (not yet verified).
+    """
+    if granularity not in GRANULARITIES:
+        raise InputError(f"granularity = {granularity!r} is invalid: one of {GRANULARITIES}")
+    mapping.validate(inst)
+    a = inst.arch
+    spc = a.slots_per_crossbar
+    loads = mapping.loads(inst)
+    n_loads = len(loads)
+    new = inst.patterns[loads.block]
+    old = np.zeros_like(new)
+    follows = np.r_[False, loads.global_slot[1:] == loads.global_slot[:-1]]
+    old[follows] = new[np.flatnonzero(follows) - 1]
+    changed = (old != new).reshape(n_loads, -1).any(axis=1)
+    wl = np.flatnonzero(changed)  # loads that need writing
+    l_xb, l_slot = np.divmod(loads.global_slot, spc)
+
+    if granularity == "slot":
+        op_of_write = np.arange(wl.size)
+    else:
+        key = np.stack([l_xb[wl], loads.position[wl], loads.min_layer[wl]], axis=1)
+        _, op_of_write = np.unique(key, axis=0, return_inverse=True)
+        op_of_write = op_of_write.ravel()
+    n_ops = int(op_of_write.max()) + 1 if wl.size else 0
+    cost = operation_costs(a, op_of_write, l_slot[wl], old[wl], new[wl], n_ops)
+    op_xb = np.zeros(n_ops, dtype=np.int64)
+    op_xb[op_of_write] = l_xb[wl]
+    op_layer = np.full(n_ops, np.iinfo(np.int64).max)
+    np.minimum.at(op_layer, op_of_write, loads.min_layer[wl])
+    op_pos = np.zeros(n_ops, dtype=np.int64)
+    op_pos[op_of_write] = loads.position[wl]
+    op_slot = np.full(n_ops, spc, dtype=np.int64)
+    np.minimum.at(op_slot, op_of_write, l_slot[wl])
+    op_writes: list[list[int]] = [[] for _ in range(n_ops)]
+    for w, o in enumerate(op_of_write.tolist()):
+        op_writes[o].append(int(loads.global_slot[wl[w]]))
+
+    # computes: one per mapped block, on its load's slot, all inputs at once
+    c_load = loads.load_of_row
+    c_block = mapping.block
+    c_layer = inst.block_layer[c_block].astype(np.int64)
+    c_dur = a.compute_ps(1) * inst.block_n_inputs[c_block]
+
+    # event order: (layer, position, kind, crossbar, slot, index)
+    kinds = np.r_[np.zeros(n_ops, dtype=np.int64), np.ones(c_block.size, dtype=np.int64)]
+    order = np.lexsort((
+        np.r_[np.arange(n_ops), np.arange(c_block.size)],
+        np.r_[op_slot, l_slot[c_load]],
+        np.r_[op_xb, l_xb[c_load]],
+        kinds,
+        np.r_[op_pos, loads.position[c_load]],
+        np.r_[op_layer, c_layer],
+    ))
+
+    deps = inst.network.dependencies()
+    n_layers = len(deps)
+    layer_end = [0] * n_layers
+    slot_free = [0] * (a.crossbars * spc)  # end of the last compute on a slot
+    slot_content = [0] * (a.crossbars * spc)  # end of the last program of a slot
+    xb_prog_end = [0] * a.crossbars
+    xb_comp_end = [0] * a.crossbars
+    ou_free = [[0] * a.ous_per_crossbar for _ in range(a.crossbars)]
+    prog_channels = [0] * int(a.max_programming_crossbars or a.crossbars)
+    global_prog_end = 0
+    global_comp_end = 0
+    block_whole = a.block_whole_crossbar
+    op_dur = cost.latency_ps.tolist()
+    op_xb_l = op_xb.tolist()
+    prog_start = [0] * n_ops
+    comp_start = [0] * c_block.size
+    c_dur_l = c_dur.tolist()
+    c_xb_l = l_xb[c_load].tolist()
+    c_gs_l = loads.global_slot[c_load].tolist()
+    c_layer_l = c_layer.tolist()
+
+    for ev in order.tolist():
+        if ev < n_ops:
+            xb = op_xb_l[ev]
+            t = max(xb_prog_end[xb], prog_channels[0])
+            for gs in op_writes[ev]:
+                t = max(t, slot_free[gs])
+            if block_whole:
+                t = max(t, xb_comp_end[xb])
+            if not overlap:
+                t = max(t, global_comp_end)
+            end = t + op_dur[ev]
+            heapq.heapreplace(prog_channels, end)
+            prog_start[ev] = t
+            xb_prog_end[xb] = end
+            for gs in op_writes[ev]:
+                slot_content[gs] = end
+            global_prog_end = max(global_prog_end, end)
+        else:
+            i = ev - n_ops
+            xb, gs, layer = c_xb_l[i], c_gs_l[i], c_layer_l[i]
+            ous = ou_free[xb]
+            t = max(slot_content[gs], slot_free[gs], ous[0])
+            for d in deps[layer]:
+                t = max(t, layer_end[d])
+            if block_whole:
+                t = max(t, xb_prog_end[xb])
+            if not overlap:
+                t = max(t, global_prog_end)
+            end = t + c_dur_l[i]
+            heapq.heapreplace(ous, end)
+            comp_start[i] = t
+            slot_free[gs] = end
+            xb_comp_end[xb] = max(xb_comp_end[xb], end)
+            layer_end[layer] = max(layer_end[layer], end)
+            global_comp_end = max(global_comp_end, end)
+
+    ps = np.array(prog_start, dtype=np.int64)
+    cs = np.array(comp_start, dtype=np.int64)
+    n_in = inst.block_n_inputs[c_block]
+    meta = {"instance": {"name": inst.network.name, "sha256": inst.content_hash(),
+                         "network_sha256": inst.network.content_hash()},
+            "architecture": a.to_dict(),
+            "scheduler": {"name": "list", "granularity": granularity, "overlap": overlap}}
+    return Schedule(
+        prog_crossbar=op_xb, prog_start=ps, prog_end=ps + cost.latency_ps,
+        write_op=op_of_write, write_slot=l_slot[wl], write_block=loads.block[wl],
+        write_levels=new[wl],
+        comp_crossbar=l_xb[c_load], comp_slot=l_slot[c_load], comp_block=c_block,
+        comp_first=np.zeros_like(n_in), comp_last=n_in, comp_start=cs, comp_end=cs + c_dur,
+        method=method, meta=meta)

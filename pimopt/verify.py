@@ -1,0 +1,469 @@
+"""The verifier: replays a schedule and checks every rule of DESIGN section 4.
+
+It shares no code with the optimisers or the scheduler. It uses only the data
+objects, the architecture and the latency model (the single definition of
+what a write costs). Checks, in order:
+
+1. coverage   every non-zero block computes each input vector of its layer exactly once;
+2. state      replaying the writes from an all-zero chip, each compute finds exactly its
+              block's pattern in the slot;
+3. cost       each program operation lasts what the latency model gives for the actual
+              old -> new levels; each compute lasts inputs x input_bits x t_ou;
+4. resources  serial programming per crossbar; no compute during programming (whole
+              crossbar or the written slot); one compute per slot at a time; at most
+              ``ous_per_crossbar`` computes per crossbar; at most
+              ``max_programming_crossbars`` crossbars programming at once;
+5. dependencies  a layer computes only after the layers it depends on have finished;
+6. function   executing the computes on a bit-exact crossbar model (bit-serial unsigned
+              inputs, cell levels, shift-add over slices, W+ minus W- or offset removal)
+              gives exactly X @ W for every layer, on sampled input vectors (or all).
+
+A ``format`` check runs first (indices in range, well-formed intervals); if it
+fails, the other checks are skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pimopt.instance import Instance
+from pimopt.latency import operation_costs
+from pimopt.schedule import Schedule
+
+CHECKS = ("format", "coverage", "state", "cost", "resources", "dependencies", "function")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: the check, a message naming the operation, the time."""
+
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.message}"
+
+
+@dataclass
+class Report:
+    """Result of :func:`verify`.
+
+    Attributes
+    ----------
+    violations
+        Broken rules, in check order (empty means correct).
+    metrics
+        Costs recomputed from the schedule by replay: makespan, programming
+        latency (total and exposed), cell writes, energy, passes.
+    """
+
+    violations: list[Violation] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule is broken."""
+        return not self.violations
+
+    def first(self) -> str:
+        """The first violation as text, or ``"verified"``."""
+        return str(self.violations[0]) if self.violations else "verified"
+
+
+def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 16,
+           seed: int = 0, max_messages: int = 20) -> Report:
+    """Check a schedule against an instance.
+
+    Parameters
+    ----------
+    inst
+        The instance the schedule claims to solve.
+    sched
+        The schedule.
+    functional_samples
+        Input vectors per layer for the bit-exact functional check (sampled
+        with ``seed``); ``None`` checks every input vector.
+    seed
+        Seed of the input values and sampled vectors.
+    max_messages
+        Violations kept per check.
+
+    Returns
+    -------
+    Report
+        Violations (empty if correct) and the recomputed metrics.
+    """
+    v = _Verifier(inst, sched, max_messages)
+    v.check_format()
+    if v.report.violations:
+        return v.report
+    v.replay()
+    v.check_coverage()
+    v.check_state()
+    v.check_cost()
+    v.check_resources()
+    v.check_dependencies()
+    v.check_function(functional_samples, seed)
+    v.compute_metrics()
+    return v.report
+
+
+def _union_length(start: NDArray[np.int64], end: NDArray[np.int64]) -> tuple[int, list[
+        tuple[int, int]]]:
+    """Total length and list of the union of intervals."""
+    if start.size == 0:
+        return 0, []
+    order = np.argsort(start, kind="stable")
+    merged: list[tuple[int, int]] = []
+    cs, ce = int(start[order[0]]), int(end[order[0]])
+    for s, e in zip(start[order[1:]].tolist(), end[order[1:]].tolist(), strict=True):
+        if s > ce:
+            merged.append((cs, ce))
+            cs, ce = s, e
+        else:
+            ce = max(ce, e)
+    merged.append((cs, ce))
+    return sum(e - s for s, e in merged), merged
+
+
+def _max_concurrency(group: NDArray[np.int64], start: NDArray[np.int64],
+                     end: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64],
+                                                      NDArray[np.int64]]:
+    """Sweep line per group: concurrency after each start event.
+
+    Returns (count, group, time) of every start event; ends at time t are
+    processed before starts at t (half-open intervals).
+    """
+    g = np.r_[group, group]
+    t = np.r_[start, end]
+    d = np.r_[np.ones_like(start), -np.ones_like(end)]
+    order = np.lexsort((d, t, g))  # -1 before +1 at equal time
+    running = np.cumsum(d[order])  # each group sums to 0, so no reset is needed
+    is_start = d[order] == 1
+    return running[is_start], g[order][is_start], t[order][is_start]
+
+
+class _Verifier:
+    def __init__(self, inst: Instance, sched: Schedule, max_messages: int) -> None:
+        self.inst = inst
+        self.s = sched
+        self.a = inst.arch
+        self.max_messages = max_messages
+        self.report = Report()
+        self._count: dict[str, int] = {}
+
+    def fail(self, check: str, message: str) -> None:
+        n = self._count.get(check, 0)
+        self._count[check] = n + 1
+        if n < self.max_messages:
+            self.report.violations.append(Violation(check, message))
+
+    # ------------------------------------------------------------------ 0. format
+    def check_format(self) -> None:
+        s, a, inst = self.s, self.a, self.inst
+        r, c = a.ou_rows, a.ou_cols
+        if s.write_levels.shape[1:] != (r, c):
+            self.fail("format", f"written levels have shape {s.write_levels.shape[1:]}, the "
+                      f"OU is {r}x{c}")
+            return
+        for name, arr, hi in (("program", s.prog_crossbar, a.crossbars),
+                              ("compute", s.comp_crossbar, a.crossbars)):
+            bad = np.flatnonzero((arr < 0) | (arr >= hi))
+            if bad.size:
+                self.fail("format", f"{name} #{bad[0]} uses crossbar {arr[bad[0]]}, the chip "
+                          f"has {hi}")
+        for name, arr in (("write", s.write_slot), ("compute", s.comp_slot)):
+            bad = np.flatnonzero((arr < 0) | (arr >= a.slots_per_crossbar))
+            if bad.size:
+                self.fail("format", f"{name} #{bad[0]} uses slot {arr[bad[0]]}, a crossbar "
+                          f"has {a.slots_per_crossbar}")
+        for name, arr in (("write", s.write_block), ("compute", s.comp_block)):
+            bad = np.flatnonzero((arr < 0) | (arr >= inst.n_blocks))
+            if bad.size:
+                self.fail("format", f"{name} #{bad[0]} names block {arr[bad[0]]}, the "
+                          f"instance has {inst.n_blocks}")
+        for name, st, en in (("program", s.prog_start, s.prog_end),
+                             ("compute", s.comp_start, s.comp_end)):
+            bad = np.flatnonzero((st < 0) | (en < st))
+            if bad.size:
+                self.fail("format", f"{name} #{bad[0]} has interval [{st[bad[0]]}, "
+                          f"{en[bad[0]]}) ps")
+        if s.write_levels.size and int(s.write_levels.max()) >= a.levels:
+            w = int(np.argmax(s.write_levels.reshape(len(s.write_op), -1).max(axis=1)))
+            self.fail("format", f"write #{w} (program #{s.write_op[w]}) has a level above "
+                      f"{a.levels - 1}, the top level of {a.cell_bits}-bit cells")
+        if self.report.violations:
+            return
+        n_in = inst.block_n_inputs[s.comp_block]
+        bad = np.flatnonzero((s.comp_first < 0) | (s.comp_last <= s.comp_first)
+                             | (s.comp_last > n_in))
+        if bad.size:
+            i = bad[0]
+            self.fail("format", f"compute #{i} has input range [{s.comp_first[i]}, "
+                      f"{s.comp_last[i]}), block {s.comp_block[i]} has {n_in[i]} inputs")
+        key = s.write_op * a.slots_per_crossbar + s.write_slot
+        uniq, counts = np.unique(key, return_counts=True)
+        if (counts > 1).any():
+            op, slot = divmod(int(uniq[np.argmax(counts > 1)]), a.slots_per_crossbar)
+            self.fail("format", f"program #{op} writes slot {slot} twice")
+
+    # ------------------------------------------------------------------ replay
+    def replay(self) -> None:
+        """Order writes per slot by time and find the levels each write replaces."""
+        s, a = self.s, self.a
+        spc = a.slots_per_crossbar
+        self.w_gslot = s.prog_crossbar[s.write_op] * spc + s.write_slot
+        self.w_start = s.prog_start[s.write_op]
+        self.w_end = s.prog_end[s.write_op]
+        order = np.lexsort((self.w_end, self.w_start, self.w_gslot))
+        self.w_order = order
+        sg = self.w_gslot[order]
+        old = np.zeros_like(s.write_levels)
+        follows = np.r_[False, sg[1:] == sg[:-1]] if sg.size else np.zeros(0, bool)
+        idx = np.flatnonzero(follows)
+        old[order[idx]] = s.write_levels[order[idx - 1]]
+        self.w_old = old
+        self.c_gslot = s.comp_crossbar * spc + s.comp_slot
+        # the write in force at each compute: the last one on its slot ending <= start
+        big = int(max(s.makespan_ps(), 1)) + 1
+        wkey = sg * big + self.w_end[order]
+        ckey = self.c_gslot * big + s.comp_start
+        j = np.searchsorted(wkey, ckey, side="right") - 1
+        valid = (j >= 0) & (sg[np.maximum(j, 0)] == self.c_gslot) if sg.size else \
+            np.zeros(ckey.size, bool)
+        self.c_write = np.where(valid, order[np.maximum(j, 0)] if sg.size else 0, -1)
+        content = np.zeros((s.n_compute, a.ou_rows, a.ou_cols), dtype=np.uint8)
+        content[valid] = s.write_levels[self.c_write[valid]]
+        self.c_content = content
+
+    def _op(self, i: int) -> str:
+        s = self.s
+        return (f"compute #{i} (block {s.comp_block[i]}, layer "
+                f"{self.inst.network.layers[self.inst.block_layer[s.comp_block[i]]].name}, "
+                f"crossbar {s.comp_crossbar[i]} slot {s.comp_slot[i]}, "
+                f"[{s.comp_start[i]}, {s.comp_end[i]}) ps)")
+
+    # ------------------------------------------------------------------ 1. coverage
+    def check_coverage(self) -> None:
+        s, inst = self.s, self.inst
+        order = np.lexsort((s.comp_first, s.comp_block))
+        b, f, la = s.comp_block[order], s.comp_first[order], s.comp_last[order]
+        n_in = inst.block_n_inputs
+        new_block = np.r_[True, b[1:] != b[:-1]] if b.size else np.zeros(0, bool)
+        # expected start of each range: 0 for a block's first range, else the previous end
+        expect = np.where(new_block, 0, np.r_[0, la[:-1]])
+        for k in np.flatnonzero(f > expect)[: self.max_messages]:
+            self.fail("coverage", f"block {b[k]}: input vectors [{expect[k]}, {f[k]}) are "
+                      "never computed (a dropped compute)")
+        for k in np.flatnonzero(f < expect)[: self.max_messages]:
+            self.fail("coverage", f"block {b[k]}: input vectors [{f[k]}, "
+                      f"{min(expect[k], la[k])}) are computed twice (a duplicated compute: "
+                      f"compute #{order[k]} and an earlier one)")
+        last_of_block = np.r_[b[1:] != b[:-1], True] if b.size else np.zeros(0, bool)
+        short = np.flatnonzero(last_of_block & (la < n_in[b]))
+        for k in short[: self.max_messages]:
+            self.fail("coverage", f"block {b[k]}: input vectors [{la[k]}, {n_in[b[k]]}) are "
+                      "never computed (a dropped compute)")
+        done = np.zeros(inst.n_blocks, bool)
+        done[b] = True
+        missing = inst.nonzero_blocks[~done[inst.nonzero_blocks]]
+        for blk in missing[: self.max_messages]:
+            self.fail("coverage", f"block {blk} (layer "
+                      f"{inst.network.layers[inst.block_layer[blk]].name}) is never computed "
+                      "(a dropped compute)")
+
+    # ------------------------------------------------------------------ 2. state
+    def check_state(self) -> None:
+        s = self.s
+        want = self.inst.patterns[s.comp_block]
+        diff = (self.c_content != want).reshape(s.n_compute, -1)
+        for i in np.flatnonzero(diff.any(axis=1))[: self.max_messages]:
+            cell = int(np.argmax(diff[i]))
+            r, c = divmod(cell, self.a.ou_cols)
+            self.fail("state", f"{self._op(i)} finds another pattern in its slot: "
+                      f"{int(diff[i].sum())} cell(s) differ, e.g. cell ({r},{c}) holds level "
+                      f"{self.c_content[i, r, c]}, the block needs {want[i, r, c]}")
+
+    # ------------------------------------------------------------------ 3. cost
+    def check_cost(self) -> None:
+        s, a = self.s, self.a
+        costs = operation_costs(a, s.write_op, s.write_slot, self.w_old, s.write_levels,
+                                s.n_program)
+        self.costs = costs
+        dur = s.prog_end - s.prog_start
+        for k in np.flatnonzero(dur != costs.latency_ps)[: self.max_messages]:
+            self.fail("cost", f"program #{k} on crossbar {s.prog_crossbar[k]} lasts {dur[k]} "
+                      f"ps, the latency model gives {costs.latency_ps[k]} ps "
+                      f"({costs.passes[k]} passes) for its writes")
+        want = a.compute_ps(1) * (s.comp_last - s.comp_first)
+        cdur = s.comp_end - s.comp_start
+        for i in np.flatnonzero(cdur != want)[: self.max_messages]:
+            self.fail("cost", f"{self._op(i)} lasts {cdur[i]} ps, its "
+                      f"{s.comp_last[i] - s.comp_first[i]} input vectors take {want[i]} ps")
+
+    # ------------------------------------------------------------------ 4. resources
+    def _overlaps_in_groups(self, group: NDArray[np.int64], start: NDArray[np.int64],
+                            end: NDArray[np.int64]) -> list[tuple[int, int]]:
+        """Pairs (earlier, later) of overlapping intervals within the same group."""
+        order = np.lexsort((end, start, group))
+        out: list[tuple[int, int]] = []
+        last_group, max_end, max_idx = None, -1, -1
+        for i in order.tolist():
+            g = int(group[i])
+            if g != last_group:
+                last_group, max_end, max_idx = g, -1, -1
+            if end[i] == start[i]:
+                continue  # an empty interval occupies nothing
+            if start[i] < max_end:
+                out.append((max_idx, i))
+                if len(out) >= self.max_messages:
+                    break
+            if end[i] > max_end:
+                max_end, max_idx = int(end[i]), i
+        return out
+
+    def check_resources(self) -> None:
+        s, a = self.s, self.a
+        for p, q in self._overlaps_in_groups(s.prog_crossbar, s.prog_start, s.prog_end):
+            self.fail("resources", f"program #{p} [{s.prog_start[p]}, {s.prog_end[p]}) and "
+                      f"program #{q} [{s.prog_start[q]}, {s.prog_end[q]}) overlap on crossbar "
+                      f"{s.prog_crossbar[p]} (its passes are serial)")
+        for p, q in self._overlaps_in_groups(self.c_gslot, s.comp_start, s.comp_end):
+            self.fail("resources", f"{self._op(q)} overlaps compute #{p} on the same OU slot")
+        # compute during programming
+        if a.block_whole_crossbar:
+            grp_p, grp_c, what = s.prog_crossbar, s.comp_crossbar, "crossbar"
+            p_start, p_end, p_id = s.prog_start, s.prog_end, np.arange(s.n_program)
+        else:
+            grp_p, grp_c, what = self.w_gslot, self.c_gslot, "slot"
+            p_start, p_end, p_id = self.w_start, self.w_end, s.write_op
+        if p_start.size and s.n_compute:
+            big = int(s.makespan_ps()) + 1
+            order = np.lexsort((p_start, grp_p))
+            pkey = grp_p[order] * big + p_start[order]
+            # candidate: the program on the same resource with the latest start < compute end
+            j = np.searchsorted(pkey, grp_c * big + s.comp_end, side="left") - 1
+            jj = order[np.maximum(j, 0)]
+            hit = (j >= 0) & (grp_p[jj] == grp_c) & (p_end[jj] > s.comp_start) \
+                & (s.comp_end > s.comp_start) & (p_end[jj] > p_start[jj])
+            for i in np.flatnonzero(hit)[: self.max_messages]:
+                self.fail("resources", f"{self._op(i)} runs while program #{p_id[jj[i]]} "
+                          f"[{p_start[jj[i]]}, {p_end[jj[i]]}) writes its {what}")
+        if s.n_compute:
+            cnt, grp, t = _max_concurrency(s.comp_crossbar, s.comp_start, s.comp_end)
+            for k in np.flatnonzero(cnt > a.ous_per_crossbar)[: self.max_messages]:
+                self.fail("resources", f"{cnt[k]} OUs of crossbar {grp[k]} compute at once at "
+                          f"t = {t[k]} ps; ous_per_crossbar = {a.ous_per_crossbar}")
+        if s.n_program:
+            busy = s.prog_end > s.prog_start
+            cnt, _, t = _max_concurrency(np.zeros(int(busy.sum()), dtype=np.int64),
+                                         s.prog_start[busy], s.prog_end[busy])
+            for k in np.flatnonzero(cnt > (a.max_programming_crossbars or 0))[:1]:
+                self.fail("resources", f"{cnt[k]} crossbars program at once at t = {t[k]} ps; "
+                          f"max_programming_crossbars = {a.max_programming_crossbars}")
+
+    # ------------------------------------------------------------------ 5. dependencies
+    def check_dependencies(self) -> None:
+        s, inst = self.s, self.inst
+        layer = inst.block_layer[s.comp_block]
+        n_layers = len(inst.network.layers)
+        end = np.zeros(n_layers, dtype=np.int64)
+        np.maximum.at(end, layer, s.comp_end)
+        names = [la.name for la in inst.network.layers]
+        for li, deps in enumerate(inst.network.dependencies()):
+            if not deps:
+                continue
+            sel = np.flatnonzero(layer == li)
+            if sel.size == 0:
+                continue
+            ready = max(int(end[d]) for d in deps)
+            first = sel[np.argmin(s.comp_start[sel])]
+            if s.comp_start[first] < ready:
+                d = max(deps, key=lambda x: int(end[x]))
+                self.fail("dependencies", f"{self._op(first)} starts before layer {names[d]} "
+                          f"(which layer {names[li]} depends on) finishes at {ready} ps")
+
+    # ------------------------------------------------------------------ 6. function
+    def check_function(self, samples: int | None, seed: int) -> None:
+        s, a, inst = self.s, self.a, self.inst
+        net = inst.network
+        rng = np.random.default_rng(seed)
+        r, c = a.ou_rows, a.ou_cols
+        slices = -(-net.weight_bits // a.cell_bits)
+        signs = 2 if net.encoding == "differential" else 1
+        comp_layer = inst.block_layer[s.comp_block]
+        tiles = inst.block_tile[s.comp_block]
+        for li, layer in enumerate(net.layers):
+            k, n = layer.shape
+            t = inst.tilings[li]
+            if samples is None or samples >= layer.n_inputs:
+                idx = np.arange(layer.n_inputs)
+            else:
+                idx = np.sort(rng.choice(layer.n_inputs, size=samples, replace=False))
+            x = rng.integers(0, 1 << a.input_bits, size=(idx.size, k), dtype=np.int64)
+            xp = np.zeros((idx.size, t.row_tiles * r), dtype=np.int64)
+            xp[:, :k] = x
+            acc = np.zeros((idx.size, t.col_tiles * c), dtype=np.int64)
+            ops = np.flatnonzero(comp_layer == li)
+            for lo in range(0, ops.size, 2048):
+                o = ops[lo: lo + 2048]
+                lv = self.c_content[o].astype(np.int64)  # n, r, c
+                rows = tiles[o, 0, None] * r + np.arange(r)  # n, r
+                xo = xp[:, rows]  # S, n, r
+                # which sampled vectors each compute covers
+                cover = (idx[:, None] >= s.comp_first[o]) & (idx[:, None] < s.comp_last[o])
+                part = np.zeros((idx.size, o.size, c), dtype=np.int64)
+                for bit in range(a.input_bits):  # bit-serial inputs, shift-add
+                    xb = (xo >> bit) & 1
+                    part += np.einsum("snr,nrc->snc", xb, lv) << bit
+                part *= cover[:, :, None]
+                cols = tiles[o, 1, None] * c + np.arange(c)  # n, c
+                for j in range(o.size):  # shift-add of column sums into the cell columns
+                    acc[:, cols[j]] += part[:, j]
+            cells = acc[:, : n * signs * slices].reshape(idx.size, n, signs, slices)
+            mags = (cells << (a.cell_bits * np.arange(slices))).sum(axis=3)
+            if signs == 2:
+                y = mags[:, :, 0] - mags[:, :, 1]
+            else:
+                y = mags[:, :, 0] - ((1 << (net.weight_bits - 1)) - 1) * x.sum(axis=1)[:, None]
+            ref = x @ layer.weights.astype(np.int64)
+            bad = np.argwhere(y != ref)
+            if bad.size:
+                si, col = bad[0]
+                self.fail("function", f"layer {layer.name}: the crossbars give {y[si, col]} for "
+                          f"input vector {idx[si]}, output {col}; X @ W is {ref[si, col]} "
+                          f"({len(bad)} outputs differ)")
+
+    # ------------------------------------------------------------------ metrics
+    def compute_metrics(self) -> None:
+        s = self.s
+        busy_prog, prog_iv = _union_length(s.prog_start, s.prog_end)
+        busy_comp, comp_iv = _union_length(s.comp_start, s.comp_end)
+        # programming time during which no OU computes anywhere: not hidden
+        hidden = 0
+        j = 0
+        for ps, pe in prog_iv:
+            while j < len(comp_iv) and comp_iv[j][1] <= ps:
+                j += 1
+            k = j
+            while k < len(comp_iv) and comp_iv[k][0] < pe:
+                hidden += min(pe, comp_iv[k][1]) - max(ps, comp_iv[k][0])
+                k += 1
+        makespan = s.makespan_ps()
+        exposed = busy_prog - hidden
+        self.report.metrics = {
+            "makespan_ns": makespan / 1000.0,
+            "programming_ns": float((s.prog_end - s.prog_start).sum()) / 1000.0,
+            "programming_busy_ns": busy_prog / 1000.0,
+            "programming_exposed_ns": exposed / 1000.0,
+            "programming_exposed_share": exposed / makespan if makespan else 0.0,
+            "compute_busy_ns": busy_comp / 1000.0,
+            "cell_writes": float(self.costs.cell_writes.sum()),
+            "energy_pj": float(self.costs.energy_pj.sum()),
+            "write_passes": float(self.costs.passes.sum()),
+            "program_ops": float(s.n_program),
+            "compute_ops": float(s.n_compute),
+        }
