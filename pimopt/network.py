@@ -48,7 +48,7 @@ class Layer:
     """
 
     name: str
-    weights: NDArray[np.int32]
+    weights: NDArray[np.integer[Any]]
     n_inputs: int = 1
     deps: tuple[str, ...] | None = None
     kind: str = "fc"

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pimopt import Schedule, load_instance, verify
+from pimopt.cli import main
+from tests.conftest import random_network
+
+
+def test_solve_default_instance_writes_verified_outputs(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    out = tmp_path / "out"
+    assert main(["solve", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for word in ("makespan", "programming", "cell writes", "energy", "blocks", "zero",
+                 "reused patterns", "verified   verified"):
+        assert word in text
+    assert sorted(p.name for p in out.iterdir()) == ["mapping.csv", "metrics.json",
+                                                     "schedule.json"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["verification"]["verified"] is True
+    assert metrics["versions"]["numpy"] == np.__version__
+    inst = load_instance()
+    assert metrics["instance"]["sha256"] == inst.content_hash()
+    # the written schedule verifies on its own
+    rep = verify(inst, Schedule.load(out / "schedule.json"))
+    assert rep.ok and rep.metrics["makespan_ns"] == metrics["objective"]
+    assert main(["verify", str(Path("pimopt/data/lenet5.json").resolve()),
+                 str(out / "schedule.json")]) == 0
+    assert "verified:" in capsys.readouterr().out
+
+
+def test_verify_rejects_a_tampered_file(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    net = random_network(3)
+    path = net.save(tmp_path / "net")
+    out = tmp_path / "o"
+    assert main(["solve", str(path), "--arch", "default", "--out", str(out)]) == 0
+    data = json.loads((out / "schedule.json").read_text())
+    data["program"][0]["end"] -= 1000
+    (out / "bad.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["verify", str(path), str(out / "bad.json")]) == 1
+    text = capsys.readouterr().out
+    assert text.startswith("cost: program #0") and "REJECTED" in text
+
+
+def test_info_and_presets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--arch", "mlc2"]) == 0
+    text = capsys.readouterr().out
+    assert "conv1" in text and "distinct" in text and "lenet5" in text
+    assert main(["presets"]) == 0
+    assert "mnsim" in capsys.readouterr().out
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    net_path = random_network(1).save(tmp / "ok")
+    cases: dict[str, tuple[list[str], str]] = {}
+    (tmp / "unknown.toml").write_text("crossbars = 2\nflux_capacitor = 1\n")
+    cases["unknown key"] = (["--arch", str(tmp / "unknown.toml")], "unknown key(s) flux_capacitor")
+    (tmp / "neg.toml").write_text("t_reset = -5.0\n")
+    cases["negative latency"] = (["--arch", str(tmp / "neg.toml")], "t_reset = -5.0 is invalid")
+    (tmp / "ou.toml").write_text("ou_rows = 12\n")
+    cases["ou size"] = (["--arch", str(tmp / "ou.toml")], "ou_rows = 12 is invalid")
+    # NaN weights
+    nan_dir = tmp / "nan"
+    nan_path = random_network(2, n_layers=1).save(nan_dir / "net")
+    meta = json.loads(nan_path.read_text())
+    del meta["sha256"]
+    nan_path.write_text(json.dumps(meta))
+    w = np.zeros(meta["layers"][0]["shape"])
+    w[0, 0] = np.nan
+    np.savez(nan_dir / "net.npz", layer_0=w)
+    cases["nan"] = ([str(nan_path)], "weights contain NaN")
+    # corrupt NPZ
+    bad_dir = tmp / "corrupt"
+    bad_path = random_network(3).save(bad_dir / "net")
+    (bad_dir / "net.npz").write_bytes(b"PK\x03\x04 truncated")
+    cases["corrupt npz"] = ([str(bad_path)], "is not a valid NPZ archive")
+    # empty network
+    empty = tmp / "empty.json"
+    empty.write_text(json.dumps({"format": "pimopt-network", "name": "e", "layers": [],
+                                 "weights_file": "ok.npz"}))
+    cases["empty network"] = ([str(empty)], "has no layers")
+    # a network whose blocks are all zero
+    zero_dir = tmp / "zero"
+    z = random_network(4, sparsity=1.0).save(zero_dir / "net")
+    cases["all zero"] = ([str(z)], "only all-zero blocks")
+    cases["missing file"] = ([str(tmp / "nope.json")], "does not exist")
+    assert net_path.exists()
+    return cases
+
+
+def test_bad_inputs_exit_2_with_one_line_and_no_files(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    for name, (args, fragment) in _bad_inputs(tmp_path).items():
+        out = tmp_path / f"out-{name.replace(' ', '-')}"
+        argv = ["solve", *args, "--out", str(out)]
+        if args[0] == "--arch":
+            argv = ["solve", str(tmp_path / "ok.json"), *args, "--out", str(out)]
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, name
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("pimopt: error: "), (name, err)
+        assert fragment in lines[0], (name, err)
+        assert not out.exists(), name
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")], name
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "pimopt", "solve", "--out", str(tmp_path / "o"),
+                          "--granularity", "crossbar", "--arch", "mnsim"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "verified   verified" in res.stdout

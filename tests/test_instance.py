@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+
+from pimopt import Instance, Layer, Network, load_instance
+from pimopt.encoding import decode_cells
+from tests.conftest import random_network, small_arch
+
+
+def test_blocks_reassemble_every_layer() -> None:
+    inst = Instance(small_arch(), random_network(11, n_layers=3))
+    r, c = inst.arch.ou_rows, inst.arch.ou_cols
+    for i, t in enumerate(inst.tilings):
+        tiles = inst.patterns[t.first_block: t.first_block + t.n_blocks]
+        grid = tiles.reshape(t.row_tiles, t.col_tiles, r, c).transpose(0, 2, 1, 3)
+        full = grid.reshape(t.row_tiles * r, t.col_tiles * c)
+        cells = inst.cell_matrix(i)
+        assert np.array_equal(full[: cells.shape[0], : cells.shape[1]], cells)
+        assert not full[cells.shape[0]:].any() and not full[:, cells.shape[1]:].any()
+        layer = inst.network.layers[i]
+        w = decode_cells(cells, layer.shape[1], inst.network.weight_bits, inst.arch.cell_bits,
+                         inst.network.encoding)
+        assert np.array_equal(w, layer.weights)
+        assert (inst.block_layer[t.first_block: t.first_block + t.n_blocks] == i).all()
+
+
+def test_zero_blocks_and_shared_patterns() -> None:
+    w = np.zeros((8, 2), dtype=int)
+    w[:4, 0] = 3  # rows 0-3: one non-zero tile pattern repeated
+    w[4:, 0] = 3
+    net = Network("z", (Layer("a", w),), weight_bits=4)
+    inst = Instance(small_arch(), net)
+    # cells: 8 x (2 * 2 * 2) = 8 x 8 -> 2 x 2 blocks of 4x4
+    assert inst.n_blocks == 4
+    assert inst.is_zero.tolist() == [False, True, False, True]
+    assert inst.pattern_id[0] == inst.pattern_id[2] != inst.pattern_id[1]
+    assert inst.n_nonzero == 2 and inst.n_distinct_nonzero == 1
+    assert inst.block_tile.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+
+
+def test_default_instance_summary() -> None:
+    inst = load_instance()
+    rows = inst.summary()
+    assert [r["layer"] for r in rows] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert sum(int(str(r["blocks"])) for r in rows) == inst.n_blocks
+    assert inst.n_nonzero > inst.arch.total_slots  # the chip cannot hold the network
+    assert len(inst.content_hash()) == 64

@@ -1,0 +1,126 @@
+"""Hand-worked examples that pin every rule of the latency model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pimopt.latency import operation_costs, pair_costs
+from tests.conftest import small_arch
+
+# small_arch: 4x4 OUs, t_set 10 ns, t_reset 20 ns, t_verify 1 ns, write_width 4
+
+
+def pattern(rows: list[list[int]]) -> np.ndarray:
+    return np.array(rows, dtype=np.uint8)
+
+
+Z = pattern([[0] * 4] * 4)
+
+
+def one(old: np.ndarray, new: np.ndarray, **kw: object) -> tuple[int, int, int, float]:
+    c = pair_costs(small_arch(**kw), old, new)
+    return int(c.passes[0]), int(c.latency_ps[0]), int(c.cell_writes[0]), float(c.energy_pj[0])
+
+
+def test_no_change_costs_nothing() -> None:
+    p = pattern([[1, 2, 3, 0]] * 4)
+    assert one(p, p) == (0, 0, 0, 0.0)
+    assert one(Z, Z) == (0, 0, 0, 0.0)
+
+
+def test_set_and_reset_never_share_a_pass() -> None:
+    old = Z.copy()
+    old[0, 1] = 3
+    new = Z.copy()
+    new[0, 0] = 1
+    # row 0: one SET pass (10 + 1) and one RESET pass (20 + 1)
+    assert one(old, new) == (2, 32_000, 2, 4.0)
+
+
+def test_rows_are_separate_passes_and_unchanged_rows_are_free() -> None:
+    new = Z.copy()
+    new[0, :] = 1
+    new[2, :2] = 2
+    # two changed rows, one SET pass each: 2 x (10 + 1) ns
+    assert one(Z, new) == (2, 22_000, 6, 12.0)
+
+
+def test_parallel_write_limit_splits_passes() -> None:
+    new = Z.copy()
+    new[1, :3] = 1
+    assert one(Z, new, write_parallel=2) == (2, 22_000, 3, 6.0)
+    assert one(Z, new, write_parallel=1) == (3, 33_000, 3, 6.0)
+
+
+def test_incremental_pulses() -> None:
+    new = Z.copy()
+    new[0, :2] = [3, 1]
+    # one pass with the largest change (3 pulses): 3 x 10 + 1 verify
+    assert one(Z, new, pulse_mode="incremental") == (1, 31_000, 2, 8.0)
+    # one cell per pass: passes of 3 and 1 pulses, two verifies
+    assert one(Z, new, pulse_mode="incremental", write_parallel=1) == (2, 42_000, 2, 8.0)
+    # RESET back to 0: changes of 3 and 1 levels, one pass of 3 pulses of 20 ns
+    assert one(new, Z, pulse_mode="incremental") == (1, 61_000, 2, 8.0)
+    down = new.copy()
+    down[0, 0] = 1  # 3 -> 1 resets by 2 levels: 2 pulses, energy 2 x 2 pJ
+    assert one(new, down, pulse_mode="incremental") == (1, 41_000, 1, 4.0)
+
+
+def test_incremental_groups_by_decreasing_change() -> None:
+    new = Z.copy()
+    new[0, :] = [1, 3, 1, 3]
+    # par 2: passes {3, 3} and {1, 1}: 3 + 1 pulses; any other grouping costs 3 + 3
+    assert one(Z, new, pulse_mode="incremental", write_parallel=2)[1] == 4 * 10_000 + 2 * 1_000
+
+
+def test_narrow_write_segments() -> None:
+    new = Z.copy()
+    new[0, 0] = 1
+    new[0, 3] = 1
+    # write_width 2: cells 0 and 3 are in different segments -> 2 passes
+    assert one(Z, new, write_width=2)[:2] == (2, 22_000)
+    assert one(Z, new)[:2] == (1, 11_000)
+
+
+def test_wide_write_segments_share_passes_within_one_operation() -> None:
+    a = small_arch(write_width=8)  # a segment spans 2 slots (a whole crossbar row)
+    new = Z.copy()
+    new[0, 0] = 1
+    olds = np.stack([Z, Z])
+    news = np.stack([new, new])
+    # one operation writing slots 0 and 1 (same slot row): row 0 shares one pass
+    both = operation_costs(a, np.array([0, 0]), np.array([0, 1]), olds, news, 1)
+    assert both.passes.tolist() == [1] and both.latency_ps.tolist() == [11_000]
+    assert both.cell_writes.tolist() == [2]
+    # slots 0 and 2 are in different slot rows: no sharing
+    apart = operation_costs(a, np.array([0, 0]), np.array([0, 2]), olds, news, 1)
+    assert apart.passes.tolist() == [2]
+    # two separate operations: one pass each
+    sep = operation_costs(a, np.array([0, 1]), np.array([0, 1]), olds, news, 2)
+    assert sep.latency_ps.tolist() == [11_000, 11_000]
+
+
+def test_shared_passes_respect_parallel_limit() -> None:
+    a = small_arch(write_width=8, write_parallel=4)
+    new = Z.copy()
+    new[0, :3] = 1
+    c = operation_costs(a, np.array([0, 0]), np.array([0, 1]), np.stack([Z, Z]),
+                        np.stack([new, new]), 1)
+    assert c.passes.tolist() == [2]  # 6 cells in one segment, 4 per pass
+
+
+@pytest.mark.parametrize("mode", ["single", "incremental"])
+def test_vectorised_equals_one_by_one(mode: str) -> None:
+    rng = np.random.default_rng(0)
+    a = small_arch(pulse_mode=mode, write_parallel=3)
+    old = rng.integers(0, 4, size=(50, 4, 4)).astype(np.uint8)
+    new = rng.integers(0, 4, size=(50, 4, 4)).astype(np.uint8)
+    batch = pair_costs(a, old, new)
+    for i in range(50):
+        single = pair_costs(a, old[i], new[i])
+        assert batch.latency_ps[i] == single.latency_ps[0]
+        assert batch.passes[i] == single.passes[0]
+    ops = operation_costs(a, np.arange(50) // 5, np.arange(50) % 4, old, new, 10)
+    assert ops.latency_ps.tolist() == [int(batch.latency_ps[i * 5:(i + 1) * 5].sum())
+                                       for i in range(10)]

@@ -1,0 +1,91 @@
+"""Every list schedule, on random instances and architectures, passes the verifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pimopt import Instance, Layer, Mapping, Network, verify
+from pimopt.baselines import naive_mapping
+from pimopt.scheduler import list_schedule
+from tests.conftest import random_network, small_arch
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> Instance:
+    ou = draw(st.sampled_from([(2, 2), (2, 4), (4, 4), (4, 2)]))
+    cols = 8
+    ww = draw(st.sampled_from([w for w in (1, 2, 4, 8) if w % ou[1] == 0 or ou[1] % w == 0]))
+    arch = small_arch(
+        crossbars=draw(st.integers(1, 3)), ou_rows=ou[0], ou_cols=ou[1], cols=cols,
+        cell_bits=draw(st.integers(1, 3)), write_width=ww,
+        write_parallel=draw(st.integers(1, ww)),
+        pulse_mode=draw(st.sampled_from(["single", "incremental"])),
+        block_whole_crossbar=draw(st.booleans()),
+        ous_per_crossbar=draw(st.integers(1, 2)),
+        t_verify=draw(st.sampled_from([0.0, 1.5])),
+    )
+    arch = small_arch(**{**arch.to_dict(), "max_programming_crossbars":
+                         draw(st.integers(1, arch.crossbars))})
+    net = random_network(draw(st.integers(0, 10**6)), n_layers=draw(st.integers(1, 4)),
+                         weight_bits=draw(st.integers(2, 6)),
+                         encoding=draw(st.sampled_from(["differential", "offset"])),
+                         sparsity=draw(st.sampled_from([0.0, 0.5, 0.9])),
+                         branchy=draw(st.booleans()))
+    return Instance(arch, net)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(), granularity=st.sampled_from(["slot", "crossbar"]),
+       overlap=st.booleans())
+def test_list_schedules_always_verify(inst: Instance, granularity: str, overlap: bool) -> None:
+    if inst.n_nonzero == 0:
+        return
+    sched = list_schedule(inst, naive_mapping(inst), granularity=granularity, overlap=overlap)
+    report = verify(inst, sched, functional_samples=None)
+    assert report.ok, report.first()
+    assert report.metrics["makespan_ns"] * 1000 == sched.makespan_ps()
+    if not overlap:
+        # no programming anywhere while anything computes
+        assert report.metrics["programming_exposed_ns"] == report.metrics["programming_busy_ns"]
+
+
+def test_overlap_hides_programming_behind_compute() -> None:
+    net = random_network(2, n_layers=3, max_inputs=40, max_k=16)
+    inst = Instance(small_arch(crossbars=3), net)
+    m = naive_mapping(inst)
+    apart = verify(inst, list_schedule(inst, m, overlap=False))
+    together = verify(inst, list_schedule(inst, m, overlap=True))
+    assert apart.ok and together.ok
+    assert together.metrics["makespan_ns"] <= apart.metrics["makespan_ns"]
+    assert together.metrics["programming_exposed_ns"] < apart.metrics["programming_exposed_ns"]
+
+
+def test_crossbar_granularity_shares_wide_write_passes() -> None:
+    w = np.full((8, 4), 7)  # dense: every slot row band gets writes
+    net = Network("d", (Layer("a", w),), weight_bits=4)
+    inst = Instance(small_arch(write_width=8, crossbars=1), net)
+    m = naive_mapping(inst)
+    per_slot = verify(inst, list_schedule(inst, m, granularity="slot"))
+    whole = verify(inst, list_schedule(inst, m, granularity="crossbar"))
+    assert per_slot.ok and whole.ok
+    assert whole.metrics["write_passes"] < per_slot.metrics["write_passes"]
+    assert whole.metrics["program_ops"] < per_slot.metrics["program_ops"]
+
+
+def test_unchanged_pattern_needs_no_program_operation() -> None:
+    w = np.full((8, 1), 3)  # two identical blocks
+    inst = Instance(small_arch(crossbars=1), Network("s", (Layer("a", w),), weight_bits=4))
+    blocks = inst.nonzero_blocks
+    m = Mapping(blocks, np.zeros(2, int), np.zeros(2, int), np.arange(2))
+    sched = list_schedule(inst, m)
+    assert sched.n_program == 1 and sched.n_compute == 2
+    assert verify(inst, sched, functional_samples=None).ok
+
+
+def test_bad_granularity() -> None:
+    inst = Instance(small_arch(), random_network(0))
+    with pytest.raises(ValueError, match="granularity"):
+        list_schedule(inst, naive_mapping(inst), granularity="row")

@@ -1,0 +1,167 @@
+"""The verifier accepts correct schedules and names each injected fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pimopt import Instance, Schedule, verify
+from pimopt.baselines import naive_mapping
+from pimopt.scheduler import list_schedule
+from tests.conftest import random_network, small_arch
+
+
+@pytest.fixture
+def case() -> tuple[Instance, Schedule]:
+    arch = small_arch(crossbars=2, max_programming_crossbars=1)
+    net = random_network(21, n_layers=3, sparsity=0.1, max_k=12, max_n=4, max_inputs=4)
+    inst = Instance(arch, net)
+    sched = list_schedule(inst, naive_mapping(inst))
+    assert sched.n_program > 8 and len(set(sched.prog_crossbar.tolist())) == 2
+    report = verify(inst, sched, functional_samples=None)
+    assert report.ok, report.first()
+    return inst, sched
+
+
+def checks(inst: Instance, sched: Schedule) -> list[tuple[str, str]]:
+    rep = verify(inst, sched, functional_samples=None)
+    assert not rep.ok
+    return [(v.check, v.message) for v in rep.violations]
+
+
+def has(found: list[tuple[str, str]], check: str, fragment: str) -> bool:
+    return any(c == check and fragment in m for c, m in found)
+
+
+def test_dropped_compute(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    keep = np.arange(s.n_compute) != 3
+    for f in ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
+              "comp_start", "comp_end"):
+        setattr(bad, f, getattr(bad, f)[keep])
+    found = checks(inst, bad)
+    assert has(found, "coverage", f"block {s.comp_block[3]}")
+    assert has(found, "coverage", "never computed (a dropped compute)")
+
+
+def test_duplicated_compute(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    for f in ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
+              "comp_start", "comp_end"):
+        a = getattr(bad, f)
+        setattr(bad, f, np.r_[a, a[2]])
+    assert has(checks(inst, bad), "coverage", "computed twice (a duplicated compute")
+
+
+def test_compute_on_slot_holding_another_pattern(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    i = 0
+    bad.comp_slot[i] = (s.comp_slot[i] + 1) % inst.arch.slots_per_crossbar
+    found = checks(inst, bad)
+    assert has(found, "state", f"compute #{i}")
+    assert has(found, "state", "finds another pattern in its slot")
+
+
+def test_program_shortened_by_one_ns(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    bad.prog_end[5] -= 1000
+    found = checks(inst, bad)
+    assert ("cost", f"program #5 on crossbar {s.prog_crossbar[5]} lasts "
+            f"{s.prog_end[5] - s.prog_start[5] - 1000} ps, the latency model gives "
+            f"{s.prog_end[5] - s.prog_start[5]} ps") in [(c, m.split(" (")[0]) for c, m in found]
+
+
+def test_overlapping_operations_on_one_crossbar(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    on0 = np.flatnonzero(s.prog_crossbar == 0)
+    a, b = on0[0], on0[1]
+    dur = s.prog_end[b] - s.prog_start[b]
+    bad.prog_start[b] = s.prog_start[a]
+    bad.prog_end[b] = s.prog_start[a] + dur
+    assert has(checks(inst, bad), "resources", "overlap on crossbar 0")
+
+
+def test_too_many_crossbars_programming(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    a = np.flatnonzero(s.prog_crossbar == 0)[0]
+    b = np.flatnonzero(s.prog_crossbar == 1)[0]
+    dur = s.prog_end[b] - s.prog_start[b]
+    bad.prog_start[b] = s.prog_start[a]
+    bad.prog_end[b] = s.prog_start[a] + dur
+    assert has(checks(inst, bad), "resources",
+               "2 crossbars program at once at t = 0 ps; max_programming_crossbars = 1")
+
+
+def test_layer_computed_before_its_dependency(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    layer = inst.block_layer[s.comp_block]
+    i = int(np.flatnonzero(layer == 2)[0])
+    dur = s.comp_end[i] - s.comp_start[i]
+    bad.comp_start[i] = int(s.comp_end[layer == 1].max()) - 1
+    bad.comp_end[i] = bad.comp_start[i] + dur
+    found = checks(inst, bad)
+    assert has(found, "dependencies", f"compute #{i}")
+    assert has(found, "dependencies", "starts before layer l1 (which layer l2 depends on)")
+
+
+def test_flipped_cell_level(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    w = 4
+    bad.write_levels[w, 1, 2] ^= 1
+    found = checks(inst, bad)
+    assert has(found, "state", "cell (1,2) holds level")
+    assert any(c == "function" for c, _ in found)  # the crossbars now compute a wrong product
+
+
+def test_functional_check_alone_catches_a_wrong_pattern(case: tuple[Instance, Schedule]) -> None:
+    """Corrupt the instance's patterns the schedule was checked against: function still fails."""
+    inst, s = case
+    other = Instance(inst.arch, inst.network)
+    pats = other.patterns.copy()
+    blk = int(s.comp_block[0])
+    pats[blk, 0, 0] = (pats[blk, 0, 0] + 1) % inst.arch.levels
+    other.__dict__["patterns"] = pats  # override the cached patterns
+    bad = s.copy()
+    bad.write_levels[bad.write_block == blk] = pats[blk]
+    found = checks(other, bad)
+    assert [c for c, _ in found] == ["function"]
+    assert "X @ W" in found[0][1]
+
+
+def test_format_errors_stop_early(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    bad = s.copy()
+    bad.comp_crossbar[0] = 7
+    found = checks(inst, bad)
+    assert found[0][0] == "format" and "crossbar 7" in found[0][1]
+
+
+def test_schedule_json_round_trip(case: tuple[Instance, Schedule], tmp_path: Path) -> None:
+    inst, s = case
+    s.save(tmp_path / "schedule.json")
+    back = Schedule.load(tmp_path / "schedule.json")
+    for f in ("prog_crossbar", "prog_start", "prog_end", "write_slot", "write_block",
+              "write_levels", "comp_block", "comp_first", "comp_last", "comp_start",
+              "comp_end"):
+        assert np.array_equal(getattr(s, f), getattr(back, f)), f
+    assert back.architecture() == inst.arch
+    assert verify(inst, back, functional_samples=None).ok
+
+
+def test_metrics_are_recomputed(case: tuple[Instance, Schedule]) -> None:
+    inst, s = case
+    m = verify(inst, s).metrics
+    assert m["makespan_ns"] == s.makespan_ps() / 1000
+    assert m["programming_ns"] == (s.prog_end - s.prog_start).sum() / 1000
+    assert 0 <= m["programming_exposed_ns"] <= m["programming_busy_ns"] <= m["programming_ns"]
+    assert m["cell_writes"] > 0 and m["energy_pj"] > 0
