@@ -43,7 +43,7 @@ def _summary(inst: Instance, res: Result) -> str:
         f"exposed {m['programming_exposed_ns']:.2f} ns "
         f"= {100 * m['programming_exposed_share']:.1f}% of the makespan",
         f"cell writes {int(m['cell_writes'])}, energy {m['energy_pj']:.1f} pJ, "
-        f"passes {int(m['write_passes'])}",
+        f"passes {int(m['write_passes'])}, critical path {m['critical_path_ns']:.2f} ns",
         f"objective  {res.objective_name} = {res.objective:g}"
         + ("" if res.bound is None else f", bound {res.bound:g}, gap {res.gap:.2%}"),
         f"verified   {res.report.first()}",
@@ -71,7 +71,9 @@ def _write_outputs(out: Path, files: dict[str, str]) -> None:
 def cmd_solve(args: argparse.Namespace) -> int:
     inst = _instance(args.instance, args.arch)
     res = solve(inst, args.method, objective=args.objective, seed=args.seed,
-                granularity=args.granularity, overlap=not args.no_overlap,
+                time_limit=args.time_limit, workers=args.workers, initial=args.initial,
+                decomposition=args.decomposition, granularity=args.granularity,
+                overlap=not args.no_overlap, bound=not args.no_bound,
                 functional_samples=None if args.samples == 0 else args.samples)
     _write_outputs(Path(args.out), {"mapping.csv": res.mapping.to_csv(inst),
                                     "schedule.json": res.schedule.dumps(),
@@ -142,8 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="map, schedule and verify an instance")
     s.add_argument("instance", nargs="?", help="network JSON (default: bundled LeNet-5)")
     s.add_argument("--arch", help=arch_help)
-    s.add_argument("--method", default="naive", choices=sorted(METHODS))
+    s.add_argument("--method", default="naive", choices=list(METHODS))
     s.add_argument("--objective", default="makespan", choices=list(OBJECTIVES))
+    s.add_argument("--time-limit", type=float, default=60.0,
+                   help="seconds for time-limited methods (default 60)")
+    s.add_argument("--workers", type=int, default=2, help="CP-SAT workers")
+    s.add_argument("--initial", default="ls", help="heuristic warm-starting exact methods")
+    s.add_argument("--decomposition", default="layer", choices=["layer", "whole"])
+    s.add_argument("--no-bound", action="store_true",
+                   help="skip the lower bound (programming and cell_writes objectives)")
     s.add_argument("--granularity", default="slot", choices=["slot", "crossbar"],
                    help="program operations per slot or per whole crossbar")
     s.add_argument("--no-overlap", action="store_true",

@@ -60,8 +60,8 @@ class WriteCost:
         return int(self.passes.size)
 
 
-def _segment_costs(arch: Architecture, delta: NDArray[np.int16]) -> WriteCost:
-    """Costs of groups of row segments; ``delta`` is (groups, rows, segments, width)."""
+def _segment_costs(arch: Architecture, delta: NDArray[np.int8]) -> WriteCost:
+    """Costs of groups of row segments; ``delta`` (new - old) is (groups, rows, segments, width)."""
     par = int(arch.write_parallel or 1)
     width = delta.shape[-1]
     incremental = arch.pulse_mode == "incremental"
@@ -69,25 +69,26 @@ def _segment_costs(arch: Architecture, delta: NDArray[np.int16]) -> WriteCost:
     passes = np.zeros(g, dtype=np.int64)
     latency = np.zeros(g, dtype=np.int64)
     energy = np.zeros(g, dtype=np.float64)
-    for sign, t_ns, e_pj in ((1, arch.t_set, arch.e_set), (-1, arch.t_reset, arch.e_reset)):
-        mags = np.where(delta * sign > 0, np.abs(delta), 0).astype(np.int16)
+    for mags, t_ns, e_pj in ((np.maximum(delta, 0), arch.t_set, arch.e_set),
+                             (np.maximum(-delta, 0), arch.t_reset, arch.e_reset)):
         if par >= width:
             chunk_max = mags.max(axis=-1)
         else:
             # passes take cells by decreasing change: chunk maxima are every par-th value
             chunk_max = -np.sort(-mags, axis=-1)[..., ::par]
-        dir_passes = np.count_nonzero(chunk_max.reshape(g, -1), axis=1).astype(np.int64)
+        chunk_max = chunk_max.reshape(g, -1)
+        dir_passes = (chunk_max > 0).sum(axis=1, dtype=np.int64)
         if incremental:
-            pulses = chunk_max.reshape(g, -1).sum(axis=1, dtype=np.int64)
+            pulses = chunk_max.sum(axis=1, dtype=np.int64)
             cell_pulses = mags.reshape(g, -1).sum(axis=1, dtype=np.int64)
         else:
             pulses = dir_passes
-            cell_pulses = np.count_nonzero(mags.reshape(g, -1), axis=1).astype(np.int64)
+            cell_pulses = (mags.reshape(g, -1) > 0).sum(axis=1, dtype=np.int64)
         passes += dir_passes
         latency += pulses * ns_to_ps(t_ns)
         energy += cell_pulses * e_pj
     latency += passes * ns_to_ps(arch.t_verify)
-    writes = np.count_nonzero(delta.reshape(g, -1), axis=1).astype(np.int64)
+    writes = (delta.reshape(g, -1) != 0).sum(axis=1, dtype=np.int64)
     return WriteCost(passes, latency, writes, energy)
 
 
@@ -124,7 +125,7 @@ def pair_costs(arch: Architecture, old: NDArray[np.integer],
     seg = min(int(arch.write_width or c), c)  # a slot alone never shares a segment
     parts = []
     for lo in range(0, count, _CHUNK):
-        d = n_[lo: lo + _CHUNK].astype(np.int16) - o[lo: lo + _CHUNK].astype(np.int16)
+        d = n_[lo: lo + _CHUNK].astype(np.int8) - o[lo: lo + _CHUNK].astype(np.int8)
         parts.append(_segment_costs(arch, d.reshape(d.shape[0], r, c // seg, seg)))
     return _concat(parts)
 
@@ -170,8 +171,8 @@ def operation_costs(arch: Architecture, op: NDArray[np.integer], slot: NDArray[n
     parts = []
     for lo in range(0, len(uniq), _CHUNK):
         sel = np.flatnonzero((group >= lo) & (group < lo + _CHUNK))
-        delta = np.zeros((min(_CHUNK, len(uniq) - lo), r, per_group * c), dtype=np.int16)
-        d = np.asarray(new)[sel].astype(np.int16) - np.asarray(old)[sel].astype(np.int16)
+        delta = np.zeros((min(_CHUNK, len(uniq) - lo), r, per_group * c), dtype=np.int8)
+        d = np.asarray(new)[sel].astype(np.int8) - np.asarray(old)[sel].astype(np.int8)
         cols = offset[sel, None] + np.arange(c)
         delta[group[sel, None, None] - lo, np.arange(r)[None, :, None], cols[:, None, :]] = d
         g = delta.shape[0]

@@ -186,6 +186,17 @@ class Loads:
     def __len__(self) -> int:
         return int(self.global_slot.size)
 
+    def transitions(self, inst: Instance) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+        """(old, new) patterns of every load: what the slot held before, what it loads.
+
+        A slot's first load replaces the all-zero pattern of a fresh chip.
+        """
+        new = inst.patterns[self.block]
+        old = np.zeros_like(new)
+        follows = np.r_[False, self.global_slot[1:] == self.global_slot[:-1]]
+        old[follows] = new[np.flatnonzero(follows) - 1]
+        return old, new
+
 
 def _runs(values: NDArray[np.int64]) -> list[tuple[int, int, int]]:
     """(value, start, stop) of the runs of equal values in a sorted array."""

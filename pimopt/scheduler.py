@@ -67,10 +67,7 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     spc = a.slots_per_crossbar
     loads = mapping.loads(inst)
     n_loads = len(loads)
-    new = inst.patterns[loads.block]
-    old = np.zeros_like(new)
-    follows = np.r_[False, loads.global_slot[1:] == loads.global_slot[:-1]]
-    old[follows] = new[np.flatnonzero(follows) - 1]
+    old, new = loads.transitions(inst)
     changed = (old != new).reshape(n_loads, -1).any(axis=1)
     wl = np.flatnonzero(changed)  # loads that need writing
     l_xb, l_slot = np.divmod(loads.global_slot, spc)

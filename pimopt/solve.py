@@ -1,4 +1,12 @@
-"""One entry point for every method: :func:`solve` returns a verified :class:`Result`."""
+"""One entry point for every method: :func:`solve` returns a verified :class:`Result`.
+
+A method maps blocks to slots; the list scheduler turns the mapping into a
+timeline; the verifier replays it. Mapping methods work on chain problems
+(:mod:`pimopt.problem`), either layer by layer (``decomposition="layer"``,
+each layer's start patterns are what the previous layer left) or as one
+whole-network model (``decomposition="whole"``, small instances). Blocks of a
+layer with identical patterns are one item: they share a load.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +18,109 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from pimopt.baselines import naive_mapping
+from pimopt.bounds import layered_ap_bound
 from pimopt.errors import InputError, PimoptError
+from pimopt.exact import solve_cpsat, solve_milp
+from pimopt.heuristics import assignment_chains, greedy_chains, local_search, sorted_chains
 from pimopt.instance import Instance
 from pimopt.mapping import Mapping
+from pimopt.objectives import mapping_objectives
+from pimopt.problem import ChainProblem, Chains, min_rounds
 from pimopt.schedule import Schedule
 from pimopt.scheduler import list_schedule
 from pimopt.verify import Report, verify
 
-OBJECTIVES = {
-    "makespan": "makespan_ns",
-    "programming": "programming_ns",
-    "cell_writes": "cell_writes",
-    "energy": "energy_pj",
+# objective name -> (verifier metric, chain-problem metric the methods minimise)
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "makespan": ("makespan_ns", "latency"),
+    "programming": ("programming_ns", "latency"),
+    "critical_path": ("critical_path_ns", "latency"),
+    "cell_writes": ("cell_writes", "cell_writes"),
+    "energy": ("energy_pj", "latency"),
 }
 STATUSES = ("optimal", "feasible", "infeasible", "timeout")
-
-MappingMethod = Callable[[Instance], Mapping]
-METHODS: dict[str, MappingMethod] = {"naive": naive_mapping}
+DECOMPOSITIONS = ("layer", "whole")
 
 
 class VerificationError(PimoptError):
     """A method produced a schedule the verifier rejects (a bug in that method)."""
 
 
+@dataclass
+class Options:
+    """Settings shared by every method of one solve."""
+
+    time_limit: float = 60.0
+    seed: int = 0
+    workers: int = 2
+    initial: str = "ls"
+
+
+@dataclass
+class Outcome:
+    """What a chain method returns for one chain problem."""
+
+    chains: Chains
+    status: str = "feasible"
+    bound: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+ChainMethod = Callable[[ChainProblem, Options], Outcome]
+
+
+def _heuristic(fn: Callable[[ChainProblem], Chains]) -> ChainMethod:
+    return lambda p, o: Outcome(fn(p))
+
+
+def _ls(p: ChainProblem, o: Options) -> Outcome:
+    start = assignment_chains(p)
+    return Outcome(local_search(p, start, time_limit=o.time_limit, seed=o.seed))
+
+
+def _warm(p: ChainProblem, o: Options) -> Chains:
+    if o.initial not in CHAIN_METHODS or o.initial in EXACT:
+        raise InputError(f"initial = {o.initial!r} is invalid: a heuristic, one of "
+                         f"{', '.join(m for m in CHAIN_METHODS if m not in EXACT)}")
+    return CHAIN_METHODS[o.initial](p, Options(o.time_limit / 4, o.seed, o.workers)).chains
+
+
+def _exact(kind: str) -> ChainMethod:
+    def run(p: ChainProblem, o: Options) -> Outcome:
+        warm = _warm(p, o)
+        if kind == "cpsat":
+            out = solve_cpsat(p, time_limit=o.time_limit, seed=o.seed, workers=o.workers,
+                              hint=warm)
+        else:
+            out = solve_milp(p, solver=kind, time_limit=o.time_limit, warm=warm)
+        info = dict(out.info, warm_start=o.initial, warm_objective=p.evaluate(warm))
+        if out.chains is None or p.evaluate(out.chains) > p.evaluate(warm):
+            # no solution in time (or a worse one): the warm start stands
+            return Outcome(warm, "feasible", out.bound, dict(info, used="warm start"))
+        return Outcome(out.chains, out.status, out.bound, info)
+    return run
+
+
+CHAIN_METHODS: dict[str, ChainMethod] = {
+    "sorted": _heuristic(sorted_chains),
+    "greedy": _heuristic(greedy_chains),
+    "assignment": _heuristic(assignment_chains),
+    "ls": _ls,
+    "cpsat": _exact("cpsat"),
+    "milp-cbc": _exact("cbc"),
+    "milp-highs": _exact("highs"),
+}
+EXACT = ("cpsat", "milp-cbc", "milp-highs")
+METHODS: tuple[str, ...] = ("naive", *CHAIN_METHODS)
+
+
 def versions() -> dict[str, str]:
     """Versions of Python, pimopt and the numerical and solver packages."""
-    out = {"python": platform.python_version()}
+    out = {"python": platform.python_version(), "machine": platform.machine()}
     for pkg in ("pimopt", "numpy", "scipy", "ortools", "pulp", "highspy"):
         try:
             out[pkg] = metadata.version(pkg)
@@ -52,16 +136,18 @@ class Result:
     Attributes
     ----------
     method, objective_name, status
-        What ran, what was minimised, and how it ended.
+        What ran, what is reported as objective, and how it ended.
     objective
-        Value of the objective recomputed by the verifier.
+        The objective recomputed from the solution (verifier and mapping metrics).
     bound, gap
-        Best valid lower bound (``None`` if the method proves none) and
+        Best valid lower bound known for the objective (``None`` if none) and
         ``(objective - bound) / objective``.
     runtime_s, seed, versions
         Wall time of the whole solve (verification included), seed, versions.
     mapping, schedule, report
         The solution and the verifier's report (always ``ok``).
+    objectives
+        The three mapping objectives (programming, critical path, cell writes).
     """
 
     method: str
@@ -76,12 +162,15 @@ class Result:
     mapping: Mapping
     schedule: Schedule
     report: Report
+    objectives: dict[str, int] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
-        """Metrics recomputed by the verifier."""
-        return self.report.metrics
+        """Metrics recomputed by the verifier plus the mapping objectives."""
+        return {**self.report.metrics,
+                "critical_path_ns": self.objectives.get("critical_path_ps", 0) / 1000.0}
 
     def to_json(self, inst: Instance) -> dict[str, Any]:
         """The content of ``metrics.json``."""
@@ -97,20 +186,142 @@ class Result:
             "blocks": {"total": inst.n_blocks, "nonzero": inst.n_nonzero,
                        "zero": inst.n_blocks - inst.n_nonzero,
                        "distinct_nonzero_patterns": inst.n_distinct_nonzero,
-                       "reused_patterns": inst.n_nonzero - inst.n_distinct_nonzero},
+                       "reused_patterns": inst.n_nonzero - inst.n_distinct_nonzero,
+                       "loads": len(self.mapping.loads(inst))},
             "verification": {"verified": self.report.ok,
                              "violations": [str(v) for v in self.report.violations]},
             "metrics": self.metrics,
+            "objectives": self.objectives,
+            "info": self.info,
         }
 
     def dumps(self, inst: Instance) -> str:
         """``metrics.json`` text."""
-        return json.dumps(self.to_json(inst), indent=1) + "\n"
+        return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
+
+
+# ---------------------------------------------------------------------- problems
+@dataclass
+class LayerItems:
+    """The items (distinct non-zero patterns) of one layer and the blocks each serves."""
+
+    layer: int
+    blocks: NDArray[np.int64]  # non-zero blocks of the layer
+    item_of_block: NDArray[np.int64]  # item index (within the layer) of each block
+    patterns: NDArray[np.uint8]  # (items, ou_rows, ou_cols)
+
+
+def layer_items(inst: Instance) -> list[LayerItems]:
+    """Items of every layer that has non-zero blocks, in layer order."""
+    out = []
+    nz = inst.nonzero_blocks
+    for layer in range(len(inst.network.layers)):
+        blocks = nz[inst.block_layer[nz] == layer].astype(np.int64)
+        if blocks.size == 0:
+            continue
+        _, first, inv = np.unique(inst.pattern_id[blocks], return_index=True,
+                                     return_inverse=True)
+        out.append(LayerItems(layer, blocks, inv.ravel().astype(np.int64),
+                              inst.patterns[blocks[first]]))
+    return out
+
+
+def chains_to_mapping(inst: Instance, layers: list[LayerItems],
+                      per_layer: list[Chains]) -> Mapping:
+    """Turn per-layer chains (item indices) into a mapping; positions continue across layers."""
+    spc = inst.arch.slots_per_crossbar
+    pos = np.zeros(inst.arch.total_slots, dtype=np.int64)
+    rows: list[tuple[int, int, int, int]] = []
+    for li, chains in zip(layers, per_layer, strict=True):
+        blocks_of: list[list[int]] = [[] for _ in range(len(li.patterns))]
+        for b, it in zip(li.blocks.tolist(), li.item_of_block.tolist(), strict=True):
+            blocks_of[it].append(b)
+        for g, chain in enumerate(chains):
+            xb, slot = divmod(g, spc)
+            for item in chain:
+                p = int(pos[g])
+                rows.extend((b, xb, slot, p) for b in blocks_of[item])
+                pos[g] += 1
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    return Mapping(block=arr[:, 0], crossbar=arr[:, 1], slot=arr[:, 2], position=arr[:, 3])
+
+
+def _split(chains: Chains, sizes: list[int], offsets: list[int]) -> list[Chains]:
+    """Split whole-network chains (global item ids) into per-layer chains (local ids)."""
+    out: list[Chains] = []
+    for off, size in zip(offsets, sizes, strict=True):
+        out.append([[v - off for v in ch if off <= v < off + size] for ch in chains])
+    return out
+
+
+def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
+         info: dict[str, Any]) -> tuple[Mapping, str, float | None, int]:
+    """Run a chain method; returns (mapping, status, bound of the method, claimed cost)."""
+    layers = layer_items(inst)
+    arch = inst.arch
+    s = arch.total_slots
+    total_items = sum(len(li.patterns) for li in layers)
+    fn = CHAIN_METHODS[method]
+    if decomposition == "whole":
+        items = np.concatenate([li.patterns for li in layers])
+        lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
+        cap = {li.layer: min_rounds(len(li.patterns), s) for li in layers}
+        p = ChainProblem(arch, np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8), items, lay,
+                         cap, metric)
+        out = fn(p, opts)
+        p.check(out.chains)
+        sizes = [len(li.patterns) for li in layers]
+        offsets = list(np.cumsum([0, *sizes[:-1]]))
+        info["layers"] = [{"status": out.status, "bound": out.bound, **out.info}]
+        return (chains_to_mapping(inst, layers, _split(out.chains, sizes, offsets)),
+                out.status, out.bound, p.evaluate(out.chains))
+    starts = np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8)
+    per_layer: list[Chains] = []
+    claimed = 0
+    statuses = []
+    info["layers"] = []
+    for li in layers:
+        n = len(li.patterns)
+        p = ChainProblem(arch, starts, li.patterns, np.zeros(n, np.int64),
+                         {0: min_rounds(n, s)}, metric)
+        share = Options(max(1.0, opts.time_limit * n / total_items), opts.seed, opts.workers,
+                        opts.initial)
+        t0 = time.perf_counter()
+        out = fn(p, share)
+        p.check(out.chains)
+        cost = p.evaluate(out.chains)
+        claimed += cost
+        statuses.append(out.status)
+        info["layers"].append({"layer": inst.network.layers[li.layer].name, "items": n,
+                               "cost": cost, "status": out.status, "bound": out.bound,
+                               "seconds": time.perf_counter() - t0, **out.info})
+        per_layer.append(out.chains)
+        starts = p.final_patterns(out.chains)
+    # per-layer optimality is conditional on the starts: never global optimality
+    return chains_to_mapping(inst, layers, per_layer), "feasible", None, claimed
+
+
+def instance_bound(inst: Instance, metric: str) -> float | None:
+    """Best valid bound on the total mapping objective (layered AP), or ``None`` if too large."""
+    layers = layer_items(inst)
+    arch = inst.arch
+    s = arch.total_slots
+    problems, earlier = [], []
+    prev = [np.zeros((1, arch.ou_rows, arch.ou_cols), np.uint8)]
+    for li in layers:
+        n = len(li.patterns)
+        problems.append(ChainProblem(arch, np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8),
+                                     li.patterns, np.zeros(n, np.int64),
+                                     {0: min_rounds(n, s)}, metric))
+        earlier.append(np.concatenate(prev))
+        prev.append(li.patterns)
+    return layered_ap_bound(problems, earlier)
 
 
 def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
-          seed: int = 0, granularity: str = "slot", overlap: bool = True,
-          functional_samples: int | None = 16) -> Result:
+          time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
+          decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
+          functional_samples: int | None = 16, bound: bool = True) -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -118,50 +329,94 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     inst
         The instance.
     method
-        A name from :data:`METHODS`.
+        ``naive`` or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
+        (assignment + local search), ``cpsat``, ``milp-cbc``, ``milp-highs``.
     objective
-        A name from :data:`OBJECTIVES` (what the result reports as objective).
-    seed
-        Seed of the method and of the verifier's functional check.
+        What the result reports as objective: ``makespan``, ``programming``,
+        ``critical_path``, ``cell_writes`` or ``energy``. Methods minimise the
+        total programming latency, or cell writes for ``cell_writes``.
+    time_limit
+        Seconds for time-limited methods (split over layers by item count).
+    seed, workers
+        Seed of every randomised step; CP-SAT workers.
+    initial
+        Heuristic that warm-starts the exact methods.
+    decomposition
+        ``layer`` (default) or ``whole`` (one model for the network).
     granularity, overlap
         List-scheduler options (see :func:`pimopt.scheduler.list_schedule`).
     functional_samples
         Input vectors per layer in the bit-exact functional check (``None``: all).
+    bound
+        Compute the layered assignment bound (skipped above the dense limit).
 
     Returns
     -------
     Result
-        Only returned when the verifier accepts the schedule.
-
-    Raises
-    ------
-    VerificationError
-        When the method's schedule breaks a rule (a bug, never silently reported).
+        Only returned when the verifier accepts the schedule and the method's
+        claimed cost equals the cost recomputed from the schedule.
     """
     if method not in METHODS:
-        raise InputError(f"method {method!r} is unknown: one of {', '.join(sorted(METHODS))}")
+        raise InputError(f"method {method!r} is unknown: one of {', '.join(METHODS)}")
     if objective not in OBJECTIVES:
-        raise InputError(f"objective {objective!r} is unknown: one of "
-                         f"{', '.join(OBJECTIVES)}")
+        raise InputError(f"objective {objective!r} is unknown: one of {', '.join(OBJECTIVES)}")
+    if decomposition not in DECOMPOSITIONS:
+        raise InputError(f"decomposition {decomposition!r} is unknown: one of "
+                         f"{DECOMPOSITIONS}")
+    if not time_limit > 0:
+        raise InputError(f"time_limit = {time_limit!r} is invalid: a positive number of seconds")
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")
+    metric_name, chain_metric = OBJECTIVES[objective]
+    opts = Options(time_limit, seed, workers, initial)
+    info: dict[str, Any] = {}
     t0 = time.perf_counter()
-    mapping = METHODS[method](inst)
+    claimed: int | None = None
+    method_bound: float | None = None
+    if method == "naive":
+        mapping, status = naive_mapping(inst), "feasible"
+    else:
+        mapping, status, method_bound, claimed = _map(inst, method, chain_metric, opts,
+                                                      decomposition, info)
     sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                           method=method)
-    claimed = sched.makespan_ps() / 1000.0
     report = verify(inst, sched, functional_samples=functional_samples, seed=seed)
     if not report.ok:
         raise VerificationError(f"method {method!r} produced an invalid schedule: "
                                 f"{report.first()}")
-    if abs(report.metrics["makespan_ns"] - claimed) > 1e-9:
-        raise VerificationError(f"method {method!r} claims makespan {claimed} ns, the "
-                                f"verifier measures {report.metrics['makespan_ns']} ns")
-    value = report.metrics[OBJECTIVES[objective]]
-    return Result(method=method, objective_name=objective, status="feasible",
-                  objective=value, bound=None, gap=None,
-                  runtime_s=time.perf_counter() - t0, seed=seed, versions=versions(),
-                  mapping=mapping, schedule=sched, report=report,
-                  options={"granularity": granularity, "overlap": overlap,
-                           "functional_samples": functional_samples})
+    objs = mapping_objectives(inst, mapping)
+    if report.metrics["makespan_ns"] * 1000 != sched.makespan_ps():
+        raise VerificationError("the scheduler's makespan differs from the verifier's")
+    if claimed is not None:
+        recomputed = objs["programming_ps"] if chain_metric == "latency" else objs["cell_writes"]
+        if claimed != recomputed:
+            raise VerificationError(f"method {method!r} claims cost {claimed}, the mapping "
+                                    f"costs {recomputed}")
+    if granularity == "slot" and objs["programming_ps"] != round(
+            report.metrics["programming_ns"] * 1000):
+        raise VerificationError("mapping programming cost differs from the schedule's")
+    result_metrics = {**report.metrics, "critical_path_ns": objs["critical_path_ps"] / 1000.0}
+    value = float(result_metrics[metric_name])
+    best_bound: float | None = None
+    if objective in ("programming", "cell_writes"):
+        unit = 1000.0 if objective == "programming" else 1.0
+        candidates = [b for b in (method_bound,) if b is not None]
+        if bound:
+            ib = instance_bound(inst, chain_metric)
+            if ib is not None:
+                candidates.append(ib)
+        if candidates:
+            best_bound = max(candidates) / unit
+            if value <= best_bound + 1e-9:
+                status = "optimal"
+    gap = None if best_bound is None else (
+        (value - best_bound) / value if value > 0 else 0.0)
+    return Result(method=method, objective_name=objective, status=status, objective=value,
+                  bound=best_bound, gap=gap, runtime_s=time.perf_counter() - t0, seed=seed,
+                  versions=versions(), mapping=mapping, schedule=sched, report=report,
+                  objectives=objs,
+                  options={"time_limit": time_limit, "workers": workers, "initial": initial,
+                           "decomposition": decomposition, "granularity": granularity,
+                           "overlap": overlap, "functional_samples": functional_samples},
+                  info=info)

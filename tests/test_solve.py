@@ -1,0 +1,93 @@
+"""Every method through the one entry point: verified, objectives recomputed, bounds valid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pimopt import InputError, Instance, load_instance, solve, verify
+from pimopt.solve import METHODS, instance_bound, layer_items
+from tests.conftest import random_network, small_arch
+
+
+@pytest.fixture(scope="module")
+def small() -> Instance:
+    # two layers, about 20 non-zero blocks, 8 slots: several rounds per layer
+    return Instance(small_arch(), random_network(5, n_layers=2, max_k=10, max_n=3,
+                                                 sparsity=0.3))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_is_verified(small: Instance, method: str) -> None:
+    res = solve(small, method, objective="programming", time_limit=5, seed=3)
+    assert res.report.ok
+    assert verify(small, res.schedule, functional_samples=None).ok
+    assert res.objective == res.report.metrics["programming_ns"]
+    assert res.objectives["programming_ps"] == round(res.objective * 1000)
+    assert res.bound is not None and res.bound <= res.objective + 1e-9
+    assert res.gap is not None and 0 <= res.gap < 1
+    assert res.status in ("optimal", "feasible")
+    assert res.versions["numpy"] == np.__version__
+
+
+def test_methods_beat_naive_and_exact_prove_whole_optimum(small: Instance) -> None:
+    naive = solve(small, "naive", objective="programming").objective
+    ls = solve(small, "ls", objective="programming", time_limit=5).objective
+    assert ls <= naive
+    exact = {m: solve(small, m, objective="programming", decomposition="whole",
+                      time_limit=30) for m in ("cpsat", "milp-cbc", "milp-highs")}
+    values = {r.objective for r in exact.values()}
+    assert len(values) == 1  # all three prove the same optimum
+    for r in exact.values():
+        assert r.status == "optimal" and r.gap == 0.0
+    assert min(values) <= ls
+
+
+def test_whole_network_models_layer_order(small: Instance) -> None:
+    res = solve(small, "assignment", decomposition="whole", objective="programming")
+    loads = res.mapping.loads(small)
+    same = np.diff(loads.global_slot) == 0
+    assert (loads.min_layer[1:][same] >= loads.max_layer[:-1][same]).all()
+
+
+def test_cell_writes_objective(small: Instance) -> None:
+    res = solve(small, "ls", objective="cell_writes", time_limit=3)
+    assert res.objective == res.report.metrics["cell_writes"] == res.objectives["cell_writes"]
+    bound = instance_bound(small, "cell_writes")
+    assert bound is not None and bound <= res.objective
+
+
+def test_shared_patterns_share_a_load() -> None:
+    w = np.zeros((8, 2), dtype=int)
+    w[:, 0] = 3  # two row tiles with the same pattern
+    from pimopt import Layer, Network
+    inst = Instance(small_arch(), Network("s", (Layer("a", w, n_inputs=2),), weight_bits=4))
+    items = layer_items(inst)
+    assert len(items) == 1 and len(items[0].patterns) == 1 and items[0].blocks.size == 2
+    res = solve(inst, "assignment", objective="programming")
+    assert len(res.mapping.loads(inst)) == 1 and res.schedule.n_program == 1
+    assert res.schedule.n_compute == 2
+
+
+def test_heuristics_on_the_default_instance() -> None:
+    inst = load_instance()
+    naive = solve(inst, "naive", objective="programming", bound=False)
+    sort = solve(inst, "sorted", objective="programming", bound=False)
+    assign = solve(inst, "assignment", objective="programming", bound=False)
+    assert assign.objective < sort.objective < naive.objective
+    for r in (naive, sort, assign):
+        assert r.report.ok and set(r.objectives) == {"programming_ps", "critical_path_ps",
+                                                      "cell_writes"}
+
+
+def test_bad_arguments(small: Instance) -> None:
+    with pytest.raises(InputError, match="method 'magic' is unknown"):
+        solve(small, "magic")
+    with pytest.raises(InputError, match="objective"):
+        solve(small, "naive", objective="speed")
+    with pytest.raises(InputError, match="decomposition"):
+        solve(small, "ls", decomposition="halves")
+    with pytest.raises(InputError, match="time_limit"):
+        solve(small, "ls", time_limit=0)
+    with pytest.raises(InputError, match="initial"):
+        solve(small, "cpsat", initial="cpsat")
