@@ -106,12 +106,14 @@ class _State:
         self.chain_of = np.empty(s + n, dtype=np.int64)
         self.chain_of[:s] = np.arange(s)
         self.length = np.zeros(s, dtype=np.int64)
+        self.pos = np.zeros(s + n, dtype=np.int64)  # 0 for starts, 1.. along a chain
         for k, chain in enumerate(chains):
             prev = k
             for v in chain:
                 self.succ[prev] = v
                 self.pred[v] = prev
                 self.chain_of[s + v] = k
+                self.pos[s + v] = self.pos[prev] + 1
                 prev = s + v
             self.length[k] = len(chain)
 
@@ -128,6 +130,18 @@ class _State:
                 v = int(self.succ[self.s + v])
             out.append(chain)
         return out
+
+    def refresh(self, k: int) -> None:
+        """Recompute chain membership, positions and length of chain ``k``."""
+        node, pos = k, 0
+        while True:
+            self.pos[node] = pos
+            self.chain_of[node] = k
+            v = int(self.succ[node])
+            if v < 0:
+                break
+            node, pos = self.s + v, pos + 1
+        self.length[k] = pos
 
     def remove(self, v: int) -> None:
         a, b = int(self.pred[v]), int(self.succ[self.s + v])
@@ -241,5 +255,236 @@ def _local_search_layer(p: ChainProblem, chains: Chains, deadline: float, seed: 
                 st.remove(j)
                 st.insert_after(j, a)
                 st.insert_after(v, cj)
+                improved = True
+    return st.chains()
+
+
+# ---------------------------------------------------------------------- large layers
+def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
+                    k: int = 16) -> Chains:
+    """Scalable heuristic for large layers: candidate lists, nearest-neighbour chains,
+    then relocate and swap moves restricted to the candidates (granular local search).
+
+    Never builds an n x n matrix: memory is O((S + n) k); every cost comes from
+    the latency model on the candidate arcs and the arcs a move touches.
+    Layers are handled in turn, each starting from the patterns the previous
+    one left.
+    """
+    deadline = time.perf_counter() + time_limit
+    out: Chains = [[] for _ in range(p.n_slots)]
+    starts = p.starts
+    for layer, items in _layers(p):
+        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
+                           {0: p.capacity[layer]}, p.metric)
+        chains = _granular_layer(sub, deadline, seed, k)
+        for kk, ch in enumerate(chains):
+            out[kk].extend(int(items[i]) for i in ch)
+        starts = sub.final_patterns(chains)
+    return out
+
+
+def _node_candidates(p: ChainProblem, k: int, seed: int) -> NDArray[np.int64]:
+    """The ``k`` cheapest successor candidates of every node (starts and items).
+
+    A pool of ``4 k`` close patterns per node (:func:`candidate_lists`) is ranked
+    by the true cost of the arc node -> item (the latency model).
+    """
+    from pimopt.candidates import candidate_lists
+
+    rep, group = p.start_groups()
+    g = rep.size
+    s = p.n_slots
+    pats = np.concatenate([p.starts[rep], p.items])
+    pool = candidate_lists(pats, k=4 * k, seed=seed)
+    pool = np.where(pool >= g, pool - g, -1)  # items only, as item indices
+    node = np.r_[rep, s + np.arange(p.n_items)]  # node of every row of the pool
+    rows, cols = np.nonzero(pool >= 0)
+    cost = np.full(pool.shape, np.iinfo(np.int64).max, dtype=np.int64)
+    cost[rows, cols] = p.arc_costs(node[rows], pool[rows, cols])
+    order = np.argsort(cost, axis=1, kind="stable")[:, :k]
+    cand = np.take_along_axis(pool, order, axis=1)
+    cand[np.take_along_axis(cost, order, axis=1) == np.iinfo(np.int64).max] = -1
+    return np.concatenate([cand[:g][group], cand[g:]])
+
+
+def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chains:
+    s, n = p.n_slots, p.n_items
+    cand = _node_candidates(p, k, seed)
+    flat = p.items.reshape(n, -1)
+    fallback = np.lexsort(flat.T[::-1])  # sorted order, for chains whose candidates ran out
+    remaining = np.ones(n, dtype=bool)
+    ptr = 0
+    chains: Chains = [[] for _ in range(s)]
+    cur = np.arange(s, dtype=np.int64)
+    # round by round, a greedy matching of slots to free candidate items (cheapest arcs
+    # first); slots left without a free candidate take free items in sorted order
+    while remaining.any():
+        slot_e = np.repeat(np.arange(s), cand.shape[1])
+        item_e = cand[cur].ravel()
+        keep = item_e >= 0
+        keep[keep] = remaining[item_e[keep]]
+        slot_e, item_e = slot_e[keep], item_e[keep]
+        order = np.argsort(p.arc_costs(cur[slot_e], item_e), kind="stable")
+        slot_free = np.ones(s, dtype=bool)
+        want = min(s, int(remaining.sum()))
+        got = 0
+        for k_, v_ in zip(slot_e[order].tolist(), item_e[order].tolist(), strict=True):
+            if got == want:
+                break
+            if slot_free[k_] and remaining[v_]:
+                slot_free[k_] = False
+                remaining[v_] = False
+                chains[k_].append(v_)
+                cur[k_] = s + v_
+                got += 1
+        for k_ in np.flatnonzero(slot_free).tolist():
+            if got == want:
+                break
+            while not remaining[fallback[ptr]]:
+                ptr += 1
+            v_ = int(fallback[ptr])
+            remaining[v_] = False
+            chains[k_].append(v_)
+            cur[k_] = s + v_
+            got += 1
+    if time.perf_counter() >= deadline:
+        return chains
+    return _granular_search(p, chains, cand, deadline, seed)
+
+
+def _granular_search(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
+                     deadline: float, seed: int) -> Chains:
+    s, n = p.n_slots, p.n_items
+    cap = p.capacity[0]
+    dummy = np.zeros((s + n, 1), dtype=np.int64)
+    st = _State(p, chains, dummy)
+    u, v = p.arcs_of(chains)
+    in_cost = np.zeros(n, dtype=np.int64)
+    in_cost[v] = p.arc_costs(u, v)
+    rng = np.random.default_rng(seed)
+    node_pat = p.node_pattern(np.arange(s + n))
+
+    def costs(us: list[int], vs: list[int]) -> NDArray[np.int64]:
+        return p.arc_costs_patterns(node_pat[np.asarray(us, dtype=np.int64)], np.asarray(vs))
+
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for x in rng.permutation(n).tolist():
+            if time.perf_counter() > deadline:
+                break
+            sx = s + x
+            a, b = int(st.pred[x]), int(st.succ[sx])
+            cx = cand[sx]
+            cx = cx[cx >= 0].tolist()
+            # relocate targets: after a candidate, or before it (after its predecessor)
+            targets = {q for c in cx for q in (s + c, int(st.pred[c]))}
+            targets.discard(sx)
+            targets.discard(a)
+            kx = int(st.chain_of[sx])
+            qs = [q for q in targets if st.chain_of[q] == kx or st.length[st.chain_of[q]] < cap]
+            nxt = [int(st.succ[q]) for q in qs]
+            us = [a] + qs + [sx for t in nxt if t >= 0]
+            vs = [b if b >= 0 else x] + [x] * len(qs) + [t for t in nxt if t >= 0]
+            cc = costs(us, vs)
+            d_ab = int(cc[0]) if b >= 0 else 0
+            gain = int(in_cost[x]) + (int(in_cost[b]) - d_ab if b >= 0 else 0)
+            best, best_q, best_costs = 0, -1, (0, 0)
+            j = 1 + len(qs)
+            for i, q in enumerate(qs):
+                t = nxt[i]
+                d_qx = int(cc[1 + i])
+                if t >= 0:
+                    d_xt = int(cc[j])
+                    j += 1
+                    delta = d_qx + d_xt - int(in_cost[t]) - gain
+                else:
+                    d_xt = 0
+                    delta = d_qx - gain
+                if delta < best:
+                    best, best_q, best_costs = delta, q, (d_qx, d_xt)
+            if best_q >= 0:
+                if b >= 0:
+                    in_cost[b] = d_ab
+                st.remove(x)
+                t = int(st.succ[best_q])
+                st.insert_after(x, best_q)
+                in_cost[x] = best_costs[0]
+                if t >= 0:
+                    in_cost[t] = best_costs[1]
+                st.refresh(kx)
+                st.refresh(int(st.chain_of[best_q]))
+                improved = True
+                continue
+            # 2-opt* (tail exchange): x -> y joins x's head to y's tail, and y's old
+            # predecessor to x's old tail; both chains must stay within capacity
+            ys = [y for y in cx if int(st.chain_of[s + y]) != kx]
+            ys = [y for y in ys
+                  if st.pos[sx] + st.length[st.chain_of[s + y]] - st.pos[s + y] + 1 <= cap
+                  and st.pos[s + y] - 1 + st.length[kx] - st.pos[sx] <= cap]
+            if ys:
+                us = [sx] * len(ys) + [int(st.pred[y]) for y in ys if b >= 0]
+                vs = list(ys) + ([b] * len(ys) if b >= 0 else [])
+                cc = costs(us, vs)
+                d_xy = cc[: len(ys)]
+                d_pb = cc[len(ys):] if b >= 0 else np.zeros(len(ys), dtype=np.int64)
+                old_t = in_cost[np.asarray(ys)] + (int(in_cost[b]) if b >= 0 else 0)
+                delta = d_xy + d_pb - old_t
+                i = int(np.argmin(delta))
+                if delta[i] < 0:
+                    y = ys[i]
+                    py, ky = int(st.pred[y]), int(st.chain_of[s + y])
+                    st.succ[sx], st.pred[y] = y, sx
+                    st.succ[py] = b
+                    if b >= 0:
+                        st.pred[b] = py
+                        in_cost[b] = int(d_pb[i])
+                    in_cost[y] = int(d_xy[i])
+                    st.refresh(kx)
+                    st.refresh(ky)
+                    improved = True
+                    continue
+            # swap with a candidate that is not adjacent
+            ws = [w for w in cx if w != x and int(st.pred[w]) != sx and int(st.succ[s + w]) != x]
+            if not ws:
+                continue
+            us, vs = [], []
+            for w in ws:
+                c, e = int(st.pred[w]), int(st.succ[s + w])
+                us += [a, c] + ([s + w] if b >= 0 else []) + ([sx] if e >= 0 else [])
+                vs += [w, x] + ([b] if b >= 0 else []) + ([e] if e >= 0 else [])
+            cc = costs(us, vs)
+            j = 0
+            best, best_w, best_new = 0, -1, (0, 0, 0, 0)
+            for w in ws:
+                c, e = int(st.pred[w]), int(st.succ[s + w])
+                d_aw, d_cx = int(cc[j]), int(cc[j + 1])
+                j += 2
+                d_wb = d_xe = 0
+                if b >= 0:
+                    d_wb = int(cc[j])
+                    j += 1
+                if e >= 0:
+                    d_xe = int(cc[j])
+                    j += 1
+                old = int(in_cost[x]) + int(in_cost[w]) + (int(in_cost[b]) if b >= 0 else 0) \
+                    + (int(in_cost[e]) if e >= 0 else 0)
+                delta = d_aw + d_wb + d_cx + d_xe - old
+                if delta < best:
+                    best, best_w, best_new = delta, w, (d_aw, d_wb, d_cx, d_xe)
+            if best_w >= 0:
+                w = best_w
+                c, e = int(st.pred[w]), int(st.succ[s + w])
+                st.remove(x)
+                st.remove(w)
+                st.insert_after(w, a)
+                st.insert_after(x, c)
+                in_cost[w], in_cost[x] = best_new[0], best_new[2]
+                if b >= 0:
+                    in_cost[b] = best_new[1]
+                if e >= 0:
+                    in_cost[e] = best_new[3]
+                st.refresh(kx)
+                st.refresh(int(st.chain_of[s + x]))
                 improved = True
     return st.chains()
