@@ -29,7 +29,7 @@ from pimopt.exact import solve_milp
 from pimopt.latency import pair_costs
 from pimopt.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 
-_PAIR_CHUNK = 1 << 16
+_PAIR_CHUNK = 1 << 19
 
 
 def ap_bound(p: ChainProblem) -> float:
@@ -55,8 +55,8 @@ def _min_incoming(arch: object, sources: NDArray[np.uint8], targets: NDArray[np.
     return best
 
 
-def layered_ap_bound(problems: list[ChainProblem],
-                     earlier: list[NDArray[np.uint8]]) -> float | None:
+def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint8]],
+                     sparse_limit: int = 20_000) -> float | None:
     """Valid bound on the total over all layers, whatever the decomposition.
 
     Parameters
@@ -68,19 +68,28 @@ def layered_ap_bound(problems: list[ChainProblem],
         For each layer, the patterns a slot may hold before it (zero plus every
         item pattern of earlier layers).
 
+    sparse_limit
+        Largest layer (items) bounded at all: above the dense limit the sparse
+        bound (:func:`sparse_ap_bound`, O(n^2) time) is used up to this size.
+
     Returns
     -------
     float or None
-        The bound, or ``None`` if a layer exceeds the dense limit.
+        The bound, or ``None`` if a layer exceeds ``sparse_limit``.
     """
     total = 0.0
     for p, prev in zip(problems, earlier, strict=True):
         n, s = p.n_items, p.n_slots
         if n == 0:
             continue
-        if n > DENSE_LIMIT:
-            return None
         c0 = _min_incoming(p.arch, prev, p.items, p.metric)
+        if n > DENSE_LIMIT:
+            if n > sparse_limit:
+                return None
+            from pimopt.heuristics import _node_candidates
+
+            total += sparse_ap_bound(p, _node_candidates(p, 16, 0), c0=c0)
+            continue
         within = ChainProblem(p.arch, np.zeros((1, *p.items.shape[1:]), np.uint8), p.items,
                               np.zeros(n, np.int64), {0: n}, p.metric).dense()[1:]
         cols = min(s, n)  # more than n identical start columns never help

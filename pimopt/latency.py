@@ -187,3 +187,40 @@ def _sum_by(index: NDArray[np.int64], costs: WriteCost, n: int) -> WriteCost:
         np.add.at(acc, index, part)
     energy = np.bincount(index, weights=costs.energy_pj, minlength=n).astype(np.float64)
     return WriteCost(out[0], out[1], out[2], energy)
+
+
+def segment_codes(arch: Architecture, patterns: NDArray[np.integer]) -> NDArray[np.uint64] | None:
+    """Thermometer codes of every row segment of single-slot writes, or ``None``.
+
+    A cell at level ``L`` sets bits ``0 .. L-1`` of its ``levels - 1`` bits, so
+    a segment has a SET (RESET) when the new (old) code has a bit the other
+    lacks. With single pulses and ``write_parallel`` at least the segment
+    width, each direction needs exactly one pass when it has any cell, so
+    :func:`latency_from_codes` gives the same latency as :func:`pair_costs` from
+    a few word operations per row. ``None`` when that does not hold or a
+    segment needs more than 64 bits.
+    """
+    p = np.asarray(patterns)
+    c = arch.ou_cols
+    seg = min(int(arch.write_width or c), c)
+    lv = arch.levels - 1
+    if arch.pulse_mode != "single" or int(arch.write_parallel or 1) < seg or lv * seg > 64:
+        return None
+    n, r = p.shape[0], p.shape[1]
+    cells = p.reshape(n, r, c // seg, seg)
+    code = np.zeros((n, r, c // seg), dtype=np.uint64)
+    for cell in range(seg):
+        for j in range(lv):
+            bit = (cells[..., cell] > j).astype(np.uint64)
+            code |= bit << np.uint64(cell * lv + j)
+    return code
+
+
+def latency_from_codes(arch: Architecture, old: NDArray[np.uint64],
+                       new: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """Programming latency (ps) of single-slot writes from :func:`segment_codes` (vectorised)."""
+    n = old.shape[0]
+    up = ((new & ~old) != 0).reshape(n, old[0].size if n else 0).sum(axis=1, dtype=np.int64)
+    down = ((old & ~new) != 0).reshape(n, old[0].size if n else 0).sum(axis=1, dtype=np.int64)
+    tv = ns_to_ps(arch.t_verify)
+    return up * (ns_to_ps(arch.t_set) + tv) + down * (ns_to_ps(arch.t_reset) + tv)

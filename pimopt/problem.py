@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError
-from pimopt.latency import pair_costs
+from pimopt.latency import latency_from_codes, pair_costs, segment_codes
 
 METRICS = ("latency", "cell_writes")
 FORBIDDEN = 1 << 40  # cost of an arc no solution may use (self or backwards in layers)
@@ -74,7 +74,8 @@ class ChainProblem:
             if self.capacity.get(layer, 0) * self.n_slots < need:
                 raise InputError(f"layer {layer}: capacity {self.capacity.get(layer, 0)} per "
                                  f"slot x {self.n_slots} slots cannot hold its {need} items")
-        self._start_key: NDArray[np.int64] | None = None
+        self._codes: NDArray[np.uint64] | None = None
+        self._codes_ready = False
 
     @property
     def n_slots(self) -> int:
@@ -99,7 +100,15 @@ class ChainProblem:
     def arc_costs(self, u: NDArray[np.int64], v: NDArray[np.int64]) -> NDArray[np.int64]:
         """Cost of loading items ``v`` into slots holding nodes ``u`` (vectorised)."""
         u = np.asarray(u, dtype=np.int64).ravel()
-        return self.arc_costs_patterns(self.node_pattern(u), np.asarray(v).ravel())
+        v = np.asarray(v, dtype=np.int64).ravel()
+        if self.metric == "latency":
+            if not self._codes_ready:  # thermometer codes of all nodes, once
+                self._codes = segment_codes(self.arch, np.concatenate([self.starts, self.items]))
+                self._codes_ready = True
+            if self._codes is not None:
+                return latency_from_codes(self.arch, self._codes[u],
+                                          self._codes[self.n_slots + v])
+        return self.arc_costs_patterns(self.node_pattern(u), v)
 
     def arc_costs_patterns(self, old: NDArray[np.uint8], v: NDArray[np.int64]
                            ) -> NDArray[np.int64]:

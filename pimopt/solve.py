@@ -25,11 +25,17 @@ from pimopt.baselines import naive_mapping
 from pimopt.bounds import layered_ap_bound
 from pimopt.errors import InputError, PimoptError
 from pimopt.exact import solve_cpsat, solve_milp
-from pimopt.heuristics import assignment_chains, greedy_chains, local_search, sorted_chains
+from pimopt.heuristics import (
+    assignment_chains,
+    granular_chains,
+    greedy_chains,
+    local_search,
+    sorted_chains,
+)
 from pimopt.instance import Instance
 from pimopt.mapping import Mapping
 from pimopt.objectives import mapping_objectives
-from pimopt.problem import ChainProblem, Chains, min_rounds
+from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
 from pimopt.schedule import Schedule
 from pimopt.scheduler import list_schedule
 from pimopt.verify import Report, verify
@@ -77,9 +83,29 @@ def _heuristic(fn: Callable[[ChainProblem], Chains]) -> ChainMethod:
     return lambda p, o: Outcome(fn(p))
 
 
+ROUND_PAIR_LIMIT = 200_000_000  # slot-item pairs the round-based heuristics may evaluate
+
+
+def _round_based(fn: Callable[[ChainProblem], Chains], name: str) -> ChainMethod:
+    def run(p: ChainProblem, o: Options) -> Outcome:
+        pairs = p.n_slots * p.n_items * max(p.capacity.values())
+        if pairs > ROUND_PAIR_LIMIT:
+            raise InputError(f"the {name} heuristic would evaluate {pairs} slot-item pairs "
+                             f"(limit {ROUND_PAIR_LIMIT}): use 'granular' for layers this large")
+        return Outcome(fn(p))
+    return run
+
+
 def _ls(p: ChainProblem, o: Options) -> Outcome:
+    if p.n_items > DENSE_LIMIT:  # dense moves need n x n costs: use the granular search
+        return Outcome(granular_chains(p, time_limit=o.time_limit, seed=o.seed),
+                       info={"local_search": "granular (items above the dense limit)"})
     start = assignment_chains(p)
     return Outcome(local_search(p, start, time_limit=o.time_limit, seed=o.seed))
+
+
+def _granular(p: ChainProblem, o: Options) -> Outcome:
+    return Outcome(granular_chains(p, time_limit=o.time_limit, seed=o.seed))
 
 
 def _warm(p: ChainProblem, o: Options) -> Chains:
@@ -107,9 +133,10 @@ def _exact(kind: str) -> ChainMethod:
 
 CHAIN_METHODS: dict[str, ChainMethod] = {
     "sorted": _heuristic(sorted_chains),
-    "greedy": _heuristic(greedy_chains),
-    "assignment": _heuristic(assignment_chains),
+    "greedy": _round_based(greedy_chains, "greedy"),
+    "assignment": _round_based(assignment_chains, "assignment"),
     "ls": _ls,
+    "granular": _granular,
     "cpsat": _exact("cpsat"),
     "milp-cbc": _exact("cbc"),
     "milp-highs": _exact("highs"),
@@ -330,7 +357,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         The instance.
     method
         ``naive`` or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
-        (assignment + local search), ``cpsat``, ``milp-cbc``, ``milp-highs``.
+        (assignment + local search; granular above the dense limit), ``granular``
+        (candidate-based, for large layers), ``cpsat``, ``milp-cbc``, ``milp-highs``.
     objective
         What the result reports as objective: ``makespan``, ``programming``,
         ``critical_path``, ``cell_writes`` or ``energy``. Methods minimise the

@@ -127,3 +127,30 @@ def test_size_limit_is_a_clear_error() -> None:
     p = make_problem(10, n=600, s=2)
     with pytest.raises(InputError, match="exact model would have"):
         solve_cpsat(p, time_limit=1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sparse_bound_is_valid_and_close(seed: int) -> None:
+    from pimopt.bounds import sparse_ap_bound
+    from pimopt.heuristics import _node_candidates
+
+    p = make_problem(seed, n=120, s=6, start_copies=2)
+    ap = ap_bound(p)
+    for k in (2, 8):  # very sparse candidates still give a valid bound
+        b = sparse_ap_bound(p, _node_candidates(p, k, seed))
+        assert b <= ap + 1e-6
+        assert b >= 0.9 * ap
+    c0 = np.full(p.n_items, 1000, dtype=np.int64)  # a virtual start of capacity S
+    q = ChainProblem(p.arch, np.zeros_like(p.starts), p.items, p.item_layer, p.capacity)
+    zero = np.zeros((1, *p.items.shape[1:]), np.uint8)
+    dense_layered = layered_ap_bound([q], [zero])
+    sparse_layered = sparse_ap_bound(q, _node_candidates(q, 8, seed),
+                                     c0=q.arc_costs(np.zeros(q.n_items, np.int64),
+                                                    np.arange(q.n_items)))
+    assert dense_layered is not None and sparse_layered <= dense_layered + 1e-6
+    assert sparse_ap_bound(q, _node_candidates(q, 8, seed), c0=c0) <= opt_upper(q)
+
+
+def opt_upper(p: ChainProblem) -> float:
+    """Cost of a feasible solution (an upper bound on the optimum)."""
+    return float(p.evaluate(local_search(p, assignment_chains(p), time_limit=2)))

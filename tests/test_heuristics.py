@@ -57,3 +57,26 @@ def test_sorted_keeps_neighbours_in_one_slot() -> None:
     flat = p.items.reshape(9, -1)
     order = np.lexsort(flat.T[::-1]).tolist()
     assert [v for c in chains for v in c] == order
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 60), s=st.integers(1, 6),
+       layers=st.integers(1, 3), copies=st.integers(0, 3), k=st.sampled_from([1, 4, 16]))
+def test_granular_gives_valid_chains(seed: int, n: int, s: int, layers: int, copies: int,
+                                     k: int) -> None:
+    from pimopt.heuristics import granular_chains
+
+    p = make_problem(seed, n=n, s=s, layers=min(layers, n), start_copies=min(copies, s))
+    chains = granular_chains(p, time_limit=5, seed=seed, k=k)
+    p.check(chains)
+    assert p.evaluate(chains) >= 0
+
+
+def test_granular_is_close_to_dense_local_search() -> None:
+    from pimopt.heuristics import granular_chains
+
+    for seed in range(3):
+        p = make_problem(seed, n=300, s=8, start_copies=2)
+        dense = p.evaluate(local_search(p, assignment_chains(p), time_limit=10, seed=seed))
+        gran = p.evaluate(granular_chains(p, time_limit=10, seed=seed))
+        assert gran <= 1.03 * dense

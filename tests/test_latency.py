@@ -124,3 +124,27 @@ def test_vectorised_equals_one_by_one(mode: str) -> None:
     ops = operation_costs(a, np.arange(50) // 5, np.arange(50) % 4, old, new, 10)
     assert ops.latency_ps.tolist() == [int(batch.latency_ps[i * 5:(i + 1) * 5].sum())
                                        for i in range(10)]
+
+
+@pytest.mark.parametrize("kw", [{}, {"write_width": 2}, {"write_width": 8},
+                                {"cell_bits": 3}, {"cell_bits": 1, "t_verify": 0.0}])
+def test_thermometer_fast_path_equals_the_model(kw: dict[str, object]) -> None:
+    from pimopt.latency import latency_from_codes, segment_codes
+
+    a = small_arch(**kw)
+    rng = np.random.default_rng(1)
+    old = rng.integers(0, a.levels, size=(300, 4, 4)).astype(np.uint8)
+    new = rng.integers(0, a.levels, size=(300, 4, 4)).astype(np.uint8)
+    old[rng.random(old.shape) < 0.5] = 0
+    new[:50] = old[:50]  # no change
+    co, cn = segment_codes(a, old), segment_codes(a, new)
+    assert co is not None and cn is not None
+    assert np.array_equal(latency_from_codes(a, co, cn), pair_costs(a, old, new).latency_ps)
+
+
+def test_fast_path_refuses_where_it_does_not_hold() -> None:
+    from pimopt.latency import segment_codes
+
+    z = np.zeros((1, 4, 4), np.uint8)
+    assert segment_codes(small_arch(pulse_mode="incremental"), z) is None
+    assert segment_codes(small_arch(write_parallel=2), z) is None
