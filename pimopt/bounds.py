@@ -162,32 +162,37 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
     inf = highspy.kHighsInf
     h.addVars(m, np.zeros(m), np.ones(m))
     h.changeColsCost(m, np.arange(m, dtype=np.int32), cost)
-    # rows: item v gets exactly one predecessor; node u has at most cap_u successors
-    nrows_in, nrows_out = n, g + n
-    row = np.r_[col_v, n + col_u[col_u < g + n]]
-    colidx = np.r_[np.arange(m), np.flatnonzero(col_u < g + n)]
-    lower = np.r_[np.ones(nrows_in), np.full(nrows_out, -inf)]
-    upper = np.r_[np.ones(nrows_in), caps, np.ones(n)]
+    # rows: item v gets exactly one predecessor; node u has at most cap_u successors; at
+    # least ceil(n / capacity) chains start from a real start (capacity per chain)
+    min_starts = -(-n // max(p.capacity.values()))
+    nrows = n + g + n + 1
+    real_start = np.flatnonzero(col_u < g)
+    row = np.r_[col_v, n + col_u[col_u < g + n], np.full(real_start.size, nrows - 1)]
+    colidx = np.r_[np.arange(m), np.flatnonzero(col_u < g + n), real_start]
+    lower = np.r_[np.ones(n), np.full(g + n, -inf), float(min_starts)]
+    upper = np.r_[np.ones(n), caps, np.ones(n), inf]
     order = np.lexsort((colidx, row))
-    starts = np.searchsorted(row[order], np.arange(nrows_in + nrows_out))
-    h.addRows(nrows_in + nrows_out, lower, upper, len(order), starts.astype(np.int32),
+    starts = np.searchsorted(row[order], np.arange(nrows))
+    h.addRows(nrows, lower, upper, len(order), starts.astype(np.int32),
               colidx[order].astype(np.int32), np.ones(len(order)))
     best_bound = -np.inf
     for _ in range(max(1, rounds)):
         h.run()
         duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
         alpha = duals[:n]
-        beta = np.minimum(duals[n:], 0.0)  # the sign of <= rows in a minimisation
-        # price every real arc u -> v: best[v] = min_u d(u, v) - beta_u (streamed)
+        beta = np.minimum(duals[n: n + g + n], 0.0)  # the sign of <= rows (minimisation)
+        gamma = max(float(duals[nrows - 1]), 0.0)  # the sign of a >= row
+        # price every real arc u -> v: best[v] = min_u d(u, v) - beta_u (- gamma for
+        # starts), streamed
         best = np.full(n, np.inf)
         arg = np.full(n, -1, dtype=np.int64)  # LP node of the minimiser
         if c0 is None:
             for j, u in enumerate(start_nodes.tolist()):
-                c = p.arc_costs(np.full(n, u), np.arange(n)) - beta[j]
+                c = p.arc_costs(np.full(n, u), np.arange(n)) - beta[j] - gamma
                 better = c < best
                 best[better], arg[better] = c[better], j
         else:
-            best, arg = c0 - beta[0], np.zeros(n, dtype=np.int64)
+            best, arg = c0 - beta[0] - gamma, np.zeros(n, dtype=np.int64)
         per = max(1, _PAIR_CHUNK // n)
         for lo in range(0, n, per):
             us = np.arange(lo, min(n, lo + per))
@@ -200,19 +205,24 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
             best[better], arg[better] = cmin[better], g + us[i[better]]
         # repaired duals are feasible for the full problem: a valid bound
         bound = float(np.minimum(alpha, best).sum() + (caps * beta[:g]).sum()
-                      + beta[g: g + n].sum())
+                      + beta[g: g + n].sum() + gamma * min_starts)
         best_bound = max(best_bound, bound)
         price = np.flatnonzero(best < alpha - 1e-6)  # arcs with negative reduced cost
         if price.size == 0:
             break
         # column generation: add each violated item's best arc and solve again
         new_u = arg[price]
-        new_cost = best[price] + beta[new_u]
+        is_start = new_u < g
+        new_cost = best[price] + beta[new_u] + np.where(is_start, gamma, 0.0)
         k = price.size
-        h.addCols(k, new_cost, np.zeros(k), np.ones(k), 2 * k,
-                  np.arange(0, 2 * k, 2, dtype=np.int32),
-                  np.ravel(np.stack([price, n + new_u], axis=1)).astype(np.int32),
-                  np.ones(2 * k))
+        nnz = 2 + is_start.astype(np.int64)
+        col_start = np.r_[0, np.cumsum(nnz)[:-1]].astype(np.int32)
+        idx = np.full((k, 3), -1, dtype=np.int64)
+        idx[:, 0], idx[:, 1] = price, n + new_u
+        idx[is_start, 2] = nrows - 1
+        flat = idx[idx >= 0]
+        h.addCols(k, new_cost, np.zeros(k), np.ones(k), int(nnz.sum()), col_start,
+                  flat.astype(np.int32), np.ones(flat.size))
     return best_bound
 
 

@@ -261,14 +261,15 @@ def _local_search_layer(p: ChainProblem, chains: Chains, deadline: float, seed: 
 
 # ---------------------------------------------------------------------- large layers
 def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
-                    k: int = 16) -> Chains:
+                    k: int = 16, initial: Chains | None = None) -> Chains:
     """Scalable heuristic for large layers: candidate lists, nearest-neighbour chains,
     then relocate and swap moves restricted to the candidates (granular local search).
 
     Never builds an n x n matrix: memory is O((S + n) k); every cost comes from
     the latency model on the candidate arcs and the arcs a move touches.
     Layers are handled in turn, each starting from the patterns the previous
-    one left.
+    one left. ``initial`` (chains of a single-layer problem) replaces the
+    construction.
     """
     deadline = time.perf_counter() + time_limit
     out: Chains = [[] for _ in range(p.n_slots)]
@@ -276,7 +277,11 @@ def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
     for layer, items in _layers(p):
         sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
                            {0: p.capacity[layer]}, p.metric)
-        chains = _granular_layer(sub, deadline, seed, k)
+        if initial is not None and len(_layers(p)) == 1:
+            chains = _granular_search(sub, initial, _node_candidates(sub, k, seed), deadline,
+                                      seed)
+        else:
+            chains = _granular_layer(sub, deadline, seed, k)
         for kk, ch in enumerate(chains):
             out[kk].extend(int(items[i]) for i in ch)
         starts = sub.final_patterns(chains)
@@ -488,3 +493,55 @@ def _granular_search(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
                 st.refresh(int(st.chain_of[s + x]))
                 improved = True
     return st.chains()
+
+
+def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 60.0
+                       ) -> Chains:
+    """Re-solve each round as an assignment with its neighbours fixed, until no round improves.
+
+    Round ``r`` is the ``r``-th load of every chain of a layer. With rounds
+    ``r - 1`` and ``r + 1`` fixed, placing item ``v`` in slot ``k`` costs
+    ``d(prev_k, v) + d(v, next_k)``; scipy's LSAP gives the best permutation of
+    round ``r``'s items over its slots. O(m^2) costs per round of m slots (never
+    items x items), so it scales with the chip, not the layer.
+    """
+    deadline = time.perf_counter() + time_limit
+    out: Chains = [list(c) for c in chains]
+    s = p.n_slots
+    for layer, items in _layers(p):
+        mine = set(items.tolist())
+        improved = True
+        while improved and time.perf_counter() < deadline:
+            improved = False
+            depth = max((sum(v in mine for v in ch) for ch in out), default=0)
+            for r in range(depth):
+                if time.perf_counter() > deadline:
+                    break
+                slots, prev, cur, nxt = [], [], [], []
+                for k, ch in enumerate(out):
+                    idx = [i for i, v in enumerate(ch) if v in mine]
+                    if len(idx) <= r:
+                        continue
+                    i = idx[r]
+                    slots.append(k)
+                    prev.append(k if i == 0 else s + ch[i - 1])
+                    cur.append(ch[i])
+                    nxt.append(ch[i + 1] if i + 1 < len(ch) else -1)
+                m = len(slots)
+                if m < 2:
+                    continue
+                pv, cv, nv = (np.asarray(x, dtype=np.int64) for x in (prev, cur, nxt))
+                cost = p.arc_costs(np.repeat(pv, m), np.tile(cv, m)).reshape(m, m)
+                has_next = np.flatnonzero(nv >= 0)
+                if has_next.size:
+                    follow = p.arc_costs(np.tile(s + cv, has_next.size),
+                                         np.repeat(nv[has_next], m)).reshape(has_next.size, m)
+                    cost[has_next] += follow
+                rows, cols = linear_sum_assignment(cost)
+                if cost[rows, cols].sum() < np.trace(cost):
+                    improved = True
+                    for k_row, c_col in zip(rows.tolist(), cols.tolist(), strict=True):
+                        ch = out[slots[k_row]]
+                        i = [j for j, v in enumerate(ch) if v in mine][r]
+                        ch[i] = int(cv[c_col])
+    return out

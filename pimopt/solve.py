@@ -98,14 +98,19 @@ def _round_based(fn: Callable[[ChainProblem], Chains], name: str) -> ChainMethod
 
 def _ls(p: ChainProblem, o: Options) -> Outcome:
     if p.n_items > DENSE_LIMIT:  # dense moves need n x n costs: use the granular search
-        return Outcome(granular_chains(p, time_limit=o.time_limit, seed=o.seed),
-                       info={"local_search": "granular (items above the dense limit)"})
+        out = _granular(p, o)
+        out.info["local_search"] = "granular (items above the dense limit)"
+        return out
     start = assignment_chains(p)
     return Outcome(local_search(p, start, time_limit=o.time_limit, seed=o.seed))
 
 
 def _granular(p: ChainProblem, o: Options) -> Outcome:
-    return Outcome(granular_chains(p, time_limit=o.time_limit, seed=o.seed))
+    start = None
+    if p.n_slots * p.n_items * max(p.capacity.values()) <= ROUND_PAIR_LIMIT:
+        start = assignment_chains(p)  # the better construction, where affordable
+    return Outcome(granular_chains(p, time_limit=o.time_limit, seed=o.seed, initial=start),
+                   info={"construction": "assignment" if start else "candidate matching"})
 
 
 def _warm(p: ChainProblem, o: Options) -> Chains:
