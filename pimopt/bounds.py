@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from pimopt.errors import InputError
-from pimopt.exact import solve_milp
+from pimopt.exact import quiet_stdout, solve_milp
 from pimopt.latency import pair_costs
 from pimopt.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 
@@ -156,7 +156,8 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
     col_u = np.r_[su, g + iu, np.full(n, g + n)]
     col_v = np.r_[sv, iv, np.arange(n)]
     cost = np.r_[sc, ic, np.full(n, big)].astype(np.float64)
-    h = highspy.Highs()
+    with quiet_stdout():
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     m = len(cost)
     inf = highspy.kHighsInf

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +86,21 @@ class ExactOutcome:
     objective: float | None
     bound: float | None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence the process's standard output (HiGHS prints a banner from C++ on creation)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _allowed(p: ChainProblem, d: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -394,6 +412,10 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
 
     class _HiGHSWarm(pulp.HiGHS):
         """PuLP's HiGHS interface plus a MIP start from the variables' initial values."""
+
+        def createAndConfigureSolver(self, lp: Any) -> None:
+            with quiet_stdout():
+                super().createAndConfigureSolver(lp)
 
         def callSolver(self, lp: Any) -> None:
             if warm is not None:

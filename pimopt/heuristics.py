@@ -508,7 +508,7 @@ def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 6
     deadline = time.perf_counter() + time_limit
     out: Chains = [list(c) for c in chains]
     s = p.n_slots
-    for layer, items in _layers(p):
+    for _layer, items in _layers(p):
         mine = set(items.tolist())
         improved = True
         while improved and time.perf_counter() < deadline:

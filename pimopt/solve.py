@@ -33,6 +33,7 @@ from pimopt.heuristics import (
     sorted_chains,
 )
 from pimopt.instance import Instance
+from pimopt.lns import lns_chains
 from pimopt.mapping import Mapping
 from pimopt.objectives import mapping_objectives
 from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
@@ -136,17 +137,27 @@ def _exact(kind: str) -> ChainMethod:
     return run
 
 
+def _lns(p: ChainProblem, o: Options) -> Outcome:
+    t0 = time.perf_counter()
+    warm = _warm(p, o)
+    info: dict[str, Any] = {"warm_start": o.initial, "warm_objective": p.evaluate(warm)}
+    left = max(0.5, o.time_limit - (time.perf_counter() - t0))
+    chains = lns_chains(p, warm, time_limit=left, seed=o.seed, workers=o.workers, info=info)
+    return Outcome(chains, info=info)
+
+
 CHAIN_METHODS: dict[str, ChainMethod] = {
     "sorted": _heuristic(sorted_chains),
     "greedy": _round_based(greedy_chains, "greedy"),
     "assignment": _round_based(assignment_chains, "assignment"),
     "ls": _ls,
     "granular": _granular,
+    "lns": _lns,
     "cpsat": _exact("cpsat"),
     "milp-cbc": _exact("cbc"),
     "milp-highs": _exact("highs"),
 }
-EXACT = ("cpsat", "milp-cbc", "milp-highs")
+EXACT = ("cpsat", "milp-cbc", "milp-highs", "lns")  # methods that need a warm start
 METHODS: tuple[str, ...] = ("naive", *CHAIN_METHODS)
 
 
@@ -363,7 +374,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     method
         ``naive`` or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
         (assignment + local search; granular above the dense limit), ``granular``
-        (candidate-based, for large layers), ``cpsat``, ``milp-cbc``, ``milp-highs``.
+        (candidate-based, for large layers), ``lns`` (CP-SAT large-neighbourhood
+        search from ``initial``), ``cpsat``, ``milp-cbc``, ``milp-highs``.
     objective
         What the result reports as objective: ``makespan``, ``programming``,
         ``critical_path``, ``cell_writes`` or ``energy``. Methods minimise the

@@ -103,12 +103,12 @@ def main() -> None:
             p = random_layer(45, seed, arch)
             warm = local_search(p, assignment_chains(p), time_limit=5, seed=seed)
             t0 = time.perf_counter()
-            out = solve_cpsat(p, time_limit=60, hint=warm, seed=seed, workers=2)
+            res = solve_cpsat(p, time_limit=60, hint=warm, seed=seed, workers=2)
             t1 = time.perf_counter()
-            print(f"cpsat 45 blocks 5 slots seed={seed}: {out.status} {out.objective} "
-                  f"(bound {out.bound}) in {t1 - t0:.1f} s; warm start {p.evaluate(warm)}, "
+            print(f"cpsat 45 blocks 5 slots seed={seed}: {res.status} {res.objective} "
+                  f"(bound {res.bound}) in {t1 - t0:.1f} s; warm start {p.evaluate(warm)}, "
                   f"AP bound {ap_bound(p)}; hint complete and feasible: "
-                  f"{out.info.get('hint_complete_feasible')}")
+                  f"{res.info.get('hint_complete_feasible')}")
 
 
 if __name__ == "__main__":

@@ -80,3 +80,30 @@ def test_granular_is_close_to_dense_local_search() -> None:
         dense = p.evaluate(local_search(p, assignment_chains(p), time_limit=10, seed=seed))
         gran = p.evaluate(granular_chains(p, time_limit=10, seed=seed))
         assert gran <= 1.03 * dense
+
+
+def test_round_reassignment_never_worsens() -> None:
+    from pimopt.heuristics import round_reassignment
+
+    for seed in range(4):
+        p = make_problem(seed, n=40, s=5, layers=2, start_copies=1)
+        start = sorted_chains(p)
+        better = round_reassignment(p, start, time_limit=5)
+        p.check(better)
+        assert p.evaluate(better) <= p.evaluate(start)
+    # on a problem where sorted is poor, it finds an improvement
+    p = make_problem(11, n=60, s=6)
+    start = sorted_chains(p)
+    assert p.evaluate(round_reassignment(p, start, time_limit=5)) < p.evaluate(start)
+
+
+def test_lns_never_worsens_and_improves_a_poor_start() -> None:
+    from pimopt.lns import lns_chains
+
+    p = make_problem(12, n=40, s=4, layers=2)
+    start = sorted_chains(p)
+    info: dict[str, int] = {}
+    out = lns_chains(p, start, time_limit=4, seed=1, size=20, sub_time=1, info=info)
+    p.check(out)
+    assert p.evaluate(out) < p.evaluate(start)
+    assert info["lns_improvements"] >= 1
