@@ -344,8 +344,21 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
     return chains_to_mapping(inst, layers, per_layer), "feasible", None, claimed
 
 
+_BOUND_CACHE: dict[tuple[str, str], float | None] = {}
+
+
 def instance_bound(inst: Instance, metric: str) -> float | None:
-    """Best valid bound on the total mapping objective (layered AP), or ``None`` if too large."""
+    """Best valid bound on the total mapping objective (layered AP), or ``None`` if too large.
+
+    Cached per instance content and metric (it does not depend on the method).
+    """
+    key = (inst.content_hash(), metric)
+    if key not in _BOUND_CACHE:
+        _BOUND_CACHE[key] = _instance_bound(inst, metric)
+    return _BOUND_CACHE[key]
+
+
+def _instance_bound(inst: Instance, metric: str) -> float | None:
     layers = layer_items(inst)
     arch = inst.arch
     s = arch.total_slots
