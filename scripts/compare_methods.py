@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "results"))
     args = ap.parse_args()
-    rows = []
+    rows: list[dict[str, str]] = []
     for path, arch, decomps in SUITE:
         arch_spec = str(ROOT / arch) if arch.endswith(".toml") else arch
         inst = load_instance(ROOT / path, arch_spec)
@@ -53,7 +53,7 @@ def main() -> None:
                 if method == "naive" and decomposition == "whole":
                     continue
                 row = {"instance": inst.network.name, "arch": inst.arch.name,
-                       "blocks": inst.n_nonzero, "method": method,
+                       "blocks": str(inst.n_nonzero), "method": method,
                        "decomposition": decomposition}
                 t0 = time.perf_counter()
                 try:
@@ -70,7 +70,7 @@ def main() -> None:
                            gap="" if res.gap is None else f"{res.gap:.4f}",
                            runtime_s=f"{res.runtime_s:.2f}",
                            critical_path_ns=f"{res.objectives['critical_path_ps'] / 1000:.1f}",
-                           cell_writes=res.objectives["cell_writes"], note="")
+                           cell_writes=str(res.objectives["cell_writes"]), note="")
                 rows.append(row)
                 print(f"{row['instance']:10s} {method:11s} {decomposition:5s} {res.status:9s} "
                       f"{res.objective:12.1f} ns  bound {row['bound_ns']:>12s}  gap "
@@ -93,17 +93,16 @@ def main() -> None:
         w.writerows(rows)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True, check=False).stdout.strip()
-    v = versions()
+    vers = versions()
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     lines = [
         "# Mapping methods compared (total programming latency)",
         "",
         f"Command: `python scripts/compare_methods.py --time-limit {args.time_limit:g} "
         f"--seed {args.seed}`  ",
         f"Commit: `{commit}` (the results were produced from this commit's code)  ",
-        f"Versions: {', '.join(f'{k} {val}' for k, val in v.items())}  ",
-        f"Machine: {platform.node() and 'this workplace, '}{platform.processor() or platform.machine()}"
-        f", {subprocess.run(['nproc'], capture_output=True, text=True, check=False).stdout.strip()}"
-        " cores  ",
+        f"Versions: {', '.join(f'{k} {val}' for k, val in vers.items())}  ",
+        f"Machine: {platform.system()} {platform.machine()}, {cores} cores  ",
         f"Seed {args.seed}; time limit {args.time_limit:g} s per method run (split over layers);"
         " CP-SAT with 2 workers.",
         "",
@@ -124,7 +123,8 @@ def main() -> None:
         lines.append("| " + " | ".join(str(r.get(f, "")) for f in
                                          ["instance", "blocks", "method", "decomposition",
                                           "status", "programming_ns", "bound_ns", "gap",
-                                          "best_bound_ns", "gap_best", "runtime_s", "critical_path_ns", "cell_writes",
+                                          "best_bound_ns", "gap_best", "runtime_s",
+                                          "critical_path_ns", "cell_writes",
                                           "note"]) + " |")
     (out / "mapping_comparison.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / 'mapping_comparison.csv'} and .md")
