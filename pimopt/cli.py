@@ -112,19 +112,90 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     inst = _instance(args.instance, args.arch)
-    rows = inst.summary()
-    cols = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print(f"{inst.network.name}: {len(rows)} layers, {inst.network.weight_bits}-bit weights, "
-          f"{inst.network.encoding} encoding, sha256 {inst.network.content_hash()[:16]}")
+    net = inst.network
+    print(f"{net.name}: {len(net.layers)} layers, {net.weight_bits}-bit weights, "
+          f"{net.encoding} encoding, sha256 {net.content_hash()[:16]}")
     print(f"source: {inst.network.source}")
     print(f"arch {inst.arch.name}: {inst.arch.cell_bits}-bit cells, OU "
           f"{inst.arch.ou_rows}x{inst.arch.ou_cols}, {inst.arch.total_slots} slots")
+    _print_table(inst)
+    return 0
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--input-shape {text!r} is invalid: dimensions joined by x, "
+                         "e.g. 1x3x224x224") from None
+    if not dims or min(dims) < 1:
+        raise InputError(f"--input-shape {text!r} is invalid: positive dimensions")
+    return dims
+
+
+def _print_table(inst: Instance) -> None:
+    rows = inst.summary()
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
     print(f"total: {inst.n_blocks} blocks, {inst.n_blocks - inst.n_nonzero} zero, "
           f"{inst.n_distinct_nonzero} distinct non-zero patterns")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pimopt.onnx_import import import_onnx
+
+    net = import_onnx(args.model, input_shape=_shape(args.input_shape) if args.input_shape
+                      else None, batch=args.batch, quant=args.quant, bits=args.bits,
+                      name=args.name)
+    inst = Instance(load_architecture(args.arch), net)
+    _print_table(inst)
+    path = net.save(args.output)
+    print(f"wrote {path} and {path.with_suffix('.npz').name} (sha256 "
+          f"{net.content_hash()[:16]})")
+    return 0
+
+
+def _layer_shapes(text: str) -> list[tuple[int, int, int]]:
+    out = []
+    for part in text.split(","):
+        try:
+            kn, _, m = part.partition(":")
+            k, n = (int(v) for v in kn.lower().split("x"))
+            out.append((k, n, int(m) if m else 1))
+        except ValueError:
+            raise InputError(f"--layers {text!r} is invalid: KxN[:n_inputs] joined by commas, "
+                             "e.g. 256x128:16,128x10") from None
+    return out
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pimopt import generate
+
+    if args.family == "tiny":
+        nets = generate.tiny(args.seed)
+    elif args.family == "synthetic":
+        if not args.layers:
+            raise InputError("generate synthetic needs --layers, e.g. 256x128:16,128x10")
+        nets = [generate.synthetic(_layer_shapes(args.layers), dist=args.dist or "normal",
+                                   sparsity=args.sparsity, bits=args.bits, quant=args.quant,
+                                   seed=args.seed, name=args.name or "synthetic")]
+    else:
+        if not args.model:
+            raise InputError(f"generate real needs --model, one of {generate.MODELS}")
+        nets = [generate.real_shaped(args.model, args.dataset, batch=args.batch,
+                                     seed=args.seed, bits=args.bits, quant=args.quant,
+                                     dist=args.dist or "laplace")]
+    arch = load_architecture(args.arch)
+    out = Path(args.output)
+    for net in nets:
+        inst = Instance(arch, net)
+        path = net.save(out / net.name if args.family == "tiny" else out)
+        print(f"{net.name}: {len(net.layers)} layers, {inst.n_blocks} blocks, "
+              f"{inst.n_blocks - inst.n_nonzero} zero, {inst.n_distinct_nonzero} distinct "
+              f"non-zero patterns -> {path}")
     return 0
 
 
@@ -176,6 +247,35 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--arch", help=arch_help)
     i.set_defaults(func=cmd_info)
 
+    im = sub.add_parser("import", help="import an ONNX model as an instance")
+    im.add_argument("model", help="the .onnx file")
+    im.add_argument("--input-shape", help="shape of the graph input, e.g. 1x3x224x224")
+    im.add_argument("--batch", type=int, help="override the batch dimension")
+    im.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"])
+    im.add_argument("--bits", type=int, default=8, help="weight bits (default 8)")
+    im.add_argument("--name", help="network name (default: the file stem)")
+    im.add_argument("--arch", help=arch_help + " (for the block summary)")
+    im.add_argument("-o", "--output", required=True, help="instance path (NAME.json/.npz)")
+    im.set_defaults(func=cmd_import)
+
+    g = sub.add_parser("generate", help="generate benchmark instances")
+    g.add_argument("family", choices=["tiny", "synthetic", "real"])
+    g.add_argument("--model", help="real: vgg16, resnet18, resnet50 or mobilenetv2")
+    g.add_argument("--dataset", default="cifar", choices=["cifar", "imagenet"])
+    g.add_argument("--batch", type=int, default=1)
+    g.add_argument("--layers", help="synthetic: KxN[:n_inputs],... e.g. 256x128:16,128x10")
+    g.add_argument("--dist", choices=["normal", "laplace"],
+                   help="weight distribution (synthetic: normal, real: laplace)")
+    g.add_argument("--sparsity", type=float, default=0.0)
+    g.add_argument("--bits", type=int, default=8)
+    g.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"])
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--name", help="synthetic: network name")
+    g.add_argument("--arch", help=arch_help + " (for the block counts)")
+    g.add_argument("-o", "--output", required=True,
+                   help="instance path (NAME) or, for tiny, a folder")
+    g.set_defaults(func=cmd_generate)
+
     pr = sub.add_parser("presets", help="list the architecture presets")
     pr.set_defaults(func=cmd_presets)
     return p
@@ -189,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"pimopt: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.: not an error
+        sys.stderr.close()
+        return 0
     except PimoptError as exc:
         print(f"pimopt: internal error: {exc}", file=sys.stderr)
         return 1

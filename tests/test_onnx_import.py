@@ -1,0 +1,243 @@
+"""ONNX import: every supported operator and attribute on small graphs built here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from pimopt import InputError, Instance, solve, verify
+from pimopt.encoding import decode_cells
+from pimopt.onnx_import import import_onnx
+from pimopt.quantize import quantize_symmetric
+from tests.conftest import small_arch
+
+RNG = np.random.default_rng(0)
+
+
+def save(tmp: Path, nodes: list[Any], x_shape: list[Any], inits: dict[str, np.ndarray],
+         out_name: str = "y", name: str = "m") -> Path:
+    def build(y_shape: list[Any] | None) -> onnx.ModelProto:
+        graph = helper.make_graph(
+            nodes, name,
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+            [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, y_shape)],
+            [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+    # the output's shape, from running the graph once (a graph output needs one)
+    concrete = [d if isinstance(d, int) else 1 for d in x_shape]
+    try:
+        y = run_ref(build([]), RNG.normal(size=concrete).astype(np.float32))
+        y_shape: list[Any] = list(y.shape)
+        if not isinstance(x_shape[0], int):
+            y_shape[0] = x_shape[0]
+    except Exception:  # operators the reference runtime lacks: leave the shape open
+        y_shape = ["?"]
+    model = build(y_shape)
+    path = tmp / f"{name}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def run_ref(model: Any, x: np.ndarray) -> np.ndarray:
+    """Output of the ONNX reference runtime."""
+    out: Any = ReferenceEvaluator(model).run(None, {"x": x})
+    return np.asarray(out[0])
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int, dil: int) -> np.ndarray:
+    """(N, C, H, W) -> (N * Ho * Wo, C * kh * kw) in the (c, kh, kw) order of the import."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    ho = (h + 2 * pad - dil * (kh - 1) - 1) // stride + 1
+    wo = (w + 2 * pad - dil * (kw - 1) - 1) // stride + 1
+    cols = np.empty((n, ho, wo, c, kh, kw))
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, :, i, j] = xp[:, :, i * dil: i * dil + stride * ho: stride,
+                                        j * dil: j * dil + stride * wo: stride].transpose(0, 2,
+                                                                                          3, 1)
+    return cols.reshape(n * ho * wo, c * kh * kw)
+
+
+def check_weights(layer_w: np.ndarray, ref: np.ndarray) -> None:
+    q, _ = quantize_symmetric(ref, bits=8)
+    assert np.array_equal(layer_w, q)
+
+
+@pytest.mark.parametrize(("groups", "cin", "cout"), [(1, 3, 4), (2, 4, 6), (4, 4, 4)])
+def test_conv_with_stride_padding_dilation_groups(tmp_path: Path, groups: int, cin: int,
+                                                  cout: int) -> None:
+    w = RNG.normal(size=(cout, cin // groups, 3, 3))
+    node = helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
+                            dilations=[2, 2], group=groups, name="conv")
+    path = save(tmp_path, [node], [2, cin, 9, 9], {"w": w})
+    net = import_onnx(path)
+    (layer,) = net.layers
+    assert layer.kind == "conv" and layer.info["groups"] == groups
+    x = RNG.normal(size=(2, cin, 9, 9)).astype(np.float32)
+    y = run_ref(str(path), x)
+    assert layer.n_inputs == 2 * y.shape[2] * y.shape[3]
+    # the imported matrix computes the convolution: im2col(x) @ W == y
+    net_f = import_float_matrix(path)
+    cols = im2col(x.astype(np.float64), 3, 3, 2, 1, 2)
+    got = (cols @ net_f).reshape(2, y.shape[2], y.shape[3], cout).transpose(0, 3, 1, 2)
+    assert np.allclose(got, y, atol=1e-4)
+    check_weights(layer.weights, net_f)
+    if groups > 1:  # off-diagonal group blocks are exactly zero
+        assert (layer.weights[: cin // groups * 9, cout // groups:] == 0).all()
+
+
+def import_float_matrix(path: Path) -> np.ndarray:
+    """The float K x N matrix of the (single) layer, before quantisation."""
+    from unittest import mock
+
+    from pimopt import onnx_import
+
+    with mock.patch.object(onnx_import, "quantize_symmetric",
+                           wraps=onnx_import.quantize_symmetric) as spy:
+        import_onnx(path)
+    return np.asarray(spy.call_args.args[0])
+
+
+def test_depthwise_round_trip_through_blocks(tmp_path: Path) -> None:
+    w = RNG.normal(size=(8, 1, 3, 3))
+    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], group=8)
+    path = save(tmp_path, [node], [1, 8, 6, 6], {"w": w})
+    net = import_onnx(path, quant="per-channel")
+    inst = Instance(small_arch(rows=8, cols=8), net)
+    assert inst.is_zero.any()  # depthwise: most blocks off the diagonal are zero
+    t = inst.tilings[0]
+    r, c = inst.arch.ou_rows, inst.arch.ou_cols
+    tiles = inst.patterns[: t.n_blocks].reshape(t.row_tiles, t.col_tiles, r, c)
+    cells = tiles.transpose(0, 2, 1, 3).reshape(t.row_tiles * r, t.col_tiles * c)
+    k, n = net.layers[0].shape
+    back = decode_cells(cells[:k], n, net.weight_bits, inst.arch.cell_bits, net.encoding)
+    ref, _ = quantize_symmetric(import_float_matrix(path), bits=8, mode="per-channel")
+    assert np.array_equal(back, ref)
+
+
+def test_conv_transpose(tmp_path: Path) -> None:
+    w = RNG.normal(size=(3, 2, 2, 2))  # C_in, C_out, kh, kw
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2])
+    path = save(tmp_path, [node], [1, 3, 4, 4], {"w": w})
+    (layer,) = import_onnx(path).layers
+    assert layer.kind == "conv_transpose" and layer.shape == (3, 2 * 2 * 2)
+    assert layer.n_inputs == 16  # one input vector per input pixel
+    x = RNG.normal(size=(1, 3, 4, 4)).astype(np.float32)
+    y = run_ref(str(path), x)
+    mat = import_float_matrix(path)
+    contrib = (x[0].reshape(3, 16).T @ mat).reshape(4, 4, 2, 2, 2)  # pixel, C_out, kh, kw
+    out = np.zeros((2, 8, 8))
+    for i in range(4):
+        for j in range(4):
+            out[:, 2 * i: 2 * i + 2, 2 * j: 2 * j + 2] += contrib[i, j]
+    assert np.allclose(out, y[0], atol=1e-4)
+
+
+def test_gemm_trans_and_constant_a(tmp_path: Path) -> None:
+    b = RNG.normal(size=(5, 7))  # transB: B is N x K
+    node = helper.make_node("Gemm", ["x", "b"], ["y"], transB=1, alpha=0.5)
+    path = save(tmp_path, [node], [3, 7], {"b": b}, name="gb")
+    (layer,) = import_onnx(path).layers
+    check_weights(layer.weights, b.T)
+    assert layer.n_inputs == 3 and layer.kind == "fc"
+    a = RNG.normal(size=(6, 4))  # Y = A^T X with transA: A is K x M... Y (4 x 2)
+    node = helper.make_node("Gemm", ["a", "x"], ["y"], transA=1)
+    path = save(tmp_path, [node], [6, 2], {"a": a}, name="ga")
+    (layer,) = import_onnx(path).layers
+    check_weights(layer.weights, a)  # Y^T = X^T A: the matrix is A (6 x 4)
+    assert layer.n_inputs == 2
+
+
+def test_matmul_constant_operand_right_and_left(tmp_path: Path) -> None:
+    w = RNG.normal(size=(6, 3))
+    path = save(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["y"])], [2, 5, 6], {"w": w},
+                name="mr")
+    (layer,) = import_onnx(path).layers
+    check_weights(layer.weights, w)
+    assert layer.n_inputs == 10 and layer.kind == "matmul"
+    a = RNG.normal(size=(4, 6))
+    path = save(tmp_path, [helper.make_node("MatMul", ["a", "x"], ["y"])], [6, 3], {"a": a},
+                name="ml")
+    (layer,) = import_onnx(path).layers
+    check_weights(layer.weights, a.T)
+    assert layer.n_inputs == 3
+
+
+def test_constant_node_weights_and_batchnorm_folding(tmp_path: Path) -> None:
+    w = RNG.normal(size=(4, 2, 1, 1))
+    const = helper.make_node("Constant", [], ["w"],
+                             value=numpy_helper.from_array(w.astype(np.float32), "wv"))
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="conv")
+    gamma, beta = RNG.uniform(0.5, 2, 4), RNG.normal(size=4)
+    mean, var = RNG.normal(size=4), RNG.uniform(0.5, 2, 4)
+    bn = helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"], epsilon=1e-3)
+    path = save(tmp_path, [const, conv, bn], [1, 2, 3, 3],
+                {"g": gamma, "b": beta, "m": mean, "v": var})
+    (layer,) = import_onnx(path).layers
+    ref = w.reshape(4, 2).T * (gamma / np.sqrt(var + 1e-3))[None, :]
+    check_weights(layer.weights, ref)
+    assert layer.info["batchnorm_folded"]
+
+
+def test_residual_join_gives_a_dag(tmp_path: Path) -> None:
+    w = {f"w{i}": RNG.normal(size=(2, 2, 1, 1)) for i in range(4)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], name="c0"),
+        helper.make_node("Relu", ["a"], ["ar"]),
+        helper.make_node("Conv", ["ar", "w1"], ["b"], name="c1"),
+        helper.make_node("Conv", ["ar", "w2"], ["c"], name="c2"),
+        helper.make_node("Add", ["b", "c"], ["s"]),
+        helper.make_node("Conv", ["s", "w3"], ["y"], name="c3"),
+    ]
+    net = import_onnx(save(tmp_path, nodes, [1, 2, 4, 4], w))
+    deps = {la.name: sorted(la.deps or ()) for la in net.layers}
+    assert deps == {"c0": [], "c1": ["c0"], "c2": ["c0"], "c3": ["c1", "c2"]}
+    assert net.dependencies()[3] == [1, 2]
+
+
+def test_dynamic_batch_and_input_shape(tmp_path: Path) -> None:
+    w = RNG.normal(size=(2, 3, 3, 3))
+    path = save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], ["N", 3, 8, 8],
+                {"w": w})
+    with pytest.raises(InputError, match="dynamic or unknown dimensions"):
+        import_onnx(path)
+    assert import_onnx(path, batch=4).layers[0].n_inputs == 4 * 6 * 6
+    assert import_onnx(path, input_shape=(2, 3, 10, 10)).layers[0].n_inputs == 2 * 8 * 8
+
+
+def test_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage that is not a protobuf model")
+    with pytest.raises(InputError, match="not a valid ONNX model"):
+        import_onnx(bad)
+    lstm = helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=2, name="rnn")
+    path = save(tmp_path, [lstm], [1, 1, 3],
+                {"W": RNG.normal(size=(1, 8, 3)), "R": RNG.normal(size=(1, 8, 2))}, name="l")
+    with pytest.raises(InputError, match=r"operator LSTM .* carries weights"):
+        import_onnx(path)
+    with pytest.raises(InputError, match="does not exist"):
+        import_onnx(tmp_path / "nope.onnx")
+    relu = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [1, 4], {}, name="r")
+    with pytest.raises(InputError, match="no weighted layer"):
+        import_onnx(relu)
+
+
+def test_imported_network_schedule_is_bit_exact(tmp_path: Path) -> None:
+    w0, w1 = RNG.normal(size=(4, 2, 3, 3)), RNG.normal(size=(4 * 2 * 2, 3))
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["a"], strides=[2, 2], name="conv"),
+             helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("MatMul", ["f", "w1"], ["y"], name="fc")]
+    net = import_onnx(save(tmp_path, nodes, [1, 2, 6, 6], {"w0": w0, "w1": w1}))
+    assert [la.name for la in net.layers] == ["conv", "fc"]
+    inst = Instance(small_arch(), net)
+    res = solve(inst, "assignment", objective="programming", functional_samples=None)
+    assert verify(inst, res.schedule, functional_samples=None).ok
