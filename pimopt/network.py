@@ -188,8 +188,9 @@ class Network:
     def save(self, path: str | Path) -> Path:
         """Write ``STEM.json`` and ``STEM.npz``; returns the JSON path."""
         p = Path(path)
-        stem = p.with_suffix("") if p.suffix in (".json", ".npz") else p
-        json_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+        # "net.v1.5" keeps its dots: only a .json or .npz ending is replaced
+        name = p.name[: -len(p.suffix)] if p.suffix in (".json", ".npz") else p.name
+        json_path, npz_path = p.parent / f"{name}.json", p.parent / f"{name}.npz"
         json_path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {f"layer_{i}": la.weights for i, la in enumerate(self.layers)}
         np.savez_compressed(npz_path, **arrays)

@@ -24,6 +24,12 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert back.dependencies()[3] == sorted(back.dependencies()[3]) and 2 in back.dependencies()[3]
 
 
+def test_save_keeps_dots_in_names(tmp_path: Path) -> None:
+    path = random_network(2).save(tmp_path / "net-s0.5")
+    assert path.name == "net-s0.5.json" and (tmp_path / "net-s0.5.npz").exists()
+    assert Network.load(path).content_hash() == random_network(2).content_hash()
+
+
 def test_content_hash_changes_with_any_weight(tmp_path: Path) -> None:
     net = random_network(4)
     w = net.layers[0].weights.copy()
