@@ -37,6 +37,7 @@ from pimopt.heuristics import (
     sorted_chains,
 )
 from pimopt.problem import ChainProblem, min_rounds
+from pimopt.solve import CHAIN_METHODS, Options
 
 
 def random_layer(n: int, seed: int, arch: Architecture) -> ChainProblem:
@@ -89,7 +90,8 @@ def main() -> None:
         for seed in seeds:
             p = random_layer(args.gap, seed, Architecture())
             t0 = time.perf_counter()
-            chains = granular_chains(p, time_limit=args.time_limit, seed=seed)
+            # the granular method as solve() runs it (assignment construction where affordable)
+            chains = CHAIN_METHODS["granular"](p, Options(args.time_limit, seed)).chains
             t1 = time.perf_counter()
             cost = p.evaluate(chains)
             bound = sparse_ap_bound(p, _node_candidates(p, 16, seed))
