@@ -37,16 +37,21 @@ def sorted_chains(p: ChainProblem) -> Chains:
     """Weight-sorting baseline: sort a layer's items by pattern, cut into contiguous runs.
 
     Items are ordered lexicographically by their cells (row-major), so that
-    similar patterns are neighbours; run ``k`` of ``capacity`` items goes to slot
-    ``k``, so consecutive loads of a slot are neighbours in the sorted order.
+    similar patterns are neighbours; run ``k`` of ``capacity`` items goes to the
+    ``k``-th slot (never-written slots first, then by index), so consecutive
+    loads of a slot are neighbours in the sorted order.
     """
     chains: Chains = [[] for _ in range(p.n_slots)]
+    # slots that were never written (all-zero start) first, so that a layer that fits
+    # beside the previous one does not overwrite it
+    written = p.starts.reshape(p.n_slots, -1).any(axis=1)
+    slot_order = np.lexsort((np.arange(p.n_slots), written))
     for layer, items in _layers(p):
         flat = p.items[items].reshape(items.size, -1)
         order = items[np.lexsort(flat.T[::-1])]
         cap = p.capacity[layer]
         for t, v in enumerate(order.tolist()):
-            chains[t // cap].append(v)
+            chains[int(slot_order[t // cap])].append(v)
     return chains
 
 

@@ -57,6 +57,10 @@ def test_sorted_keeps_neighbours_in_one_slot() -> None:
     flat = p.items.reshape(9, -1)
     order = np.lexsort(flat.T[::-1]).tolist()
     assert [v for c in chains for v in c] == order
+    # never-written slots come first
+    q = make_problem(5, n=3, s=4, start_copies=2)
+    o = np.lexsort(q.items.reshape(3, -1).T[::-1]).tolist()
+    assert sorted_chains(q) == [[o[2]], [], [o[0]], [o[1]]]
 
 
 @settings(max_examples=25, deadline=None)
