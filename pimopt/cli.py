@@ -73,7 +73,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     res = solve(inst, args.method, objective=args.objective, seed=args.seed,
                 time_limit=args.time_limit, workers=args.workers, initial=args.initial,
                 decomposition=args.decomposition, granularity=args.granularity,
-                overlap=not args.no_overlap, bound=not args.no_bound,
+                overlap=not args.no_overlap, scheduler=args.scheduler,
+                bound=not args.no_bound,
                 functional_samples=None if args.samples == 0 else args.samples)
     _write_outputs(Path(args.out), {"mapping.csv": res.mapping.to_csv(inst),
                                     "schedule.json": res.schedule.dumps(),
@@ -199,6 +200,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pimopt.plot import gantt
+
+    sched = Schedule.load(args.schedule)
+    inst = None
+    if args.instance:
+        recorded = sched.architecture()
+        arch = load_architecture(args.arch) if args.arch or recorded is None else recorded
+        inst = Instance(arch, Network.load(args.instance))
+    out = gantt(sched, args.output, inst)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for name in preset_names():
         a = load_architecture(name)
@@ -228,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="program operations per slot or per whole crossbar")
     s.add_argument("--no-overlap", action="store_true",
                    help="never program while any crossbar computes")
+    s.add_argument("--scheduler", default="list", choices=["list", "cpsat"],
+                   help="list scheduler, or CP-SAT re-timing for minimum makespan")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--samples", type=int, default=16,
                    help="input vectors per layer in the functional check (0 = all)")
@@ -275,6 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True,
                    help="instance path (NAME) or, for tiny, a folder")
     g.set_defaults(func=cmd_generate)
+
+    pl = sub.add_parser("plot", help="plot a schedule")
+    pl.add_argument("kind", choices=["gantt"])
+    pl.add_argument("schedule", help="schedule.json")
+    pl.add_argument("--instance", help="network JSON (colours computes by layer)")
+    pl.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
+    pl.add_argument("-o", "--output", default="gantt.png")
+    pl.set_defaults(func=cmd_plot)
 
     pr = sub.add_parser("presets", help="list the architecture presets")
     pr.set_defaults(func=cmd_presets)

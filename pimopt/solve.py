@@ -377,7 +377,8 @@ def _instance_bound(inst: Instance, metric: str) -> float | None:
 def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
           time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
           decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
-          functional_samples: int | None = 16, bound: bool = True) -> Result:
+          scheduler: str = "list", functional_samples: int | None = 16,
+          bound: bool = True) -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -403,6 +404,9 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         ``layer`` (default) or ``whole`` (one model for the network).
     granularity, overlap
         List-scheduler options (see :func:`pimopt.scheduler.list_schedule`).
+    scheduler
+        ``list`` (default) or ``cpsat``: the CP-SAT model re-times the list
+        schedule's operations for minimum makespan (``time_limit`` seconds).
     functional_samples
         Input vectors per layer in the bit-exact functional check (``None``: all).
     bound
@@ -421,6 +425,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if decomposition not in DECOMPOSITIONS:
         raise InputError(f"decomposition {decomposition!r} is unknown: one of "
                          f"{DECOMPOSITIONS}")
+    if scheduler not in ("list", "cpsat"):
+        raise InputError(f"scheduler {scheduler!r} is unknown: 'list' or 'cpsat'")
     if not time_limit > 0:
         raise InputError(f"time_limit = {time_limit!r} is invalid: a positive number of seconds")
     if inst.n_nonzero == 0:
@@ -439,6 +445,14 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                                                       decomposition, info)
     sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                           method=method)
+    if scheduler == "cpsat":
+        from pimopt.cpsat_schedule import cpsat_schedule
+
+        timed = cpsat_schedule(inst, sched, time_limit=time_limit, seed=seed, workers=workers)
+        info["scheduler"] = {"status": timed.status, "makespan_ps": timed.makespan_ps,
+                             "bound_ps": timed.bound_ps, "list_makespan_ps": sched.makespan_ps(),
+                             **timed.info}
+        sched = timed.schedule
     report = verify(inst, sched, functional_samples=functional_samples, seed=seed)
     if not report.ok:
         raise VerificationError(f"method {method!r} produced an invalid schedule: "
@@ -476,5 +490,6 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                   objectives=objs,
                   options={"time_limit": time_limit, "workers": workers, "initial": initial,
                            "decomposition": decomposition, "granularity": granularity,
-                           "overlap": overlap, "functional_samples": functional_samples},
+                           "overlap": overlap, "scheduler": scheduler,
+                           "functional_samples": functional_samples},
                   info=info)
