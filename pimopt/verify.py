@@ -454,6 +454,10 @@ class _Verifier:
                 k += 1
         makespan = s.makespan_ps()
         exposed = busy_prog - hidden
+        # share of crossbar-time spent computing (any OU of the crossbar busy)
+        comp_busy_xb = sum(_union_length(s.comp_start[s.comp_crossbar == x],
+                                         s.comp_end[s.comp_crossbar == x])[0]
+                           for x in range(self.a.crossbars))
         self.report.metrics = {
             "makespan_ns": makespan / 1000.0,
             "programming_ns": float((s.prog_end - s.prog_start).sum()) / 1000.0,
@@ -461,6 +465,8 @@ class _Verifier:
             "programming_exposed_ns": exposed / 1000.0,
             "programming_exposed_share": exposed / makespan if makespan else 0.0,
             "compute_busy_ns": busy_comp / 1000.0,
+            "crossbar_utilisation": (comp_busy_xb / (self.a.crossbars * makespan)
+                                     if makespan else 0.0),
             "cell_writes": float(self.costs.cell_writes.sum()),
             "energy_pj": float(self.costs.energy_pj.sum()),
             "write_passes": float(self.costs.passes.sum()),

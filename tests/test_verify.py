@@ -165,3 +165,4 @@ def test_metrics_are_recomputed(case: tuple[Instance, Schedule]) -> None:
     assert m["programming_ns"] == (s.prog_end - s.prog_start).sum() / 1000
     assert 0 <= m["programming_exposed_ns"] <= m["programming_busy_ns"] <= m["programming_ns"]
     assert m["cell_writes"] > 0 and m["energy_pj"] > 0
+    assert 0 < m["crossbar_utilisation"] <= 1
