@@ -20,7 +20,9 @@ MatMul is folded into its weights (scale gamma / sqrt(var + eps) per output
 channel). Layer dependencies are the nearest weighted ancestors in the graph
 (branches and residual joins give a DAG). Any other operator that carries
 weights (RNNs, quantised and integer kernels, Einsum, ...) is an error naming
-it: no weights are skipped silently.
+it: no weights are skipped silently. Element-wise and shape operators with
+constant operands (Add, Mul, Reshape, Pad, ...) and biases run in the digital
+periphery, not in crossbars, and are not imported.
 """
 
 from __future__ import annotations
