@@ -297,10 +297,10 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
     uu, vv = _allowed(p, d)
     cat = "Continuous" if relax else "Binary"
     prob = pulp.LpProblem("chains", pulp.LpMinimize)
-    x = {(u, v): pulp.LpVariable(f"x_{u}_{v}", 0, 1, cat)
+    x = {(u, v): prob.add_variable(f"x_{u}_{v}", 0, 1, cat)
          for u, v in zip(uu.tolist(), vv.tolist(), strict=True)}
     cap = np.array([p.capacity[int(la)] for la in p.item_layer], dtype=np.int64)
-    rank = [pulp.LpVariable(f"r_{v}", 1, int(cap[v])) for v in range(n)]
+    rank = [prob.add_variable(f"r_{v}", 1, int(cap[v])) for v in range(n)]
     prob += pulp.lpSum(int(d[u, v]) * var for (u, v), var in x.items())
     ins: list[list[Any]] = [[] for _ in range(n)]
     outs: list[list[Any]] = [[] for _ in range(s + n)]
@@ -353,6 +353,21 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
 _CBC_FIELD = re.compile(r"^(Objective value|Lower bound|Gap):\s+(\S+)", re.MULTILINE)
 
 
+def _cbc(time_limit: float, warm: bool, threads: int, log_path: str) -> Any:
+    """CBC through PuLP: the binary of ``cbcbox`` (PuLP's ``cbc`` extra) when installed,
+    else the CBC that PuLP bundles."""
+    import pulp
+
+    try:
+        import cbcbox
+
+        return pulp.COIN_CMD(path=cbcbox.cbc_bin_path(), msg=False, timeLimit=time_limit,
+                             warmStart=warm, threads=threads, logPath=log_path)
+    except ImportError:
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, warmStart=warm,
+                                 threads=threads, logPath=log_path)
+
+
 def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
              info: dict[str, Any]) -> tuple[str, float | None, float | None]:
     import pulp
@@ -360,19 +375,17 @@ def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
     fd, log_path = tempfile.mkstemp(suffix=".log", prefix="pimopt-cbc-")
     os.close(fd)
     try:
-        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, warmStart=warm,
-                                threads=threads, logPath=log_path)
+        cmd = _cbc(time_limit, warm, threads, log_path)
         try:
             prob.solve(cmd)
         except pulp.PulpSolverError:
-            # PuLP's bundled CBC 2.10.3 can crash (SIGSEGV) when the time limit falls while
-            # it processes a MIP start; solve again without the start, and say so
+            # a CBC binary may crash (PuLP's bundled 2.10.3 does, with SIGSEGV, when the
+            # time limit falls while it reads a MIP start): solve again without the start
             if not warm:
                 info["cbc_error"] = "CBC failed"
                 return "timeout", None, None
             info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
-            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads,
-                                    logPath=log_path)
+            cmd = _cbc(time_limit, False, threads, log_path)
             try:
                 prob.solve(cmd)
             except pulp.PulpSolverError:
@@ -384,7 +397,8 @@ def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
     result = re.search(r"^Result - (.*)$", text, re.MULTILINE)
     fields = {k: v for k, v in _CBC_FIELD.findall(text)}
     info["cbc_result"] = result.group(1).strip() if result else None
-    info["cbc_version"] = (re.search(r"Version:\s*(\S+)", text) or [None, None])[1]
+    info["cbc_version"] = (re.search(r"(?:Version:\s*|CBC )(\S+)", text) or [None, None])[1]
+    info["cbc_binary"] = getattr(cmd, "path", None)
     objective = pulp.value(prob.objective)
     res = info["cbc_result"] or ""
     if not result and re.search(r"^Optimal - objective value", text, re.MULTILINE):
