@@ -321,7 +321,6 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
     starts = np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8)
     per_layer: list[Chains] = []
     claimed = 0
-    statuses = []
     info["layers"] = []
     for li in layers:
         n = len(li.patterns)
@@ -334,7 +333,6 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
         p.check(out.chains)
         cost = p.evaluate(out.chains)
         claimed += cost
-        statuses.append(out.status)
         info["layers"].append({"layer": inst.network.layers[li.layer].name, "items": n,
                                "cost": cost, "status": out.status, "bound": out.bound,
                                "seconds": time.perf_counter() - t0, **out.info})
