@@ -102,7 +102,7 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
 
 
 def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
-                    c0: NDArray[np.int64] | None = None, rounds: int = 5) -> float:
+                    c0: NDArray[np.int64] | None = None, rounds: int = 15) -> float:
     """Assignment bound for large problems: sparse LP duals repaired against all arcs.
 
     The assignment LP is solved (HiGHS) on candidate arcs only, plus an
@@ -124,9 +124,10 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         If given, the starts are one virtual node of capacity S whose arc to item
         ``v`` costs ``c0[v]`` (the layered bound); otherwise the real starts.
     rounds
-        Pricing passes: after each, the arcs whose reduced cost is negative are
-        added to the LP (column generation) and it is solved again. Every pass
-        yields a valid bound; the best is returned.
+        Pricing passes at most (it stops when no arc prices out): after each, the
+        arcs whose reduced cost is negative are added to the LP (column
+        generation) and it is solved again. Every pass yields a valid bound; the
+        best is returned.
     """
     import highspy
 
