@@ -102,7 +102,8 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
 
 
 def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
-                    c0: NDArray[np.int64] | None = None, rounds: int = 15) -> float:
+                    c0: NDArray[np.int64] | None = None, rounds: int = 15,
+                    heads: list[NDArray[np.int64]] | None = None) -> float:
     """Assignment bound for large problems: sparse LP duals repaired against all arcs.
 
     The assignment LP is solved (HiGHS) on candidate arcs only, plus an
@@ -128,6 +129,10 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         arcs whose reduced cost is negative are added to the LP (column
         generation) and it is solved again. Every pass yields a valid bound; the
         best is returned.
+    heads
+        If a list is given, the items whose LP predecessor is a real start
+        (value at least 0.5 in the last LP) are appended to it: the relaxation's
+        choice of chain heads, which a construction heuristic can use.
     """
     import highspy
 
@@ -225,6 +230,13 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         flat = idx[idx >= 0]
         h.addCols(k, new_cost, np.zeros(k), np.ones(k), int(nnz.sum()), col_start,
                   flat.astype(np.int32), np.ones(flat.size))
+        col_u = np.r_[col_u, new_u]
+        col_v = np.r_[col_v, price]
+    if heads is not None:
+        h.run()
+        x = np.asarray(h.getSolution().col_value)
+        from_start = (col_u[: x.size] < g) & (x > 0.5)
+        heads.append(np.unique(col_v[: x.size][from_start]))
     return best_bound
 
 

@@ -550,3 +550,62 @@ def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 6
                         i = [j for j, v in enumerate(ch) if v in mine][r]
                         ch[i] = int(cv[c_col])
     return out
+
+
+RELAX_LIMIT = 20_000  # items per layer up to which the relaxation-guided construction runs
+
+
+def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
+                      info: dict[str, list[float]] | None = None) -> Chains:
+    """Assignment-relaxation-and-patch construction, then the granular search.
+
+    The sparse assignment LP (:func:`pimopt.bounds.sparse_ap_bound`, with the
+    chain-count row) chooses which items follow a slot's start: those become
+    the heads of the chains (round 1, matched to slots by LSAP); the other
+    items follow round by round as in :func:`assignment_chains`, and granular
+    moves polish the result. Layers above :data:`RELAX_LIMIT` items (the LP's
+    pricing is O(n^2)) fall back to :func:`granular_chains`.
+    """
+    from pimopt.bounds import sparse_ap_bound
+
+    deadline = time.perf_counter() + time_limit
+    out: Chains = [[] for _ in range(p.n_slots)]
+    starts = p.starts
+    s = p.n_slots
+    for layer, items in _layers(p):
+        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
+                           {0: p.capacity[layer]}, p.metric)
+        if sub.n_items > RELAX_LIMIT:
+            chains = granular_chains(sub, time_limit=max(0.5, deadline - time.perf_counter()),
+                                     seed=seed)
+        else:
+            cand = _node_candidates(sub, 16, seed)
+            heads: list[NDArray[np.int64]] = []
+            bound = sparse_ap_bound(sub, cand, heads=heads)
+            if info is not None:
+                info.setdefault("relaxation_bounds", []).append(bound)
+            chains = [[] for _ in range(s)]
+            cur = np.arange(s, dtype=np.int64)
+            h = heads[0][: s]
+            if h.size:
+                cost = _sub_costs(sub, cur, h)
+                rows, cols = linear_sum_assignment(cost)
+                for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                    chains[k].append(int(h[j]))
+                    cur[k] = s + int(h[j])
+            left = np.setdiff1d(np.arange(sub.n_items), h)
+            while left.size:
+                cost = _sub_costs(sub, cur, left)
+                rows, cols = linear_sum_assignment(cost)
+                for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                    chains[k].append(int(left[j]))
+                    cur[k] = s + int(left[j])
+                keep = np.ones(left.size, dtype=bool)
+                keep[cols] = False
+                left = left[keep]
+            sub.check(chains)
+            chains = _granular_search(sub, chains, cand, deadline, seed)
+        for kk, ch in enumerate(chains):
+            out[kk].extend(int(items[i]) for i in ch)
+        starts = sub.final_patterns(chains)
+    return out

@@ -30,6 +30,7 @@ from pimopt.heuristics import (
     granular_chains,
     greedy_chains,
     local_search,
+    relaxation_chains,
     sorted_chains,
 )
 from pimopt.instance import Instance
@@ -137,6 +138,12 @@ def _exact(kind: str) -> ChainMethod:
     return run
 
 
+def _relax(p: ChainProblem, o: Options) -> Outcome:
+    info: dict[str, list[float]] = {}
+    return Outcome(relaxation_chains(p, time_limit=o.time_limit, seed=o.seed, info=info),
+                   info=dict(info))
+
+
 def _lns(p: ChainProblem, o: Options) -> Outcome:
     t0 = time.perf_counter()
     warm = _warm(p, o)
@@ -152,6 +159,7 @@ CHAIN_METHODS: dict[str, ChainMethod] = {
     "assignment": _round_based(assignment_chains, "assignment"),
     "ls": _ls,
     "granular": _granular,
+    "relax": _relax,
     "lns": _lns,
     "cpsat": _exact("cpsat"),
     "milp-cbc": _exact("cbc"),
@@ -386,7 +394,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     method
         ``naive`` or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
         (assignment + local search; granular above the dense limit), ``granular``
-        (candidate-based, for large layers), ``lns`` (CP-SAT large-neighbourhood
+        (candidate-based, for large layers), ``relax`` (heads chosen by the sparse
+        assignment LP, then rounds and granular moves), ``lns`` (CP-SAT large-neighbourhood
         search from ``initial``), ``cpsat``, ``milp-cbc``, ``milp-highs``.
     objective
         What the result reports as objective: ``makespan``, ``programming``,

@@ -111,3 +111,15 @@ def test_lns_never_worsens_and_improves_a_poor_start() -> None:
     p.check(out)
     assert p.evaluate(out) < p.evaluate(start)
     assert info["lns_improvements"] >= 1
+
+
+def test_relaxation_construction_is_valid_and_competitive() -> None:
+    from pimopt.heuristics import relaxation_chains
+
+    for seed in range(3):
+        p = make_problem(seed, n=200, s=6, start_copies=2, layers=2)
+        info: dict[str, list[float]] = {}
+        chains = relaxation_chains(p, time_limit=10, seed=seed, info=info)
+        p.check(chains)
+        assert p.evaluate(chains) <= 1.03 * p.evaluate(assignment_chains(p))
+        assert len(info["relaxation_bounds"]) == 2  # one sparse LP per layer
