@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pimopt import InputError, Instance, load_instance, solve, verify
 from pimopt.solve import METHODS, instance_bound, layer_items
@@ -91,3 +93,20 @@ def test_bad_arguments(small: Instance) -> None:
         solve(small, "ls", time_limit=0)
     with pytest.raises(InputError, match="initial"):
         solve(small, "cpsat", initial="cpsat")
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10**6), method=st.sampled_from(METHODS),
+       decomposition=st.sampled_from(["layer", "whole"]), branchy=st.booleans())
+def test_every_method_verifies_on_random_instances(seed: int, method: str, decomposition: str,
+                                                   branchy: bool) -> None:
+    net = random_network(seed, n_layers=3, max_k=10, max_n=3, sparsity=0.4, branchy=branchy)
+    inst = Instance(small_arch(crossbars=1 + seed % 2), net)
+    if inst.n_nonzero == 0:
+        return
+    if method == "naive" and decomposition == "whole":
+        decomposition = "layer"
+    res = solve(inst, method, objective="programming", decomposition=decomposition,
+                time_limit=2, seed=seed, functional_samples=None)
+    assert verify(inst, res.schedule, functional_samples=None).ok
+    assert res.bound is None or res.bound <= res.objective + 1e-9
