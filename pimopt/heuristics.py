@@ -9,6 +9,7 @@ rules; costs always come from :meth:`ChainProblem.arc_costs` (the latency model)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,16 +89,22 @@ def assignment_chains(p: ChainProblem) -> Chains:
     for _layer, items in _layers(p):
         left = items.copy()
         while left.size:
-            cost = _sub_costs(p, cur, left)
-            rows, cols = linear_sum_assignment(cost)
-            for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                v = int(left[j])
-                chains[k].append(v)
-                cur[k] = p.n_slots + v
-            keep = np.ones(left.size, dtype=bool)
-            keep[cols] = False
-            left = left[keep]
+            left = np.delete(left, _assign_round(p, cur, left, chains))
     return chains
+
+
+def _assign_round(p: ChainProblem, cur: NDArray[np.int64], todo: NDArray[np.int64],
+                  chains: Chains) -> NDArray[np.int64]:
+    """One round: a minimum-cost assignment of ``todo`` items to the slots (scipy LSAP).
+
+    Appends the placed items to ``chains``, moves ``cur`` (each slot's current
+    node) on, and returns the positions in ``todo`` that were placed.
+    """
+    rows, cols = linear_sum_assignment(_sub_costs(p, cur, todo))
+    for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        chains[k].append(int(todo[j]))
+        cur[k] = p.n_slots + int(todo[j])
+    return np.asarray(cols, dtype=np.int64)
 
 
 class _State:
@@ -265,10 +272,25 @@ def _local_search_layer(p: ChainProblem, chains: Chains, deadline: float, seed: 
 
 
 # ---------------------------------------------------------------------- large layers
+def _by_layer(p: ChainProblem, solve_layer: Callable[[ChainProblem], Chains]) -> Chains:
+    """Solve each layer as its own chain problem, starting from what the previous one left."""
+    out: Chains = [[] for _ in range(p.n_slots)]
+    starts = p.starts
+    for layer, items in _layers(p):
+        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
+                           {0: p.capacity[layer]}, p.metric)
+        chains = solve_layer(sub)
+        for k, ch in enumerate(chains):
+            out[k].extend(int(items[i]) for i in ch)
+        starts = sub.final_patterns(chains)
+    return out
+
+
 def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
                     k: int = 16, initial: Chains | None = None) -> Chains:
-    """Scalable heuristic for large layers: candidate lists, nearest-neighbour chains,
-    then relocate and swap moves restricted to the candidates (granular local search).
+    """Scalable heuristic for large layers: candidate lists, a greedy round-by-round
+    matching on candidate arcs, then relocate, swap and 2-opt* moves restricted to the
+    candidates (granular local search).
 
     Never builds an n x n matrix: memory is O((S + n) k); every cost comes from
     the latency model on the candidate arcs and the arcs a move touches.
@@ -277,20 +299,10 @@ def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
     construction.
     """
     deadline = time.perf_counter() + time_limit
-    out: Chains = [[] for _ in range(p.n_slots)]
-    starts = p.starts
-    for layer, items in _layers(p):
-        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
-                           {0: p.capacity[layer]}, p.metric)
-        if initial is not None and len(_layers(p)) == 1:
-            chains = _granular_search(sub, initial, _node_candidates(sub, k, seed), deadline,
-                                      seed)
-        else:
-            chains = _granular_layer(sub, deadline, seed, k)
-        for kk, ch in enumerate(chains):
-            out[kk].extend(int(items[i]) for i in ch)
-        starts = sub.final_patterns(chains)
-    return out
+    if initial is not None and len(_layers(p)) == 1:
+        return _by_layer(p, lambda sub: _granular_search(
+            sub, initial, _node_candidates(sub, k, seed), deadline, seed))
+    return _by_layer(p, lambda sub: _granular_layer(sub, deadline, seed, k))
 
 
 def _node_candidates(p: ChainProblem, k: int, seed: int) -> NDArray[np.int64]:
@@ -569,43 +581,26 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
     from pimopt.bounds import sparse_ap_bound
 
     deadline = time.perf_counter() + time_limit
-    out: Chains = [[] for _ in range(p.n_slots)]
-    starts = p.starts
     s = p.n_slots
-    for layer, items in _layers(p):
-        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
-                           {0: p.capacity[layer]}, p.metric)
+
+    def solve_layer(sub: ChainProblem) -> Chains:
         if sub.n_items > RELAX_LIMIT:
-            chains = granular_chains(sub, time_limit=max(0.5, deadline - time.perf_counter()),
-                                     seed=seed)
-        else:
-            cand = _node_candidates(sub, 16, seed)
-            heads: list[NDArray[np.int64]] = []
-            bound = sparse_ap_bound(sub, cand, heads=heads)
-            if info is not None:
-                info.setdefault("relaxation_bounds", []).append(bound)
-            chains = [[] for _ in range(s)]
-            cur = np.arange(s, dtype=np.int64)
-            h = heads[0][: s]
-            if h.size:
-                cost = _sub_costs(sub, cur, h)
-                rows, cols = linear_sum_assignment(cost)
-                for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                    chains[k].append(int(h[j]))
-                    cur[k] = s + int(h[j])
-            left = np.setdiff1d(np.arange(sub.n_items), h)
-            while left.size:
-                cost = _sub_costs(sub, cur, left)
-                rows, cols = linear_sum_assignment(cost)
-                for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                    chains[k].append(int(left[j]))
-                    cur[k] = s + int(left[j])
-                keep = np.ones(left.size, dtype=bool)
-                keep[cols] = False
-                left = left[keep]
-            sub.check(chains)
-            chains = _granular_search(sub, chains, cand, deadline, seed)
-        for kk, ch in enumerate(chains):
-            out[kk].extend(int(items[i]) for i in ch)
-        starts = sub.final_patterns(chains)
-    return out
+            return granular_chains(sub, time_limit=max(0.5, deadline - time.perf_counter()),
+                                   seed=seed)
+        cand = _node_candidates(sub, 16, seed)
+        heads: list[NDArray[np.int64]] = []
+        bound = sparse_ap_bound(sub, cand, heads=heads)
+        if info is not None:
+            info.setdefault("relaxation_bounds", []).append(bound)
+        chains: Chains = [[] for _ in range(s)]
+        cur = np.arange(s, dtype=np.int64)
+        h = heads[0][:s]
+        if h.size:
+            _assign_round(sub, cur, h, chains)  # round 1: the heads (at most S of them)
+        left = np.setdiff1d(np.arange(sub.n_items), h)
+        while left.size:
+            left = np.delete(left, _assign_round(sub, cur, left, chains))
+        sub.check(chains)
+        return _granular_search(sub, chains, cand, deadline, seed)
+
+    return _by_layer(p, solve_layer)
