@@ -23,10 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "instances/tiny/arch.toml")
 ONE_XB = Architecture(crossbars=1, max_programming_crossbars=1, name="1-crossbar")
 TWO_XB = Architecture(crossbars=2, max_programming_crossbars=1, name="2-crossbars-budget-1")
+FOUR_XB = Architecture(crossbars=4, rows=64, cols=64, ous_per_crossbar=2,
+                       max_programming_crossbars=2, name="4x64x64-2ou-budget-2")
 SUITE: list[tuple[str, str | Architecture]] = [
     ("instances/tiny/tiny-fc2.json", TINY), ("instances/tiny/tiny-conv.json", TINY),
          ("instances/tiny/tiny-mlp3.json", TINY), ("instances/trained/digits-mlp.json", ONE_XB),
-         ("instances/trained/digits-mlp.json", TWO_XB)]
+         ("instances/trained/digits-mlp.json", TWO_XB),
+         ("instances/trained/digits-cnn.json", FOUR_XB),
+         ("instances/synthetic/syn-laplace-s0.9.json", FOUR_XB)]
 
 
 def main() -> None:
