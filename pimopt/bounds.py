@@ -248,4 +248,4 @@ def lp_bound(p: ChainProblem, *, time_limit: float = 60.0) -> float | None:
     return out.bound
 
 
-__all__ = ["FORBIDDEN", "ap_bound", "layered_ap_bound", "lp_bound"]
+__all__ = ["ap_bound", "layered_ap_bound", "lp_bound", "sparse_ap_bound"]

@@ -31,13 +31,12 @@ def mapping_objectives(inst: Instance, mapping: Mapping) -> dict[str, int]:
     spc = inst.arch.slots_per_crossbar
     layer = loads.min_layer
     # round = position minus the slot's first position in the same layer
-    first: dict[tuple[int, int], int] = {}
-    for gs, la, pos in zip(loads.global_slot.tolist(), layer.tolist(),
-                           loads.position.tolist(), strict=True):
-        first.setdefault((gs, la), pos)
-    rnd = np.array([pos - first[(gs, la)] for gs, la, pos in zip(
-        loads.global_slot.tolist(), layer.tolist(), loads.position.tolist(), strict=True)],
-        dtype=np.int64)
+    n_layers = int(layer.max()) + 1 if layer.size else 1
+    _, run = np.unique(loads.global_slot * n_layers + layer, return_inverse=True)
+    run = run.ravel()
+    first = np.full(int(run.max()) + 1 if run.size else 0, np.iinfo(np.int64).max)
+    np.minimum.at(first, run, loads.position)
+    rnd = loads.position - first[run]
     xb = loads.global_slot // spc
     key = np.stack([layer, rnd, xb], axis=1)
     if key.size:

@@ -33,6 +33,10 @@ from pimopt.errors import InputError
 from pimopt.mapping import write_atomic
 
 FORMAT = "pimopt-schedule"
+PROGRAM_FIELDS = ("prog_crossbar", "prog_start", "prog_end")
+WRITE_FIELDS = ("write_op", "write_slot", "write_block")
+COMPUTE_FIELDS = ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
+                  "comp_start", "comp_end")
 _HEX = np.frombuffer(b"0123456789abcdef", dtype="S1")
 
 
@@ -77,19 +81,14 @@ class Schedule:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for f in ("prog_crossbar", "prog_start", "prog_end", "write_op", "write_slot",
-                  "write_block", "comp_crossbar", "comp_slot", "comp_block", "comp_first",
-                  "comp_last", "comp_start", "comp_end"):
+        for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS:
             setattr(self, f, _i64(getattr(self, f)))
         lv = np.asarray(self.write_levels, dtype=np.uint8)
         if lv.ndim != 3 or lv.shape[0] != self.write_op.size:
             raise InputError(f"Schedule.write_levels must have shape (writes, ou_rows, ou_cols) "
                              f"with {self.write_op.size} writes, got {lv.shape}")
         self.write_levels = lv
-        for group in (("prog_crossbar", "prog_start", "prog_end"),
-                      ("write_op", "write_slot", "write_block"),
-                      ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
-                       "comp_start", "comp_end")):
+        for group in (PROGRAM_FIELDS, WRITE_FIELDS, COMPUTE_FIELDS):
             sizes = {getattr(self, f).size for f in group}
             if len(sizes) != 1:
                 raise InputError(f"Schedule fields {group} have different lengths")

@@ -11,11 +11,9 @@ layer with identical patterns are one item: they share a load.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -38,6 +36,7 @@ from pimopt.lns import lns_chains
 from pimopt.mapping import Mapping
 from pimopt.objectives import mapping_objectives
 from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
+from pimopt.provenance import versions
 from pimopt.schedule import Schedule
 from pimopt.scheduler import list_schedule
 from pimopt.verify import Report, verify
@@ -169,17 +168,6 @@ EXACT = ("cpsat", "milp-cbc", "milp-highs", "lns")  # methods that need a warm s
 METHODS: tuple[str, ...] = ("naive", *CHAIN_METHODS)
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python, pimopt and the numerical and solver packages."""
-    out = {"python": platform.python_version(), "machine": platform.machine()}
-    for pkg in ("pimopt", "numpy", "scipy", "ortools", "pulp", "highspy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 @dataclass
 class Result:
     """A verified solution and everything needed to report it (DESIGN section 5).
@@ -220,8 +208,7 @@ class Result:
     @property
     def metrics(self) -> dict[str, float]:
         """Metrics recomputed by the verifier plus the mapping objectives."""
-        return {**self.report.metrics,
-                "critical_path_ns": self.objectives.get("critical_path_ps", 0) / 1000.0}
+        return _metrics(self.report, self.objectives)
 
     def to_json(self, inst: Instance) -> dict[str, Any]:
         """The content of ``metrics.json``."""
@@ -249,6 +236,12 @@ class Result:
     def dumps(self, inst: Instance) -> str:
         """``metrics.json`` text."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
+
+
+def _metrics(report: Report, objectives: dict[str, int]) -> dict[str, float]:
+    """The verifier's metrics and the critical-path programming latency (ns)."""
+    return {**report.metrics,
+            "critical_path_ns": objectives.get("critical_path_ps", 0) / 1000.0}
 
 
 # ---------------------------------------------------------------------- problems
@@ -475,8 +468,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if granularity == "slot" and objs["programming_ps"] != round(
             report.metrics["programming_ns"] * 1000):
         raise VerificationError("mapping programming cost differs from the schedule's")
-    result_metrics = {**report.metrics, "critical_path_ns": objs["critical_path_ps"] / 1000.0}
-    value = float(result_metrics[metric_name])
+    value = float(_metrics(report, objs)[metric_name])
     best_bound: float | None = None
     if objective in ("programming", "cell_writes"):
         unit = 1000.0 if objective == "programming" else 1.0

@@ -420,9 +420,9 @@ class _Verifier:
                     xb = (xo >> bit) & 1
                     part += np.einsum("snr,nrc->snc", xb, lv) << bit
                 part *= cover[:, :, None]
-                cols = tiles[o, 1, None] * c + np.arange(c)  # n, c
-                for j in range(o.size):  # shift-add of column sums into the cell columns
-                    acc[:, cols[j]] += part[:, j]
+                # add each OU's column sums into its column tile: acc as (tiles, S, c)
+                np.add.at(acc.reshape(idx.size, t.col_tiles, c).transpose(1, 0, 2),
+                          tiles[o, 1], part.transpose(1, 0, 2))
             cells = acc[:, : n * signs * slices].reshape(idx.size, n, signs, slices)
             mags = (cells << (a.cell_bits * np.arange(slices))).sum(axis=3)
             if signs == 2:

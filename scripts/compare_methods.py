@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 from pimopt import InputError, load_instance
-from pimopt.solve import METHODS, solve, versions
+from pimopt.provenance import machine, source_commit, versions
+from pimopt.solve import METHODS, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = [  # (instance file, architecture, decompositions)
@@ -44,13 +43,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "results"))
     args = ap.parse_args()
-    # the code that runs is the code of this moment: record the commit now, and a dirty tree
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()
-    if dirty:
-        commit += " plus uncommitted changes"
+    commit = source_commit(ROOT)  # before the runs: the code of this moment
     rows: list[dict[str, str]] = []
     for path, arch, decomps in SUITE:
         arch_spec = str(ROOT / arch) if arch.endswith(".toml") else arch
@@ -99,7 +92,6 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
     vers = versions()
-    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     lines = [
         "# Mapping methods compared (total programming latency)",
         "",
@@ -107,7 +99,7 @@ def main() -> None:
         f"--seed {args.seed}`  ",
         f"Commit: `{commit}` (the results were produced from this commit's code)  ",
         f"Versions: {', '.join(f'{k} {val}' for k, val in vers.items())}  ",
-        f"Machine: {platform.system()} {platform.machine()}, {cores} cores  ",
+        f"Machine: {machine()}  ",
         f"Seed {args.seed}; time limit {args.time_limit:g} s per method run (split over layers);"
         " CP-SAT with 2 workers.",
         "",

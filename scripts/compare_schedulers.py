@@ -12,12 +12,11 @@ Usage: python scripts/compare_schedulers.py [--time-limit 60] [--seed 0] [--out 
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 from pathlib import Path
 
 from pimopt import Architecture, load_instance
-from pimopt.solve import solve, versions
+from pimopt.provenance import machine, source_commit, versions
+from pimopt.solve import solve
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "instances/tiny/arch.toml")
@@ -39,11 +38,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "results"))
     args = ap.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True, check=False).stdout.strip()
-    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                      capture_output=True, text=True, check=False).stdout.strip():
-        commit += " plus uncommitted changes"
+    commit = source_commit(ROOT)  # before the runs: the code of this moment
     rows = []
     for path, arch in SUITE:
         inst = load_instance(ROOT / path, arch)
@@ -58,14 +53,13 @@ def main() -> None:
                      cp.metrics["programming_exposed_share"],
                      cp.metrics["crossbar_utilisation"], s["wall_s"]))
         print(*rows[-1], sep=" | ")
-    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     lines = [
         "# List scheduler vs CP-SAT scheduler (makespan)", "",
         f"Command: `python scripts/compare_schedulers.py --time-limit {args.time_limit:g} "
         f"--seed {args.seed}`  ",
         f"Commit: `{commit}`  ",
         f"Versions: {', '.join(f'{k} {v}' for k, v in versions().items())}  ",
-        f"Machine: {platform.system()} {platform.machine()}, {cores} cores  ",
+        f"Machine: {machine()}  ",
         f"Mapping: `assignment`; CP-SAT re-times the list schedule's operations, "
         f"{args.time_limit:g} s, 2 workers, seed {args.seed}. Every schedule verified.", "",
         "| instance | arch | blocks | list makespan (ns) | CP-SAT makespan (ns) | CP-SAT bound (ns)"

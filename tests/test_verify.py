@@ -9,6 +9,7 @@ import pytest
 
 from pimopt import Instance, Schedule, verify
 from pimopt.baselines import naive_mapping
+from pimopt.schedule import COMPUTE_FIELDS
 from pimopt.scheduler import list_schedule
 from tests.conftest import random_network, small_arch
 
@@ -39,8 +40,7 @@ def test_dropped_compute(case: tuple[Instance, Schedule]) -> None:
     inst, s = case
     bad = s.copy()
     keep = np.arange(s.n_compute) != 3
-    for f in ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
-              "comp_start", "comp_end"):
+    for f in COMPUTE_FIELDS:
         setattr(bad, f, getattr(bad, f)[keep])
     found = checks(inst, bad)
     assert has(found, "coverage", f"block {s.comp_block[3]}")
@@ -50,8 +50,7 @@ def test_dropped_compute(case: tuple[Instance, Schedule]) -> None:
 def test_duplicated_compute(case: tuple[Instance, Schedule]) -> None:
     inst, s = case
     bad = s.copy()
-    for f in ("comp_crossbar", "comp_slot", "comp_block", "comp_first", "comp_last",
-              "comp_start", "comp_end"):
+    for f in COMPUTE_FIELDS:
         a = getattr(bad, f)
         setattr(bad, f, np.r_[a, a[2]])
     assert has(checks(inst, bad), "coverage", "computed twice (a duplicated compute")

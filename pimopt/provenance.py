@@ -1,0 +1,40 @@
+"""Provenance of results: package versions, the source commit, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, pimopt and the numerical and solver packages."""
+    out = {"python": platform.python_version(), "machine": platform.machine()}
+    for pkg in ("pimopt", "numpy", "scipy", "ortools", "pulp", "highspy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def source_commit(root: str | Path) -> str:
+    """Short commit of the checkout at ``root``, marked when tracked files are modified.
+
+    Call it before the work starts: the code that runs is the code of that moment.
+    """
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += " plus uncommitted changes"
+    return commit
+
+
+def machine() -> str:
+    """Operating system, processor architecture and core count."""
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
