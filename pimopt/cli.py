@@ -1,4 +1,5 @@
-"""Command-line interface: ``pimopt solve | verify | info | presets``.
+"""Command-line interface: ``pimopt solve | verify | info | import | generate | plot |
+bench | sweep | best | report | presets``.
 
 Errors in the input give one line ``pimopt: error: ...`` on stderr and exit
 code 2; nothing is written then.
@@ -159,19 +160,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _layer_shapes(text: str) -> list[tuple[int, int, int]]:
-    out = []
-    for part in text.split(","):
-        try:
-            kn, _, m = part.partition(":")
-            k, n = (int(v) for v in kn.lower().split("x"))
-            out.append((k, n, int(m) if m else 1))
-        except ValueError:
-            raise InputError(f"--layers {text!r} is invalid: KxN[:n_inputs] joined by commas, "
-                             "e.g. 256x128:16,128x10") from None
-    return out
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from pimopt import generate
 
@@ -180,7 +168,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     elif args.family == "synthetic":
         if not args.layers:
             raise InputError("generate synthetic needs --layers, e.g. 256x128:16,128x10")
-        nets = [generate.synthetic(_layer_shapes(args.layers), dist=args.dist or "normal",
+        nets = [generate.synthetic(generate.parse_layer_shapes(args.layers), dist=args.dist or "normal",
                                    sparsity=args.sparsity, bits=args.bits, quant=args.quant,
                                    seed=args.seed, name=args.name or "synthetic")]
     else:
@@ -188,7 +176,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise InputError(f"generate real needs --model, one of {generate.MODELS}")
         nets = [generate.real_shaped(args.model, args.dataset, batch=args.batch,
                                      seed=args.seed, bits=args.bits, quant=args.quant,
-                                     dist=args.dist or "laplace")]
+                                     dist=args.dist or "laplace", width=args.width)]
     arch = load_architecture(args.arch)
     out = Path(args.output)
     for net in nets:
@@ -211,6 +199,70 @@ def cmd_plot(args: argparse.Namespace) -> int:
         inst = Instance(arch, Network.load(args.instance))
     out = gantt(sched, args.output, inst)
     print(f"wrote {out}")
+    return 0
+
+
+def _bench_options(args: argparse.Namespace) -> dict[str, object]:
+    opts: dict[str, object] = {"workers": args.workers}
+    if args.samples is not None:
+        opts["functional_samples"] = args.samples
+    return opts
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pimopt.bench import load_suite, methods_arg, parse_list, run_specs
+
+    suite = load_suite(args.suite)
+    specs = suite.specs(methods_arg(args.methods), parse_list(args.seeds, "--seeds", int),
+                        args.time_limit, _bench_options(args), objective=args.objective)
+    summary = run_specs(specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
+    print(f"done: {summary.ran} run now, {summary.skipped} earlier, {summary.errors} error(s); "
+          f"records in {args.out}/runs (report: pimopt report {args.out})")
+    return 1 if summary.errors else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from pimopt.bench import run_specs
+    from pimopt.sweep import load_sweep
+
+    sw = load_sweep(args.config)
+    print(f"sweep {sw.name}: {len(sw.points)} grid points x methods x seeds = "
+          f"{len(sw.specs)} runs")
+    if args.dry_run:
+        for s in sw.specs:
+            print(f"  {s.run_id}  {s.params}")
+        return 0
+    summary = run_specs(sw.specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
+    print(f"done: {summary.ran} run now, {summary.skipped} earlier, {summary.errors} error(s); "
+          f"records in {args.out}/runs (report: pimopt report {args.out})")
+    return 1 if summary.errors else 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from pimopt.bench import load_records
+    from pimopt.best import update_best
+
+    records = load_records(args.dir)
+    if not records:
+        raise InputError(f"no run records under {args.dir}")
+    changed = update_best(records, dry_run=args.dry_run)
+    if not changed:
+        print("no record belongs to a suite file that exists: nothing to update")
+    for path, changes in changed.items():
+        verb = "would change" if args.dry_run else "updated"
+        print(f"{path}: {verb} {len(changes)} value(s)" if changes else f"{path}: no improvement")
+        for c in changes:
+            print(f"  {c.instance}: {c.what} {c.old} -> {c.new}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pimopt.report import write_report
+
+    report, plots = write_report(args.dir, args.output, args.best)
+    print(f"wrote {report}")
+    for p in plots:
+        print(f"wrote {p.path}")
     return 0
 
 
@@ -280,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", help="real: vgg16, resnet18, resnet50 or mobilenetv2")
     g.add_argument("--dataset", default="cifar", choices=["cifar", "imagenet"])
     g.add_argument("--batch", type=int, default=1)
+    g.add_argument("--width", type=float, default=1.0,
+                   help="real: channel multiplier (1.0 = the published network)")
     g.add_argument("--layers", help="synthetic: KxN[:n_inputs],... e.g. 256x128:16,128x10")
     g.add_argument("--dist", choices=["normal", "laplace"],
                    help="weight distribution (synthetic: normal, real: laplace)")
@@ -300,6 +354,44 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
     pl.add_argument("-o", "--output", default="gantt.png")
     pl.set_defaults(func=cmd_plot)
+
+    b = sub.add_parser("bench", help="run a suite: instances x methods x seeds, resumable")
+    b.add_argument("--suite", required=True,
+                   help="suite TOML file, or a name in ./instances/suites (tiny, bundled, ...)")
+    b.add_argument("--methods", default="naive,sorted",
+                   help=f"comma-separated, or 'all' ({', '.join(METHODS)})")
+    b.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    b.add_argument("--time-limit", type=float, default=60.0, help="seconds per run")
+    b.add_argument("--objective", choices=list(OBJECTIVES),
+                   help="override the suite's objective")
+    b.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    b.add_argument("--workers", type=int, default=1,
+                   help="CP-SAT workers per run (default 1: jobs x workers <= cores)")
+    b.add_argument("--samples", type=int,
+                   help="input vectors per layer in the functional check (0 = all)")
+    b.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run there")
+    b.add_argument("--out", required=True, help="output folder (records in OUT/runs)")
+    b.set_defaults(func=cmd_bench)
+
+    sw = sub.add_parser("sweep", help="run an ablation grid (TOML) on the benchmark runner")
+    sw.add_argument("config", help="sweep TOML file")
+    sw.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    sw.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run there")
+    sw.add_argument("--dry-run", action="store_true", help="list the runs, run nothing")
+    sw.add_argument("--out", required=True, help="output folder (records in OUT/runs)")
+    sw.set_defaults(func=cmd_sweep)
+
+    be = sub.add_parser("best", help="update the suites' best-known files from verified runs")
+    be.add_argument("dir", help="folder with run records")
+    be.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
+    be.set_defaults(func=cmd_best)
+
+    rp = sub.add_parser("report", help="Markdown summary and PNG plots of run records")
+    rp.add_argument("dir", help="folder with run records (searched recursively)")
+    rp.add_argument("-o", "--output", help="output folder (default: DIR)")
+    rp.add_argument("--best", action="append",
+                    help="best-known file (repeatable; default: those beside the suites)")
+    rp.set_defaults(func=cmd_report)
 
     pr = sub.add_parser("presets", help="list the architecture presets")
     pr.set_defaults(func=cmd_presets)

@@ -92,16 +92,23 @@ class _Spec:
 
 
 class _Tracer:
-    def __init__(self) -> None:
+    """Records the weighted layers of an architecture; ``width`` scales every channel count."""
+
+    def __init__(self, width: float = 1.0) -> None:
         self.specs: list[_Spec] = []
+        self.width = width
 
     def conv(self, x: _Tensor, name: str, cout: int, k: int, stride: int = 1,
              groups: int = 1) -> _Tensor:
+        cout = max(1, round(cout * self.width))
+        groups = cout if groups > 1 else 1  # depthwise stays depthwise at any width
         h = (x.h + 2 * (k // 2) - k) // stride + 1
         self.specs.append(_Spec(name, x.c, cout, k, groups, h, list(x.producers)))
         return _Tensor(cout, h, [name])
 
-    def fc(self, x: _Tensor, name: str, cout: int) -> _Tensor:
+    def fc(self, x: _Tensor, name: str, cout: int, classifier: bool = False) -> _Tensor:
+        if not classifier:  # the class count is not a width
+            cout = max(1, round(cout * self.width))
         self.specs.append(_Spec(name, x.c * x.h * x.h, cout, 1, 1, 1, list(x.producers), True))
         return _Tensor(cout, 1, [name])
 
@@ -126,9 +133,9 @@ def _vgg16(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:
     if imagenet:  # 512 x 7 x 7 -> 4096 -> 4096 -> 1000
         x = t.fc(x, "fc1", 4096)
         x = t.fc(x, "fc2", 4096)
-        t.fc(x, "fc3", classes)
+        t.fc(x, "fc3", classes, classifier=True)
     else:  # CIFAR VGG: 512 x 1 x 1 -> 10
-        t.fc(x, "fc", classes)
+        t.fc(x, "fc", classes, classifier=True)
 
 
 def _resnet(t: _Tracer, x: _Tensor, classes: int, imagenet: bool, bottleneck: bool) -> None:
@@ -155,7 +162,7 @@ def _resnet(t: _Tracer, x: _Tensor, classes: int, imagenet: bool, bottleneck: bo
                 short = t.conv(x, f"{pre}.downsample", width * exp, 1, stride)
             x = t.add(y, short)
             cin = width * exp
-    t.fc(_Tensor(x.c, 1, x.producers), "fc", classes)  # global average pool, then fc
+    t.fc(_Tensor(x.c, 1, x.producers), "fc", classes, classifier=True)  # global average pool, then fc
 
 
 def _mobilenetv2(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:
@@ -176,11 +183,12 @@ def _mobilenetv2(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:
             x = t.add(y, x) if stride == 1 and cin == c else y
             cin = c
     x = t.conv(x, "conv_last", 1280, 1)
-    t.fc(_Tensor(x.c, 1, x.producers), "fc", classes)
+    t.fc(_Tensor(x.c, 1, x.producers), "fc", classes, classifier=True)
 
 
 def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int = 0,
-                bits: int = 8, quant: str = "per-tensor", dist: str = "laplace") -> Network:
+                bits: int = 8, quant: str = "per-tensor", dist: str = "laplace",
+                width: float = 1.0) -> Network:
     """A network with the layer shapes of ``model`` at ``dataset`` input size.
 
     Parameters
@@ -193,6 +201,10 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         Images per inference (multiplies every layer's ``n_inputs``).
     seed, bits, quant, dist
         Weight draw and quantisation (see the module docstring).
+    width
+        Channel multiplier (as in MobileNet's width multiplier): every hidden
+        channel count is ``round(width * c)``, at least 1; the classifier keeps
+        its class count. ``1.0`` is the published architecture.
     """
     if model not in MODELS:
         raise InputError(f"model {model!r} is unknown: one of {MODELS}")
@@ -200,9 +212,11 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         raise InputError(f"dataset {dataset!r} is unknown: one of {tuple(DATASETS)}")
     if batch < 1:
         raise InputError(f"batch = {batch!r} is invalid: an integer >= 1")
+    if not (isinstance(width, (int, float)) and 0 < width <= 4):
+        raise InputError(f"width = {width!r} is invalid: a channel multiplier in (0, 4]")
     size, classes = DATASETS[dataset]
     imagenet = dataset == "imagenet"
-    t = _Tracer()
+    t = _Tracer(float(width))
     x = _Tensor(3, size)
     if model == "vgg16":
         _vgg16(t, x, classes, imagenet)
@@ -225,10 +239,26 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
                 "output_hw": sp.h_out}
         layers.append(Layer(sp.name, q, n_inputs=batch * (1 if sp.fc else sp.h_out ** 2),
                             deps=tuple(sp.deps), kind="fc" if sp.fc else "conv", info=info))
+    wtext = "" if width == 1.0 else f" --width {width}"
     src = (f"pimopt generate real --model {model} --dataset {dataset} --batch {batch} "
-           f"--seed {seed}: {model} layer shapes, {dist} weights with std sqrt(2/fan_in), "
+           f"--seed {seed}{wtext}: {model} layer shapes, {dist} weights with std sqrt(2/fan_in), "
            f"{quant} {bits}-bit")
-    return Network(f"{model}-{dataset}", tuple(layers), weight_bits=bits, source=src)
+    name = f"{model}-{dataset}" if width == 1.0 else f"{model}-w{width:g}-{dataset}"
+    return Network(name, tuple(layers), weight_bits=bits, source=src)
+
+
+def parse_layer_shapes(text: str) -> list[tuple[int, int, int]]:
+    """``KxN[:n_inputs],...`` (e.g. ``256x128:16,128x10``) as ``(K, N, n_inputs)`` triples."""
+    out = []
+    for part in str(text).split(","):
+        try:
+            kn, _, m = part.partition(":")
+            k, n = (int(v) for v in kn.lower().split("x"))
+            out.append((k, n, int(m) if m else 1))
+        except ValueError:
+            raise InputError(f"layer shapes {text!r} are invalid: KxN[:n_inputs] joined by "
+                             "commas, e.g. 256x128:16,128x10") from None
+    return out
 
 
 def tiny(seed: int = 0) -> list[Network]:

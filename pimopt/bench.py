@@ -1,0 +1,498 @@
+"""The benchmark runner: every instance x method x seed, verified, one JSON per run.
+
+A *run* is a :class:`RunSpec` (instance recipe, resolved architecture, method,
+seed, limits, solve options). :func:`run_one` solves it and returns a record;
+:func:`run_specs` runs many on a local process pool or a Dask distributed
+cluster and writes each record atomically to ``OUT/runs/RUN_ID.json`` as it
+arrives, so an interrupted benchmark loses only the runs that were still
+going. A second call skips every run whose record exists (runs that raised an
+unexpected error are retried; runs refused for a documented limit are not).
+
+The run id contains a hash of everything that defines the run (network
+content, architecture parameters, method, seed, time limit, options), so
+changing any of them makes a new run instead of silently reusing an old one.
+
+Suites are TOML files (``instances/suites/NAME.toml``)::
+
+    name = "tiny"
+    description = "..."
+    objective = "programming"        # default objective of every instance
+    [options]                        # solve options for every instance
+    decomposition = "layer"
+    [[instances]]
+    network = "../tiny/tiny-fc2.json"   # relative to the suite file
+    arch = "../tiny/arch.toml"          # a preset name or a TOML file
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import socket
+import time
+import tomllib
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pimopt.architecture import Architecture, load_architecture
+from pimopt.errors import InputError
+from pimopt.mapping import write_atomic
+from pimopt.network import Network
+from pimopt.provenance import machine, versions
+
+RUN_FORMAT = "pimopt-run"
+RUN_FORMAT_VERSION = 1
+SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
+    "decomposition": str, "granularity": str, "overlap": bool, "scheduler": str,
+    "workers": int, "initial": str, "functional_samples": int, "bound": bool,
+}
+FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
+SUITE_KEYS = {"name", "description", "objective", "options", "instances"}
+ENTRY_KEYS = {"network", "arch", "name", "objective", "options"}
+
+
+# ---------------------------------------------------------------------- networks
+def network_from_recipe(recipe: dict[str, Any]) -> Network:
+    """Build the network a run names: ``{"path": ...}`` or ``{"generate": kind, ...}``.
+
+    Generated networks are rebuilt from their parameters (deterministic for a
+    seed), so a run sent to another machine needs no file. ``input_scale``
+    multiplies every layer's ``n_inputs`` (a larger input image or batch).
+    """
+    return _network_cached(json.dumps(recipe, sort_keys=True))
+
+
+@lru_cache(maxsize=8)
+def _network_cached(recipe_json: str) -> Network:
+    from pimopt import generate
+
+    recipe = json.loads(recipe_json)
+    scale = recipe.get("input_scale", 1)
+    if "path" in recipe:
+        net = Network.load(recipe["path"])
+    elif recipe.get("generate") == "synthetic":
+        net = generate.synthetic(generate.parse_layer_shapes(recipe["layers"]),
+                                 dist=recipe.get("dist", "normal"),
+                                 sparsity=recipe.get("sparsity", 0.0),
+                                 bits=recipe.get("bits", 8), quant=recipe.get("quant", "per-tensor"),
+                                 seed=recipe.get("seed", 0), name=recipe.get("name", "synthetic"))
+    elif recipe.get("generate") == "real":
+        net = generate.real_shaped(recipe["model"], recipe.get("dataset", "cifar"),
+                                   batch=recipe.get("batch", 1), seed=recipe.get("seed", 0),
+                                   bits=recipe.get("bits", 8),
+                                   quant=recipe.get("quant", "per-tensor"),
+                                   dist=recipe.get("dist", "laplace"),
+                                   width=recipe.get("width", 1.0))
+    else:
+        raise InputError(f"network recipe {recipe} is invalid: it needs 'path' or "
+                         "'generate' = 'synthetic' | 'real'")
+    if scale != 1:
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise InputError(f"input_scale = {scale!r} is invalid: an integer >= 1")
+        net = dataclasses.replace(net, layers=tuple(
+            dataclasses.replace(la, n_inputs=la.n_inputs * scale) for la in net.layers),
+            source=f"{net.source}; n_inputs x {scale}")
+    return net
+
+
+def network_sha256(path: Path) -> str:
+    """The content hash recorded in a network JSON file (read without the weights)."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"network file {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"network file {path} is not valid JSON: {exc}") from None
+    sha = meta.get("sha256") if isinstance(meta, dict) else None
+    if not isinstance(sha, str):
+        sha = Network.load(path).content_hash()  # older files: hash the content
+    return sha
+
+
+# ---------------------------------------------------------------------- runs
+@dataclass
+class RunSpec:
+    """Everything that defines one run.
+
+    Attributes
+    ----------
+    suite, instance
+        Labels: suite name and instance name (used in reports and the run id).
+    network
+        Recipe for :func:`network_from_recipe` (a path with its SHA-256, or a generator).
+    arch
+        Every architecture parameter (resolved, so the run does not depend on preset files).
+    method, seed, time_limit, objective
+        As for :func:`pimopt.solve.solve`.
+    options
+        Further :func:`pimopt.solve.solve` keywords (see ``SOLVE_OPTIONS``).
+    params
+        Sweep parameters of this grid point (report axes); empty for a suite.
+    suite_file
+        Where the suite is defined (the best-known file lives beside it).
+    """
+
+    suite: str
+    instance: str
+    network: dict[str, Any]
+    arch: dict[str, Any]
+    method: str
+    seed: int = 0
+    time_limit: float = 60.0
+    objective: str = "programming"
+    options: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    suite_file: str = ""
+
+    def __post_init__(self) -> None:
+        from pimopt.solve import METHODS, OBJECTIVES
+
+        if self.method not in METHODS:
+            raise InputError(f"method {self.method!r} is unknown: one of {', '.join(METHODS)}")
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"objective {self.objective!r} is unknown: one of "
+                             f"{', '.join(OBJECTIVES)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError(f"seed = {self.seed!r} is invalid: an integer")
+        if not self.time_limit > 0:
+            raise InputError(f"time_limit = {self.time_limit!r} is invalid: positive seconds")
+        check_options(self.options, f"run {self.instance}")
+
+    def identity(self) -> dict[str, Any]:
+        """What the run computes (no file locations): the input of the run id hash."""
+        net = {k: v for k, v in self.network.items() if k != "path"}
+        return {"network": net, "arch": self.arch, "method": self.method, "seed": self.seed,
+                "time_limit": self.time_limit, "objective": self.objective,
+                "options": self.options}
+
+    @property
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode())
+        safe = "".join(c if c.isalnum() or c in "-." else "-" for c in self.instance)
+        return f"{safe}__{self.method}__s{self.seed}__{digest.hexdigest()[:10]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(**data)
+
+
+def check_options(options: dict[str, Any], where: str) -> None:
+    """Reject unknown solve options and wrong types, naming them."""
+    for key, value in options.items():
+        if key not in SOLVE_OPTIONS:
+            raise InputError(f"{where}: option {key!r} is unknown; allowed: "
+                             f"{', '.join(SOLVE_OPTIONS)}")
+        want = SOLVE_OPTIONS[key]
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise InputError(f"{where}: option {key} = {value!r} is invalid: a {want.__name__}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
+    """Solve one run and return its record (never raises: errors are recorded).
+
+    Runs in a worker process (local pool or Dask worker); the caller writes the record.
+    """
+    from pimopt.instance import Instance
+    from pimopt.solve import solve
+
+    spec = RunSpec.from_dict(spec_dict)
+    record: dict[str, Any] = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION,
+                              "run_id": spec.run_id, "spec": spec.to_dict(),
+                              "method": spec.method, "seed": spec.seed,
+                              "objective_name": spec.objective, "started": _now(),
+                              "host": socket.gethostname(), "machine": machine(),
+                              "versions": versions(), "error": None}
+    t0 = time.perf_counter()
+    try:
+        inst = Instance(Architecture.from_dict(dict(spec.arch), source=f"run {spec.run_id}"),
+                        network_from_recipe(spec.network))
+        res = solve(inst, spec.method, objective=spec.objective, time_limit=spec.time_limit,
+                    seed=spec.seed, **spec.options)
+        data = res.to_json(inst)
+        data.pop("versions", None)
+        record.update(data)
+    except InputError as exc:  # a documented limit or bad input: final, not retried
+        record.update(status="not run", error=str(exc), objective=None, bound=None, gap=None)
+    except Exception as exc:  # a bug: recorded with its traceback and retried next time
+        record.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(), objective=None, bound=None, gap=None)
+    record["wall_s"] = time.perf_counter() - t0
+    record["finished"] = _now()
+    return record
+
+
+def load_records(out: str | Path) -> list[dict[str, Any]]:
+    """Every run record under ``out`` (any depth), sorted by run id."""
+    recs = []
+    for p in sorted(Path(out).rglob("*.json")):
+        if p.name.startswith("."):
+            continue
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"run record {p} is not valid JSON: {exc}") from None
+        if isinstance(data, dict) and data.get("format") == RUN_FORMAT:
+            recs.append(data)
+    return sorted(recs, key=lambda r: r["run_id"])
+
+
+def _finished_ids(runs_dir: Path) -> set[str]:
+    done = set()
+    for p in runs_dir.glob("*.json"):
+        try:
+            status = json.loads(p.read_text(encoding="utf-8")).get("status")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            continue  # unreadable: run it again (the new record replaces it)
+        if status in FINISHED:
+            done.add(p.stem)
+    return done
+
+
+@dataclass
+class BenchSummary:
+    """What one call of :func:`run_specs` did."""
+
+    total: int
+    skipped: int
+    ran: int
+    errors: int
+    records: list[dict[str, Any]]
+
+
+def _executor(jobs: int, scheduler: str | None) -> tuple[cf.Executor, Callable[[], None], str]:
+    if scheduler is None:
+        # spawn: workers start clean (no inherited solver threads or Dask loops)
+        pool = cf.ProcessPoolExecutor(max_workers=jobs,
+                                      mp_context=multiprocessing.get_context("spawn"))
+        return pool, lambda: pool.shutdown(cancel_futures=True), f"{jobs} local process(es)"
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise InputError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+                         ) from None
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+    n = len(client.scheduler_info().get("workers", {}))
+    executor = client.get_executor(pure=False)  # every run is distinct work, never deduplicated
+
+    def close() -> None:
+        executor.shutdown(wait=False)
+        client.close()
+    return executor, close, f"Dask cluster {scheduler} ({n} workers)"
+
+
+def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
+              scheduler: str | None = None,
+              progress: Callable[[str], None] | None = None) -> BenchSummary:
+    """Run every spec not finished in ``out`` and write one record per run as it ends.
+
+    Parameters
+    ----------
+    specs
+        The runs (duplicates are run once).
+    out
+        Output folder; records go to ``out/runs/RUN_ID.json``.
+    jobs
+        Local worker processes (ignored with ``scheduler``).
+    scheduler
+        Address of a Dask distributed scheduler (``tcp://host:8786``); the runs
+        go to its workers, which need pimopt installed and the network files at
+        the same paths (generated networks need no files).
+    progress
+        Called with one line per event (default: print to stdout).
+    """
+    say = progress or (lambda s: print(s, flush=True))
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"jobs = {jobs!r} is invalid: an integer >= 1")
+    unique: dict[str, RunSpec] = {}
+    for s in specs:
+        unique.setdefault(s.run_id, s)
+    runs_dir = Path(out) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    done = _finished_ids(runs_dir)
+    todo = [s for rid, s in unique.items() if rid not in done]
+    skipped = len(unique) - len(todo)
+    records: list[dict[str, Any]] = []
+    errors = 0
+    if not todo:
+        say(f"{len(unique)} runs, all finished earlier in {runs_dir}: nothing to do")
+        return BenchSummary(len(unique), skipped, 0, 0, records)
+    executor, close, where = _executor(jobs, scheduler)
+    say(f"{len(unique)} runs: {skipped} finished earlier (skipped), {len(todo)} to run on "
+        f"{where}")
+    try:
+        futures = {executor.submit(run_one, s.to_dict()): s for s in todo}
+        for k, fut in enumerate(cf.as_completed(futures), 1):
+            spec = futures[fut]
+            try:
+                rec = fut.result()
+            except Exception as exc:  # the worker died (a crash in a solver): retried next call
+                rec = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION,
+                       "run_id": spec.run_id, "spec": spec.to_dict(), "method": spec.method,
+                       "seed": spec.seed, "objective_name": spec.objective,
+                       "status": "error", "error": f"worker failed: {exc!r}",
+                       "objective": None, "bound": None, "gap": None}
+            write_atomic(runs_dir / f"{spec.run_id}.json",
+                         json.dumps(rec, indent=1, default=str) + "\n")
+            records.append(rec)
+            if rec["status"] == "error":
+                errors += 1
+            say(_progress_line(k, len(todo), spec, rec))
+    finally:
+        close()
+    return BenchSummary(len(unique), skipped, len(todo), errors, records)
+
+
+def _progress_line(k: int, n: int, spec: RunSpec, rec: dict[str, Any]) -> str:
+    head = f"[{k}/{n}] {spec.instance} {spec.method} seed {spec.seed}: {rec['status']}"
+    if rec.get("objective") is not None:
+        gap = "" if rec.get("gap") is None else f", gap {100 * rec['gap']:.2f}%"
+        return f"{head} {spec.objective} {rec['objective']:.6g}{gap} ({rec['runtime_s']:.1f} s)"
+    return f"{head}: {rec.get('error')}"
+
+
+# ---------------------------------------------------------------------- suites
+@dataclass
+class SuiteEntry:
+    """One instance of a suite: a network file and an architecture."""
+
+    name: str
+    network: Path
+    arch: Architecture
+    objective: str
+    options: dict[str, Any]
+
+
+@dataclass
+class Suite:
+    """A named list of instances (see the module docstring for the TOML format)."""
+
+    name: str
+    path: Path
+    description: str
+    entries: list[SuiteEntry]
+
+    def specs(self, methods: Iterable[str], seeds: Iterable[int], time_limit: float,
+              options: dict[str, Any] | None = None,
+              objective: str | None = None) -> list[RunSpec]:
+        """Runs of every instance x method x seed (``options`` override the suite's)."""
+        out = []
+        for e in self.entries:
+            recipe = {"path": str(e.network), "sha256": network_sha256(e.network)}
+            for m in methods:
+                for seed in seeds:
+                    out.append(RunSpec(self.name, e.name, recipe, e.arch.to_dict(), m, seed,
+                                       time_limit, objective or e.objective,
+                                       {**e.options, **(options or {})},
+                                       suite_file=str(self.path)))
+        return out
+
+
+def suite_dirs() -> list[Path]:
+    """Where suite names are looked up: ``./instances/suites`` and the package's own."""
+    return [Path.cwd() / "instances" / "suites", Path(__file__).parent / "data" / "suites"]
+
+
+def load_suite(spec: str | Path) -> Suite:
+    """Load a suite from a TOML path or a name in :func:`suite_dirs`."""
+    p = Path(spec)
+    if not p.is_file():
+        found = [d / f"{spec}.toml" for d in suite_dirs() if (d / f"{spec}.toml").is_file()]
+        if not found:
+            names = sorted({f.stem for d in suite_dirs() if d.is_dir() for f in d.glob("*.toml")})
+            raise InputError(f"suite {str(spec)!r} is neither a TOML file nor a suite name; "
+                             f"known names: {', '.join(names) or 'none'} (looked in "
+                             f"{', '.join(str(d) for d in suite_dirs())})")
+        p = found[0]
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"suite file {p} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - SUITE_KEYS)
+    if unknown:
+        raise InputError(f"suite file {p}: unknown key(s) {', '.join(unknown)}; allowed: "
+                         f"{', '.join(sorted(SUITE_KEYS))}")
+    entries_data = data.get("instances")
+    if not isinstance(entries_data, list) or not entries_data:
+        raise InputError(f"suite file {p}: 'instances' must be a non-empty array of tables "
+                         "([[instances]])")
+    objective = data.get("objective", "programming")
+    options = data.get("options", {})
+    check_options(options, f"suite file {p}")
+    entries = []
+    for i, e in enumerate(entries_data):
+        where = f"suite file {p}: instances[{i}]"
+        if not isinstance(e, dict) or "network" not in e:
+            raise InputError(f"{where} needs a 'network' path")
+        bad = sorted(set(e) - ENTRY_KEYS)
+        if bad:
+            raise InputError(f"{where}: unknown key(s) {', '.join(bad)}; allowed: "
+                             f"{', '.join(sorted(ENTRY_KEYS))}")
+        net_path = _relative(p, e["network"])
+        arch_spec = str(e.get("arch", "default"))
+        arch = load_architecture(_relative(p, arch_spec) if arch_spec.endswith(".toml")
+                                 else arch_spec)
+        opts = e.get("options", {})
+        check_options(opts, where)
+        name = str(e.get("name") or net_path.stem)
+        entries.append(SuiteEntry(name, net_path, arch, str(e.get("objective", objective)),
+                                  {**options, **opts}))
+    names = [e.name for e in entries]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"suite file {p}: instance name(s) {', '.join(dup)} appear twice: "
+                         "give each a distinct 'name'")
+    return Suite(str(data.get("name", p.stem)), p.resolve(), str(data.get("description", "")),
+                 entries)
+
+
+def _relative(base: Path, value: object) -> Path:
+    """A path from a suite or sweep file: relative to that file; ``pimopt:`` = the package."""
+    text = str(value)
+    if text.startswith("pimopt:"):
+        return (Path(__file__).parent / text[len("pimopt:"):]).resolve()
+    q = Path(text)
+    return q if q.is_absolute() else (base.parent / q).resolve()
+
+
+def parse_list(text: str, what: str, cast: Callable[[str], Any] = str) -> list[Any]:
+    """A comma-separated command-line list, with a clear error."""
+    try:
+        items = [cast(t.strip()) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise InputError(f"{what} {text!r} is invalid: a comma-separated list") from None
+    if not items:
+        raise InputError(f"{what} {text!r} is empty")
+    return items
+
+
+def methods_arg(text: str) -> list[str]:
+    """``all`` or a comma-separated list of known method names."""
+    from pimopt.solve import METHODS
+
+    if text == "all":
+        return list(METHODS)
+    items = parse_list(text, "--methods")
+    bad = [m for m in items if m not in METHODS]
+    if bad:
+        raise InputError(f"--methods: unknown method(s) {', '.join(bad)}; one of "
+                         f"{', '.join(METHODS)} or 'all'")
+    return items

@@ -1,0 +1,191 @@
+"""Ablation sweeps: a grid over architecture, workload and solve parameters x methods.
+
+A sweep is a TOML file; every combination of its ``[grid]`` values is one
+instance, solved by every method and seed on the benchmark runner
+(:mod:`pimopt.bench`), so sweeps resume, parallelise and report exactly like
+suites::
+
+    name = "ablation"
+    methods = ["naive", "sorted"]
+    seeds = [0]
+    time_limit = 20
+    objective = "makespan"
+
+    [network]              # path = "net.json" (relative to this file), or a generator:
+    generate = "real"      # "real" (model, dataset, batch, width, bits, quant, dist, seed)
+    model = "resnet18"     # or "synthetic" (layers, dist, sparsity, bits, quant, seed)
+    width = 0.25
+
+    [arch]                 # base architecture: a preset or file, then parameter overrides
+    preset = "default"
+
+    [options]              # solve options for every run
+    overlap = true
+
+    [grid]                 # the axes: architecture parameters, network parameters
+    dataset = ["cifar", "imagenet"]          # (and input_scale, which multiplies
+    crossbars = [4, 16]                      # every n_inputs), solve options, objective
+    max_programming_crossbars = [1, 4]
+
+Every grid point is checked before anything runs (an architecture whose OU
+does not divide its crossbar is named with its grid point).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pimopt.architecture import Architecture, load_architecture
+from pimopt.bench import SOLVE_OPTIONS, RunSpec, _relative, check_options, network_sha256
+from pimopt.errors import InputError
+
+ARCH_KEYS = {f.name for f in dataclasses.fields(Architecture)}
+RECIPE_KEYS = {
+    "path": {"path", "input_scale"},
+    "real": {"generate", "model", "dataset", "batch", "width", "bits", "quant", "dist", "seed",
+             "input_scale"},
+    "synthetic": {"generate", "layers", "dist", "sparsity", "bits", "quant", "seed", "name",
+                  "input_scale"},
+}
+TOP_KEYS = {"name", "description", "methods", "seeds", "time_limit", "objective", "network",
+            "arch", "options", "grid"}
+
+
+@dataclass
+class Sweep:
+    """A parsed sweep: the base recipe and architecture, the grid and the runs."""
+
+    name: str
+    path: Path
+    description: str
+    points: list[dict[str, Any]]
+    specs: list[RunSpec]
+
+
+def _kind(recipe: dict[str, Any]) -> str:
+    if "path" in recipe:
+        return "path"
+    kind = recipe.get("generate")
+    if kind not in ("real", "synthetic"):
+        raise InputError("[network] needs 'path' or generate = 'real' | 'synthetic', got "
+                         f"{kind!r}")
+    return str(kind)
+
+
+def _unresolved(arch: Architecture) -> dict[str, Any]:
+    """Parameters with derived defaults (``None``: follow the others) put back to ``None``.
+
+    ``max_programming_crossbars`` defaults to all crossbars: a grid over
+    ``crossbars`` must move it along unless the sweep sets it.
+    """
+    data = arch.to_dict()
+    for f in dataclasses.fields(Architecture):
+        if f.default is None and data[f.name] is not None:
+            derived = Architecture.from_dict({**data, f.name: None}).to_dict()[f.name]
+            if derived == data[f.name]:
+                data[f.name] = None
+    return data
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Parse a sweep file and expand its grid into run specs (validated, nothing run)."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"sweep file {p} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"sweep file {p} is not valid TOML: {exc}") from None
+    where = f"sweep file {p}"
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+                         f"{', '.join(sorted(TOP_KEYS))}")
+    from pimopt.bench import methods_arg
+
+    methods = data.get("methods", ["naive"])
+    if not isinstance(methods, list) or not methods:
+        raise InputError(f"{where}: 'methods' must be a non-empty list of method names")
+    methods = methods_arg(",".join(map(str, methods)))
+    seeds = data.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise InputError(f"{where}: 'seeds' must be a non-empty list of integers")
+    time_limit = data.get("time_limit", 60.0)
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or time_limit <= 0:
+        raise InputError(f"{where}: time_limit = {time_limit!r} is invalid: positive seconds")
+    objective = str(data.get("objective", "makespan"))
+
+    recipe = dict(data.get("network", {}))
+    kind = _kind(recipe)
+    if kind == "path":
+        recipe["path"] = str(_relative(p, recipe["path"]))
+    arch_base = dict(data.get("arch", {}))
+    preset = arch_base.pop("preset", "default")
+    base_arch = _unresolved(load_architecture(_relative(p, preset)
+                                              if str(preset).endswith(".toml") else preset))
+    unknown_arch = sorted(set(arch_base) - ARCH_KEYS)
+    if unknown_arch:
+        raise InputError(f"{where}: [arch] key(s) {', '.join(unknown_arch)} unknown; allowed: "
+                         f"preset, {', '.join(sorted(ARCH_KEYS))}")
+    base_arch.update(arch_base)
+    options = dict(data.get("options", {}))
+    check_options(options, where)
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict):
+        raise InputError(f"{where}: [grid] must be a table of lists")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise InputError(f"{where}: grid.{key} must be a non-empty list of values")
+        if key not in ARCH_KEYS | RECIPE_KEYS[kind] | set(SOLVE_OPTIONS) | {"objective"} or \
+                key in ("path", "generate"):
+            raise InputError(f"{where}: grid key {key!r} is unknown; allowed: architecture "
+                             f"parameters ({', '.join(sorted(ARCH_KEYS))}), network parameters "
+                             f"({', '.join(sorted(RECIPE_KEYS[kind] - {'path', 'generate'}))}), "
+                             f"solve options ({', '.join(SOLVE_OPTIONS)}) and 'objective'")
+    for key in set(recipe) - RECIPE_KEYS[kind]:
+        raise InputError(f"{where}: [network] key {key!r} is unknown for this network; allowed:"
+                         f" {', '.join(sorted(RECIPE_KEYS[kind]))}")
+    if kind == "path":
+        recipe["sha256"] = network_sha256(Path(recipe["path"]))
+    name = str(data.get("name", p.stem))
+    base_label = (Path(recipe["path"]).stem if kind == "path" else
+                  recipe.get("name") or "-".join(str(recipe[k]) for k in ("model",) if k in recipe)
+                  or str(kind))
+    if "width" in recipe:
+        base_label += f"-w{recipe['width']:g}"
+    keys = list(grid)
+    points: list[dict[str, Any]] = []
+    specs: list[RunSpec] = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        point = dict(zip(keys, combo, strict=True))
+        label = f"point {', '.join(f'{k}={v}' for k, v in point.items()) or '(base)'}"
+        arch = dict(base_arch)
+        rec = dict(recipe)
+        opts = dict(options)
+        obj = objective
+        for k, v in point.items():
+            if k in ARCH_KEYS:
+                arch[k] = v
+            elif k in SOLVE_OPTIONS:
+                opts[k] = v
+            elif k == "objective":
+                obj = str(v)
+            else:
+                rec[k] = v
+        try:
+            Architecture.from_dict(arch, source=f"{where}, {label}")
+            check_options(opts, f"{where}, {label}")
+        except InputError as exc:
+            raise InputError(f"{where}, {label}: {exc}") from None
+        points.append(point)
+        for m in methods:
+            for seed in seeds:
+                specs.append(RunSpec(name, base_label, rec, arch, m, seed, float(time_limit),
+                                     obj, opts, params=point, suite_file=str(p.resolve())))
+    return Sweep(name, p.resolve(), str(data.get("description", "")), points, specs)

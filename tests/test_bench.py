@@ -1,0 +1,192 @@
+"""The benchmark runner: records, resuming after a kill, Dask, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pimopt.bench import (
+    RunSpec,
+    load_records,
+    load_suite,
+    methods_arg,
+    network_from_recipe,
+    run_one,
+    run_specs,
+)
+from pimopt.cli import main
+from pimopt.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "instances" / "suites" / "tiny.toml"
+DETERMINISTIC = ["naive", "sorted", "greedy", "assignment"]
+
+
+def _slow_suite(tmp_path: Path) -> Path:
+    p = tmp_path / "slow.toml"
+    p.write_text('name = "slow"\n[[instances]]\nnetwork = '
+                 f'"{ROOT / "instances" / "trained" / "digits-mlp.json"}"\n', encoding="utf-8")
+    return p
+
+
+def test_suites_load_and_name_their_instances() -> None:
+    tiny = load_suite(TINY)
+    assert [e.name for e in tiny.entries] == ["tiny-fc2", "tiny-conv", "tiny-mlp3"]
+    assert all(e.arch.total_slots == 4 for e in tiny.entries)
+    bundled = load_suite(ROOT / "instances" / "suites" / "bundled.toml")
+    assert "lenet5" in [e.name for e in bundled.entries]
+    assert all(e.network.exists() for e in bundled.entries)
+    default = load_suite(ROOT / "pimopt" / "data" / "suites" / "default.toml")
+    assert default.entries[0].network.exists()
+
+
+def test_run_record_is_verified_and_complete(tmp_path: Path) -> None:
+    spec = load_suite(TINY).specs(["assignment"], [3], 5.0)[0]
+    rec = run_one(spec.to_dict())
+    assert rec["status"] == "feasible" and rec["verification"]["verified"]
+    assert rec["objective"] == rec["metrics"]["programming_ns"]
+    assert rec["run_id"] == spec.run_id and rec["seed"] == 3
+    for key in ("versions", "machine", "host", "started", "finished", "instance", "bound", "gap",
+                "runtime_s"):
+        assert rec[key] is not None, key
+    assert rec["instance"]["sha256"] and rec["versions"]["ortools"]
+
+
+def test_run_id_changes_with_what_defines_the_run() -> None:
+    a, b = load_suite(TINY).specs(["sorted"], [0], 5.0), load_suite(TINY).specs(["sorted"], [0], 6.0)
+    assert a[0].run_id != b[0].run_id
+    assert a[0].run_id == load_suite(TINY).specs(["sorted"], [0], 5.0)[0].run_id
+    c = load_suite(TINY).specs(["sorted"], [0], 5.0, {"overlap": False})
+    assert c[0].run_id != a[0].run_id
+
+
+def test_second_call_skips_finished_runs(tmp_path: Path) -> None:
+    specs = load_suite(TINY).specs(["naive", "sorted"], [0, 1], 5.0)
+    lines: list[str] = []
+    first = run_specs(specs, tmp_path, jobs=2, progress=lines.append)
+    assert (first.total, first.ran, first.skipped, first.errors) == (12, 12, 0, 0)
+    before = {p.name: p.read_text() for p in (tmp_path / "runs").glob("*.json")}
+    assert len(before) == 12 and any("[12/12]" in s for s in lines)
+    more = load_suite(TINY).specs(["naive", "sorted", "assignment"], [0, 1], 5.0)
+    second = run_specs(more, tmp_path, jobs=1, progress=lines.append)
+    assert (second.ran, second.skipped) == (6, 12)
+    after = {p.name: p.read_text() for p in (tmp_path / "runs").glob("*.json")}
+    assert all(after[k] == v for k, v in before.items())  # not redone
+    assert len(load_records(tmp_path)) == 18
+
+
+def test_refused_run_is_recorded_and_not_retried(tmp_path: Path) -> None:
+    spec = load_suite(TINY).specs(["naive"], [0], 5.0)[0]
+    bad = RunSpec.from_dict({**spec.to_dict(), "network": {"path": str(tmp_path / "none.json"),
+                                                           "sha256": "x"}})
+    out = run_specs([bad], tmp_path, progress=lambda s: None)
+    rec = out.records[0]
+    assert rec["status"] == "not run" and "does not exist" in rec["error"]
+    again = run_specs([bad], tmp_path, progress=lambda s: None)
+    assert again.ran == 0 and again.skipped == 1
+
+
+def test_killed_bench_resumes_without_losing_or_redoing_runs(tmp_path: Path) -> None:
+    suite = _slow_suite(tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pimopt", "bench", "--suite", str(suite), "--methods", "lns",
+           "--seeds", "0,1,2,3,4,5", "--time-limit", "1", "--jobs", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    runs = out / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(runs.glob("*.json"))) < 2:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its worker processes, mid-suite
+    proc.wait()
+    done = {p.name: p.read_text() for p in runs.glob("*.json")}
+    assert 2 <= len(done) < 6, "the kill should land part way through the suite"
+    for text in done.values():
+        assert json.loads(text)["status"] == "feasible"  # every record is whole
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"{len(done)} finished earlier (skipped), {6 - len(done)} to run" in res.stdout
+    after = {p.name: p.read_text() for p in runs.glob("*.json")}
+    assert len(after) == 6
+    assert all(after[name] == text for name, text in done.items())
+    assert sorted(r["seed"] for r in load_records(out)) == [0, 1, 2, 3, 4, 5]
+
+
+def test_dask_local_cluster_gives_the_local_pool_objectives(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    specs = load_suite(TINY).specs(DETERMINISTIC, [0], 5.0)
+    local = run_specs(specs, tmp_path / "local", jobs=2, progress=lambda s: None)
+    lines: list[str] = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  processes=True, dashboard_address=":0") as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        dask = run_specs(specs, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                         progress=lines.append)
+    assert "Dask cluster" in lines[0]
+    assert dask.ran == len(specs) == local.ran and dask.errors == 0
+    by_id = {r["run_id"]: r for r in local.records}
+    for r in dask.records:
+        assert r["verification"]["verified"]
+        assert r["objective"] == by_id[r["run_id"]]["objective"]
+        assert r["objectives"] == by_id[r["run_id"]]["objectives"]
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    specs = load_suite(TINY).specs(["naive"], [0], 5.0)
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        run_specs(specs, tmp_path, scheduler="tcp://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("text, match", [
+    ('name = "x"\n', "'instances' must be a non-empty array"),
+    ('instances = [{network = "a.json", colour = 1}]\n', "unknown key.*colour"),
+    ('[[instances]]\narch = "default"\n', "needs a 'network' path"),
+    ('[options]\nspeed = 1\n[[instances]]\nnetwork = "a.json"\n', "option 'speed' is unknown"),
+    ('[options]\noverlap = 1\n[[instances]]\nnetwork = "a.json"\n', "overlap = 1 is invalid"),
+    ('name = \n', "not valid TOML"),
+])
+def test_bad_suites_are_named(tmp_path: Path, text: str, match: str) -> None:
+    p = tmp_path / "s.toml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        load_suite(p)
+
+
+def test_unknown_suite_and_method_are_named() -> None:
+    with pytest.raises(InputError, match="known names"):
+        load_suite("no-such-suite")
+    with pytest.raises(InputError, match="unknown method.*fastest"):
+        methods_arg("naive,fastest")
+    assert methods_arg("all")[0] == "naive"
+
+
+def test_cli_bench_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b"
+    assert main(["bench", "--suite", str(TINY), "--methods", "naive,cpsat", "--seeds", "0",
+                 "--time-limit", "5", "--out", str(out)]) == 0
+    assert "done: 6 run now" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "| cpsat | 3 | 3 | 3 |" in text  # three runs, solved, proven optimal (whole model)
+    assert main(["bench", "--suite", "nope", "--out", str(out)]) == 2
+    assert "suite 'nope'" in capsys.readouterr().err
+
+
+def test_generated_network_recipes() -> None:
+    net = network_from_recipe({"generate": "synthetic", "layers": "32x16:4", "seed": 1})
+    assert net.layers[0].weights.shape == (32, 16) and net.layers[0].n_inputs == 4
+    scaled = network_from_recipe({"generate": "synthetic", "layers": "32x16:4", "seed": 1,
+                                  "input_scale": 3})
+    assert scaled.layers[0].n_inputs == 12
+    assert (scaled.layers[0].weights == net.layers[0].weights).all()
+    with pytest.raises(InputError, match="'path' or 'generate'"):
+        network_from_recipe({"generate": "magic"})
