@@ -31,14 +31,13 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
-import os
 import socket
 import time
 import tomllib
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -83,7 +82,8 @@ def _network_cached(recipe_json: str) -> Network:
         net = generate.synthetic(generate.parse_layer_shapes(recipe["layers"]),
                                  dist=recipe.get("dist", "normal"),
                                  sparsity=recipe.get("sparsity", 0.0),
-                                 bits=recipe.get("bits", 8), quant=recipe.get("quant", "per-tensor"),
+                                 bits=recipe.get("bits", 8),
+                                 quant=recipe.get("quant", "per-tensor"),
                                  seed=recipe.get("seed", 0), name=recipe.get("name", "synthetic"))
     elif recipe.get("generate") == "real":
         net = generate.real_shaped(recipe["model"], recipe.get("dataset", "cifar"),
@@ -200,7 +200,7 @@ def check_options(options: dict[str, Any], where: str) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +275,8 @@ class BenchSummary:
     records: list[dict[str, Any]]
 
 
-def _executor(jobs: int, scheduler: str | None) -> tuple[cf.Executor, Callable[[], None], str]:
+def _executor(jobs: int, scheduler: str | None, connect_timeout: float
+              ) -> tuple[cf.Executor, Callable[[], None], str]:
     if scheduler is None:
         # spawn: workers start clean (no inherited solver threads or Dask loops)
         pool = cf.ProcessPoolExecutor(max_workers=jobs,
@@ -287,7 +288,7 @@ def _executor(jobs: int, scheduler: str | None) -> tuple[cf.Executor, Callable[[
         raise InputError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
                          ) from None
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout=f"{connect_timeout}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
     n = len(client.scheduler_info().get("workers", {}))
@@ -300,7 +301,7 @@ def _executor(jobs: int, scheduler: str | None) -> tuple[cf.Executor, Callable[[
 
 
 def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
-              scheduler: str | None = None,
+              scheduler: str | None = None, connect_timeout: float = 20.0,
               progress: Callable[[str], None] | None = None) -> BenchSummary:
     """Run every spec not finished in ``out`` and write one record per run as it ends.
 
@@ -316,6 +317,8 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
         Address of a Dask distributed scheduler (``tcp://host:8786``); the runs
         go to its workers, which need pimopt installed and the network files at
         the same paths (generated networks need no files).
+    connect_timeout
+        Seconds to wait for the Dask scheduler.
     progress
         Called with one line per event (default: print to stdout).
     """
@@ -335,7 +338,7 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
     if not todo:
         say(f"{len(unique)} runs, all finished earlier in {runs_dir}: nothing to do")
         return BenchSummary(len(unique), skipped, 0, 0, records)
-    executor, close, where = _executor(jobs, scheduler)
+    executor, close, where = _executor(jobs, scheduler, connect_timeout)
     say(f"{len(unique)} runs: {skipped} finished earlier (skipped), {len(todo)} to run on "
         f"{where}")
     try:

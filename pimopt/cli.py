@@ -168,7 +168,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     elif args.family == "synthetic":
         if not args.layers:
             raise InputError("generate synthetic needs --layers, e.g. 256x128:16,128x10")
-        nets = [generate.synthetic(generate.parse_layer_shapes(args.layers), dist=args.dist or "normal",
+        nets = [generate.synthetic(generate.parse_layer_shapes(args.layers),
+                                   dist=args.dist or "normal",
                                    sparsity=args.sparsity, bits=args.bits, quant=args.quant,
                                    seed=args.seed, name=args.name or "synthetic")]
     else:

@@ -162,7 +162,8 @@ def _resnet(t: _Tracer, x: _Tensor, classes: int, imagenet: bool, bottleneck: bo
                 short = t.conv(x, f"{pre}.downsample", width * exp, 1, stride)
             x = t.add(y, short)
             cin = width * exp
-    t.fc(_Tensor(x.c, 1, x.producers), "fc", classes, classifier=True)  # global average pool, then fc
+    # global average pool, then the classifier
+    t.fc(_Tensor(x.c, 1, x.producers), "fc", classes, classifier=True)
 
 
 def _mobilenetv2(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:

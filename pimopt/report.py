@@ -174,10 +174,8 @@ def _provenance(records: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"- runs: {len(records)} ({sum(_solved(r) for r in records)} solved and verified)",
         f"- suites/sweeps: {uniq([s.get('suite') for s in specs])}",
-        f"- pimopt {uniq([v.get('pimopt') for v in vers])}; Python "
-        f"{uniq([v.get('python') for v in vers])}; OR-Tools {uniq([v.get('ortools') for v in vers])}"
-        f"; PuLP {uniq([v.get('pulp') for v in vers])}; HiGHS "
-        f"{uniq([v.get('highspy') for v in vers])}; numpy {uniq([v.get('numpy') for v in vers])}",
+        "- versions: " + "; ".join(f"{pkg} {uniq([v.get(pkg) for v in vers])}" for pkg in (
+            "pimopt", "python", "ortools", "pulp", "highspy", "numpy", "scipy")),
         f"- machines: {uniq([r.get('machine') for r in records])}; hosts: "
         f"{uniq([r.get('host') for r in records])}",
         f"- seeds: {uniq([s.get('seed') for s in specs])}; time limits (s): "
@@ -278,7 +276,7 @@ def plot_breakdown(an: Analysis, path: Path) -> PlotInfo | None:
     ax.barh(y, rest, left=exp, color="tab:blue", label="compute (rest of the makespan)")
     ax.barh(y + 0.32, hid, height=0.18, color="tab:orange",
             label="programming hidden behind compute")
-    for yi, total in zip(y, span, strict=True):
+    for yi, total in zip(y.tolist(), span.tolist(), strict=True):
         ax.text(101, yi, f"{total / 1000:.4g} us", va="center", fontsize=7)
     ax.set_xlim(0, 118)
     ax.set_yticks(y, [b[0] for b in bars], fontsize=7)
