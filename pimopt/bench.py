@@ -46,7 +46,7 @@ from pimopt.architecture import Architecture, load_architecture
 from pimopt.errors import InputError
 from pimopt.mapping import write_atomic
 from pimopt.network import Network
-from pimopt.provenance import machine, versions
+from pimopt.provenance import machine, package_commit, versions
 
 RUN_FORMAT = "pimopt-run"
 RUN_FORMAT_VERSION = 1
@@ -217,7 +217,8 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
                               "method": spec.method, "seed": spec.seed,
                               "objective_name": spec.objective, "started": _now(),
                               "host": socket.gethostname(), "machine": machine(),
-                              "versions": versions(), "error": None}
+                              "versions": versions(), "commit": package_commit(),
+                              "error": None}
     t0 = time.perf_counter()
     try:
         inst = Instance(Architecture.from_dict(dict(spec.arch), source=f"run {spec.run_id}"),

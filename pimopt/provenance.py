@@ -35,6 +35,14 @@ def source_commit(root: str | Path) -> str:
     return commit
 
 
+def package_commit() -> str:
+    """:func:`source_commit` of the checkout pimopt runs from, if it runs from one."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return "unknown (not run from a git checkout)"
+    return source_commit(root)
+
+
 def machine() -> str:
     """Operating system, processor architecture and core count."""
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"

@@ -176,6 +176,7 @@ def _provenance(records: list[dict[str, Any]]) -> list[str]:
         f"- suites/sweeps: {uniq([s.get('suite') for s in specs])}",
         "- versions: " + "; ".join(f"{pkg} {uniq([v.get(pkg) for v in vers])}" for pkg in (
             "pimopt", "python", "ortools", "pulp", "highspy", "numpy", "scipy")),
+        f"- pimopt commit(s): {uniq([r.get('commit') for r in records])}",
         f"- machines: {uniq([r.get('machine') for r in records])}; hosts: "
         f"{uniq([r.get('host') for r in records])}",
         f"- seeds: {uniq([s.get('seed') for s in specs])}; time limits (s): "
