@@ -52,7 +52,7 @@ RUN_FORMAT = "pimopt-run"
 RUN_FORMAT_VERSION = 1
 SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
     "decomposition": str, "granularity": str, "overlap": bool, "scheduler": str,
-    "workers": int, "initial": str, "functional_samples": int, "bound": bool,
+    "workers": int, "initial": str, "functional_samples": int, "bound": bool, "reuse": bool,
 }
 FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
 SUITE_KEYS = {"name", "description", "objective", "options", "instances"}

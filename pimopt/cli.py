@@ -20,7 +20,7 @@ from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
 from pimopt.network import Network
 from pimopt.schedule import Schedule
-from pimopt.solve import METHODS, OBJECTIVES, Result, solve
+from pimopt.solve import METHODS, OBJECTIVES, Result, reuse_counts, solve
 from pimopt.verify import verify
 
 
@@ -31,6 +31,7 @@ def _instance(path: str | None, arch: str | None) -> Instance:
 
 def _summary(inst: Instance, res: Result) -> str:
     m = res.metrics
+    ru = reuse_counts(inst, res.mapping, res.schedule)
     lines = [
         f"instance   {inst.network.name} ({inst.network.source or 'no source recorded'})",
         f"arch       {inst.arch.name}: {inst.arch.crossbars} crossbars x "
@@ -39,6 +40,9 @@ def _summary(inst: Instance, res: Result) -> str:
         f"blocks     {inst.n_blocks} total, {inst.n_blocks - inst.n_nonzero} zero, "
         f"{inst.n_nonzero - inst.n_distinct_nonzero} reused patterns "
         f"({inst.n_distinct_nonzero} distinct non-zero)",
+        f"reuse      {ru['blocks_sharing_a_load']} blocks share a load, "
+        f"{ru['loads_already_resident']} loads already resident: {ru['writes_saved']} writes "
+        f"saved ({ru['slot_writes']} slot writes)",
         f"makespan   {m['makespan_ns']:.2f} ns",
         f"programming {m['programming_ns']:.2f} ns in {int(m['program_ops'])} operations; "
         f"exposed {m['programming_exposed_ns']:.2f} ns "
@@ -75,7 +79,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 time_limit=args.time_limit, workers=args.workers, initial=args.initial,
                 decomposition=args.decomposition, granularity=args.granularity,
                 overlap=not args.no_overlap, scheduler=args.scheduler,
-                bound=not args.no_bound,
+                bound=not args.no_bound, reuse=not args.no_reuse,
                 functional_samples=None if args.samples == 0 else args.samples)
     _write_outputs(Path(args.out), {"mapping.csv": res.mapping.to_csv(inst),
                                     "schedule.json": res.schedule.dumps(),
@@ -296,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="program operations per slot or per whole crossbar")
     s.add_argument("--no-overlap", action="store_true",
                    help="never program while any crossbar computes")
+    s.add_argument("--no-reuse", action="store_true",
+                   help="no pattern reuse: every block gets a load of its own")
     s.add_argument("--scheduler", default="list", choices=["list", "cpsat"],
                    help="list scheduler, or CP-SAT re-timing for minimum makespan")
     s.add_argument("--seed", type=int, default=0)

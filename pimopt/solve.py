@@ -225,7 +225,7 @@ class Result:
                        "zero": inst.n_blocks - inst.n_nonzero,
                        "distinct_nonzero_patterns": inst.n_distinct_nonzero,
                        "reused_patterns": inst.n_nonzero - inst.n_distinct_nonzero,
-                       "loads": len(self.mapping.loads(inst))},
+                       **reuse_counts(inst, self.mapping, self.schedule)},
             "verification": {"verified": self.report.ok,
                              "violations": [str(v) for v in self.report.violations]},
             "metrics": self.metrics,
@@ -236,6 +236,22 @@ class Result:
     def dumps(self, inst: Instance) -> str:
         """``metrics.json`` text."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
+
+
+def reuse_counts(inst: Instance, mapping: Mapping, sched: Schedule) -> dict[str, int]:
+    """What pattern reuse saved: loads shared by blocks, loads with no write, writes saved.
+
+    ``loads``: loads in the mapping; ``blocks_sharing_a_load``: non-zero blocks
+    served by a load another block of the same pattern also uses;
+    ``loads_already_resident``: loads whose pattern was still in the slot
+    (within or across layers), so no write was needed; ``slot_writes``: writes
+    in the schedule; ``writes_saved``: non-zero blocks minus slot writes.
+    """
+    loads = len(mapping.loads(inst))
+    writes = int(sched.write_op.size)
+    return {"loads": loads, "blocks_sharing_a_load": inst.n_nonzero - loads,
+            "loads_already_resident": loads - writes, "slot_writes": writes,
+            "writes_saved": inst.n_nonzero - writes}
 
 
 def _metrics(report: Report, objectives: dict[str, int]) -> dict[str, float]:
@@ -255,13 +271,21 @@ class LayerItems:
     patterns: NDArray[np.uint8]  # (items, ou_rows, ou_cols)
 
 
-def layer_items(inst: Instance) -> list[LayerItems]:
-    """Items of every layer that has non-zero blocks, in layer order."""
+def layer_items(inst: Instance, reuse: bool = True) -> list[LayerItems]:
+    """Items of every layer that has non-zero blocks, in layer order.
+
+    With ``reuse`` the blocks of a layer with identical patterns are one item
+    (one load serves them all); without it every block is an item of its own.
+    """
     out = []
     nz = inst.nonzero_blocks
     for layer in range(len(inst.network.layers)):
         blocks = nz[inst.block_layer[nz] == layer].astype(np.int64)
         if blocks.size == 0:
+            continue
+        if not reuse:
+            out.append(LayerItems(layer, blocks, np.arange(blocks.size, dtype=np.int64),
+                                  inst.patterns[blocks]))
             continue
         _, first, inv = np.unique(inst.pattern_id[blocks], return_index=True,
                                      return_inverse=True)
@@ -299,9 +323,9 @@ def _split(chains: Chains, sizes: list[int], offsets: list[int]) -> list[Chains]
 
 
 def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
-         info: dict[str, Any]) -> tuple[Mapping, str, float | None, int]:
+         info: dict[str, Any], reuse: bool = True) -> tuple[Mapping, str, float | None, int]:
     """Run a chain method; returns (mapping, status, bound of the method, claimed cost)."""
-    layers = layer_items(inst)
+    layers = layer_items(inst, reuse)
     arch = inst.arch
     s = arch.total_slots
     total_items = sum(len(li.patterns) for li in layers)
@@ -377,7 +401,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
           time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
           decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
           scheduler: str = "list", functional_samples: int | None = 16,
-          bound: bool = True) -> Result:
+          bound: bool = True, reuse: bool = True) -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -411,6 +435,12 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         Input vectors per layer in the bit-exact functional check (``None``: all).
     bound
         Compute the layered assignment bound (skipped above the dense limit).
+    reuse
+        Pattern reuse: blocks of a layer with identical patterns share one load
+        (default). Across layers reuse is automatic: a load whose pattern is
+        still resident in its slot needs no write, and the mapping methods see
+        it as a free transition. ``False``: every block gets a load of its own
+        (the bound then no longer covers the run and is not reported).
 
     Returns
     -------
@@ -442,7 +472,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         mapping, status = naive_mapping(inst), "feasible"
     else:
         mapping, status, method_bound, claimed = _map(inst, method, chain_metric, opts,
-                                                      decomposition, info)
+                                                      decomposition, info, reuse)
     sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                           method=method)
     if scheduler == "cpsat":
@@ -473,7 +503,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if objective in ("programming", "cell_writes"):
         unit = 1000.0 if objective == "programming" else 1.0
         candidates = [b for b in (method_bound,) if b is not None]
-        if bound:
+        if bound and reuse:  # the instance bound assumes shared loads are allowed
             ib = instance_bound(inst, chain_metric)
             if ib is not None:
                 candidates.append(ib)
@@ -490,5 +520,5 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                   options={"time_limit": time_limit, "workers": workers, "initial": initial,
                            "decomposition": decomposition, "granularity": granularity,
                            "overlap": overlap, "scheduler": scheduler,
-                           "functional_samples": functional_samples},
+                           "functional_samples": functional_samples, "reuse": reuse},
                   info=info)
