@@ -302,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="never program while any crossbar computes")
     s.add_argument("--no-reuse", action="store_true",
                    help="no pattern reuse: every block gets a load of its own")
-    s.add_argument("--scheduler", default="list", choices=["list", "cpsat"],
-                   help="list scheduler, or CP-SAT re-timing for minimum makespan")
+    s.add_argument("--scheduler", default="list", choices=["list", "cpsat", "joint"],
+                   help="list scheduler; CP-SAT re-timing for minimum makespan; or joint "
+                        "CP-SAT mapping and scheduling (small instances)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--samples", type=int, default=16,
                    help="input vectors per layer in the functional check (0 = all)")

@@ -1,0 +1,297 @@
+"""Joint mapping and scheduling for small instances: one CP-SAT model, minimum makespan.
+
+The two-stage approach maps for minimum programming latency, then schedules
+that mapping. Here CP-SAT chooses both at once: for the loads of a given
+mapping (each load = one pattern serving one or more blocks of a layer), the
+slot of every load, the order of the loads in every slot, and every start
+time, with the makespan as objective. The two-stage schedule is a complete
+hint, so the joint result is never worse; the difference is what the
+two-stage approach loses.
+
+Model (slot-granular program operations, DESIGN sections 2 and 4):
+
+- per slot, a circuit over a depot and the loads: arc ``i -> j`` means load
+  ``j`` directly follows ``i`` in that slot; a load absent from the slot takes
+  its self-loop, an empty slot the depot's self-loop; arcs never go to an
+  earlier layer (a slot's loads follow the layer order);
+- every load sits in exactly one slot; its program duration is the latency
+  model's cost from its predecessor's pattern (all-zero for a first load);
+- a load's computes start after its program operation; the next load of the
+  slot is programmed after every compute of the previous one;
+- resources exactly as :mod:`pimopt.cpsat_schedule` (per crossbar OU
+  cumulative with programs taking all of it under ``block_whole_crossbar``,
+  write budget cumulative), on optional intervals per crossbar;
+- layer barrier; objective: the makespan.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+
+from pimopt.errors import InputError, PimoptError
+from pimopt.instance import Instance
+from pimopt.latency import pair_costs
+from pimopt.mapping import Mapping
+from pimopt.schedule import Schedule
+from pimopt.scheduler import list_schedule
+
+JOINT_ARC_LIMIT = 20_000  # loads^2 x slots: the joint model is for small instances
+
+
+@dataclass
+class JointOutcome:
+    """The joint solution: mapping, verified-ready schedule, status and bound."""
+
+    mapping: Mapping
+    schedule: Schedule
+    status: str
+    makespan_ps: int
+    bound_ps: int | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
+                   time_limit: float = 60.0, seed: int = 0, workers: int = 2) -> JointOutcome:
+    """Re-map the loads of ``mapping`` and re-time everything for minimum makespan.
+
+    Parameters
+    ----------
+    inst
+        The instance (slot-granular programming).
+    mapping, warm
+        A valid mapping and a schedule of it (the complete hint and horizon);
+        ``warm`` must have slot-granular program operations.
+    time_limit, seed, workers
+        CP-SAT settings.
+    """
+    from ortools.sat.python import cp_model
+
+    a = inst.arch
+    spc = a.slots_per_crossbar
+    n_slots = a.total_slots
+    loads = mapping.loads(inst)
+    n = len(loads)
+    if n * n * n_slots > JOINT_ARC_LIMIT:
+        raise InputError(f"the joint model would have {n * n * n_slots} arcs ({n} loads, "
+                         f"{n_slots} slots), more than {JOINT_ARC_LIMIT}: joint mapping and "
+                         "scheduling is for small instances")
+    if warm.meta.get("scheduler", {}).get("granularity", "slot") != "slot":
+        raise InputError("the joint model needs slot-granular program operations")
+    blocks_of: list[list[int]] = [[] for _ in range(n)]
+    for row, ld in enumerate(loads.load_of_row.tolist()):
+        blocks_of[ld].append(int(mapping.block[row]))
+    lo_layer, hi_layer = loads.min_layer.tolist(), loads.max_layer.tolist()
+    pat = inst.patterns[loads.block]
+    zero = np.zeros_like(pat[:1])
+    # cost[i + 1, j]: program j after i; row 0: after the all-zero start
+    olds = np.concatenate([zero, pat])
+    cost = pair_costs(a, np.repeat(olds, n, axis=0), np.tile(pat, (n + 1, 1, 1))
+                      ).latency_ps.reshape(n + 1, n).astype(np.int64)
+    horizon = int(warm.makespan_ps())
+    c_dur = {b: int(a.compute_ps(int(inst.block_n_inputs[b]))) for bl in blocks_of for b in bl}
+
+    m = cp_model.CpModel()
+    x = [[m.new_bool_var(f"x{i}_{g}") for g in range(n_slots)] for i in range(n)]
+    for i in range(n):
+        m.add_exactly_one(x[i])
+    arcs: dict[tuple[int, int, int], Any] = {}  # (slot, pred or -1, succ or -1) -> literal
+    empty = []
+    dur_terms: list[list[tuple[Any, int]]] = [[] for _ in range(n)]
+    for g in range(n_slots):
+        circuit: list[tuple[int, int, Any]] = []
+        e = m.new_bool_var(f"empty{g}")
+        empty.append(e)
+        circuit.append((0, 0, e))  # the empty-circuit arc: always allowed
+        for j in range(n):
+            circuit.append((j + 1, j + 1, x[j][g].Not()))
+            first = m.new_bool_var(f"s{g}_{j}")
+            arcs[(g, -1, j)] = first
+            circuit.append((0, j + 1, first))
+            dur_terms[j].append((first, int(cost[0, j])))
+            t = m.new_bool_var(f"t{g}_{j}")
+            arcs[(g, j, -1)] = t
+            circuit.append((j + 1, 0, t))
+            for i in range(n):
+                if i != j and hi_layer[i] <= lo_layer[j]:
+                    lit = m.new_bool_var(f"a{g}_{i}_{j}")
+                    arcs[(g, i, j)] = lit
+                    circuit.append((i + 1, j + 1, lit))
+                    dur_terms[j].append((lit, int(cost[i + 1, j])))
+        m.add_circuit(circuit)
+    dur = [m.new_int_var(0, int(cost[:, j].max()), f"d{j}") for j in range(n)]
+    for j in range(n):
+        m.add(dur[j] == sum(lit * c for lit, c in dur_terms[j]))
+    ps = [m.new_int_var(0, horizon, f"p{j}") for j in range(n)]
+    pe = [m.new_int_var(0, horizon, f"pe{j}") for j in range(n)]  # interval ends: variables
+    for j in range(n):
+        m.add(pe[j] == ps[j] + dur[j])
+    cs = {b: m.new_int_var(0, horizon, f"c{b}") for b in c_dur}
+    # resources on optional intervals per crossbar
+    k = a.ous_per_crossbar
+    all_prog = []
+    on_vars: dict[tuple[int, int], Any] = {}
+    for xb in range(a.crossbars):
+        slots = range(xb * spc, (xb + 1) * spc)
+        p_iv, c_iv = [], []
+        for j in range(n):
+            on = m.new_bool_var(f"on{j}_{xb}")
+            on_vars[(j, xb)] = on
+            m.add(on == sum(x[j][g] for g in slots))
+            p_iv.append(m.new_optional_interval_var(ps[j], dur[j], pe[j], on,
+                                                    f"P{j}_{xb}"))
+            for b in blocks_of[j]:
+                c_iv.append(m.new_optional_fixed_size_interval_var(cs[b], c_dur[b], on,
+                                                                   f"C{b}_{xb}"))
+        all_prog.extend(p_iv)
+        if a.block_whole_crossbar:
+            m.add_cumulative(p_iv + c_iv, [k] * len(p_iv) + [1] * len(c_iv), k)
+        else:
+            m.add_no_overlap(p_iv)
+            m.add_cumulative(c_iv, [1] * len(c_iv), k)
+    m.add_cumulative(all_prog, [1] * len(all_prog), int(a.max_programming_crossbars or a.crossbars))
+    for j in range(n):
+        if len(blocks_of[j]) > 1:  # one OU: the blocks of a shared load compute in turn
+            m.add_no_overlap([m.new_fixed_size_interval_var(cs[b], c_dur[b], f"S{b}")
+                              for b in blocks_of[j]])
+        for b in blocks_of[j]:
+            m.add(cs[b] >= ps[j] + dur[j])
+    for (_, i, j), lit in arcs.items():
+        if i >= 0 and j >= 0:
+            for b in blocks_of[i]:
+                m.add(ps[j] >= cs[b] + c_dur[b]).only_enforce_if(lit)
+    layer = {b: int(inst.block_layer[b]) for b in c_dur}
+    deps = inst.network.dependencies()
+    ends = {}
+    for li in sorted(set(layer.values())):
+        e = m.new_int_var(0, horizon, f"end{li}")
+        m.add_max_equality(e, [cs[b] + c_dur[b] for b in c_dur if layer[b] == li])
+        ends[li] = e
+    for b in c_dur:
+        for d in deps[layer[b]]:
+            if d in ends:
+                m.add(cs[b] >= ends[d])
+    makespan = m.new_int_var(0, horizon, "makespan")
+    m.add_max_equality(makespan, [ps[j] + dur[j] for j in range(n)]
+                       + [cs[b] + c_dur[b] for b in c_dur])
+    m.minimize(makespan)
+    _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, dur, ps, pe, cs, ends,
+          makespan, cost)
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.random_seed = int(seed)
+    solver.parameters.num_workers = int(workers)
+    lines: list[str] = []
+    solver.parameters.log_search_progress = True
+    solver.parameters.log_to_stdout = False
+    solver.log_callback = lines.append
+    t0 = time.perf_counter()
+    code = solver.solve(m)
+    info: dict[str, Any] = {"solver": "cp-sat", "ortools": version("ortools"), "seed": seed,
+                            "workers": workers, "time_limit": time_limit, "loads": n,
+                            "wall_s": time.perf_counter() - t0,
+                            "hint_complete_feasible":
+                                "hint is complete and is feasible" in "\n".join(lines)}
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return JointOutcome(mapping, warm, "feasible", horizon, None,
+                            dict(info, used="warm start"))
+    # the mapping: follow each slot's circuit from the depot
+    rows: list[tuple[int, int, int, int]] = []
+    for g in range(n_slots):
+        prev, pos = -1, 0
+        while True:
+            nxt = [j for j in range(n)
+                   if (g, prev, j) in arcs and solver.value(arcs[(g, prev, j)])]
+            if not nxt:
+                break
+            prev = nxt[0]
+            xb, s = divmod(g, spc)
+            rows.extend((b, xb, s, pos) for b in blocks_of[prev])
+            pos += 1
+    arr = np.array(rows, dtype=np.int64)
+    new_map = Mapping(block=arr[:, 0], crossbar=arr[:, 1], slot=arr[:, 2], position=arr[:, 3])
+    sched = list_schedule(inst, new_map, method=warm.method)
+    # the model's times on the list schedule's operations (same writes, same durations)
+    load_of_block = {b: j for j, bl in enumerate(blocks_of) for b in bl}
+    first_write = np.full(sched.n_program, -1, dtype=np.int64)
+    first_write[sched.write_op[::-1]] = np.arange(sched.write_op.size)[::-1]
+    p_start = np.array([solver.value(ps[load_of_block[int(sched.write_block[w])]])
+                        for w in first_write.tolist()], dtype=np.int64)
+    p_len = sched.prog_end - sched.prog_start
+    want = np.array([solver.value(dur[load_of_block[int(sched.write_block[w])]])
+                     for w in first_write.tolist()], dtype=np.int64)
+    if not np.array_equal(p_len, want):  # the model and the latency model must agree
+        raise PimoptError("joint model: program durations differ from the latency model")
+    c_start = np.array([solver.value(cs[int(b)]) for b in sched.comp_block], dtype=np.int64)
+    sched.prog_start, sched.prog_end = p_start, p_start + p_len
+    sched.comp_start, sched.comp_end = c_start, c_start + (sched.comp_end - sched.comp_start)
+    sched.meta["scheduler"] = {"name": "joint cp-sat", "granularity": "slot",
+                               "warm_start": warm.meta.get("scheduler")}
+    status = "optimal" if code == cp_model.OPTIMAL else "feasible"
+    return JointOutcome(new_map, sched, status, int(solver.value(makespan)),
+                        int(solver.best_objective_bound), info)
+
+
+def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[list[int]],
+          x: list[list[Any]], arcs: dict[tuple[int, int, int], Any], empty: list[Any],
+          on_vars: dict[tuple[int, int], Any], dur: list[Any], ps: list[Any], pe: list[Any],
+          cs: dict[int, Any], ends: dict[int, Any], makespan: Any, cost: np.ndarray) -> None:
+    """Complete hint from the two-stage solution: every literal and every time."""
+    m.clear_hints()
+    n = len(blocks_of)
+    n_slots = len(empty)
+    slot_of = loads.global_slot.tolist()
+    pos_of = loads.position.tolist()
+    chain: dict[int, list[int]] = {}
+    for j in sorted(range(n), key=lambda j: (slot_of[j], pos_of[j])):
+        chain.setdefault(slot_of[j], []).append(j)
+    true_arcs = set()
+    pred = [-1] * n
+    for g, seq in chain.items():
+        prev = -1
+        for j in seq:
+            true_arcs.add((g, prev, j))
+            pred[j] = prev
+            prev = j
+        true_arcs.add((g, prev, -1))
+    for key, lit in arcs.items():
+        m.add_hint(lit, key in true_arcs)
+    for g in range(n_slots):
+        m.add_hint(empty[g], g not in chain)
+    spc = inst.arch.slots_per_crossbar
+    for (j, xb), on in on_vars.items():
+        m.add_hint(on, slot_of[j] // spc == xb)
+    for j in range(n):
+        for g in range(n_slots):
+            m.add_hint(x[j][g], slot_of[j] == g)
+        m.add_hint(dur[j], int(cost[pred[j] + 1, j]))
+    c_start = {int(b): int(s) for b, s in zip(warm.comp_block.tolist(),
+                                               warm.comp_start.tolist(), strict=True)}
+    c_end = {int(b): int(e) for b, e in zip(warm.comp_block.tolist(),
+                                             warm.comp_end.tolist(), strict=True)}
+    for b, v in cs.items():
+        m.add_hint(v, c_start[b])
+    # a load's program start: its write in the warm schedule, or (no write) right after
+    # the previous load's computes
+    w_start: dict[tuple[int, int], int] = {}
+    for w in range(warm.write_op.size):
+        op = int(warm.write_op[w])
+        g = int(warm.prog_crossbar[op]) * spc + int(warm.write_slot[w])
+        w_start[(g, int(warm.write_block[w]))] = int(warm.prog_start[op])
+    for j in range(n):
+        g = slot_of[j]
+        start = w_start.get((g, int(loads.block[j])))
+        if start is None:
+            prev = pred[j]
+            start = 0 if prev < 0 else max(c_end[b] for b in blocks_of[prev])
+        m.add_hint(ps[j], start)
+        m.add_hint(pe[j], start + int(cost[pred[j] + 1, j]))
+    layer = inst.block_layer
+    for li, e in ends.items():
+        m.add_hint(e, max(c_end[b] for b in c_end if int(layer[b]) == li))
+    m.add_hint(makespan, int(warm.makespan_ps()))
