@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from pimopt.bench import load_records
 from pimopt.provenance import machine, source_commit, versions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,8 @@ def main() -> None:
     table = "\n".join(["| folder | what | report |", "|---|---|---|",
                        *(f"| `{f}/` | {w} | [report]({f}/report.md) |" for f, w in rows)])
     v = versions()
+    used = sorted({str(r.get("commit")) for r in load_records(out)})
+    commits = "; ".join(used) if used else commit
     text = f"""# Reference run
 
 Made by one command from the repository root:
@@ -76,7 +79,9 @@ Made by one command from the repository root:
     python scripts/reference_run.py --jobs {args.jobs} --time-limit {args.time_limit:g} \\
         --out {args.out}
 
-- commit: {commit} (the code the runs used)
+- commit(s) the runs used: {commits} (this call started at {commit}; a second call
+  only adds the runs missing, so records can come from several commits, each
+  record names its own)
 - versions: {", ".join(f"{k} {val}" for k, val in v.items())}
 - machine: {machine()}; started {started}; {minutes:.0f} minutes in all
 - seeds: 0, 1, 2 on the tiny suite, 0 elsewhere; time limit {args.time_limit:g} s per run;

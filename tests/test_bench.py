@@ -14,6 +14,7 @@ import pytest
 
 from pimopt.bench import (
     RunSpec,
+    Suite,
     load_records,
     load_suite,
     methods_arg,
@@ -29,6 +30,13 @@ TINY = ROOT / "instances" / "suites" / "tiny.toml"
 DETERMINISTIC = ["naive", "sorted", "greedy", "assignment"]
 
 
+def _tiny3() -> Suite:
+    """The tiny suite's whole-network entries (its per-layer twins left out)."""
+    suite = load_suite(TINY)
+    suite.entries = [e for e in suite.entries if not e.name.endswith("-per-layer")]
+    return suite
+
+
 def _slow_suite(tmp_path: Path) -> Path:
     p = tmp_path / "slow.toml"
     p.write_text('name = "slow"\n[[instances]]\nnetwork = '
@@ -38,7 +46,8 @@ def _slow_suite(tmp_path: Path) -> Path:
 
 def test_suites_load_and_name_their_instances() -> None:
     tiny = load_suite(TINY)
-    assert [e.name for e in tiny.entries] == ["tiny-fc2", "tiny-conv", "tiny-mlp3"]
+    assert [e.name for e in tiny.entries][:3] == ["tiny-fc2", "tiny-conv", "tiny-mlp3"]
+    assert [e.options["decomposition"] for e in tiny.entries] == ["whole"] * 3 + ["layer"] * 3
     assert all(e.arch.total_slots == 4 for e in tiny.entries)
     bundled = load_suite(ROOT / "instances" / "suites" / "bundled.toml")
     assert "lenet5" in [e.name for e in bundled.entries]
@@ -48,7 +57,7 @@ def test_suites_load_and_name_their_instances() -> None:
 
 
 def test_run_record_is_verified_and_complete(tmp_path: Path) -> None:
-    spec = load_suite(TINY).specs(["assignment"], [3], 5.0)[0]
+    spec = _tiny3().specs(["assignment"], [3], 5.0)[0]
     rec = run_one(spec.to_dict())
     assert rec["status"] == "feasible" and rec["verification"]["verified"]
     assert rec["objective"] == rec["metrics"]["programming_ns"]
@@ -60,22 +69,22 @@ def test_run_record_is_verified_and_complete(tmp_path: Path) -> None:
 
 
 def test_run_id_changes_with_what_defines_the_run() -> None:
-    a = load_suite(TINY).specs(["sorted"], [0], 5.0)
-    b = load_suite(TINY).specs(["sorted"], [0], 6.0)
+    a = _tiny3().specs(["sorted"], [0], 5.0)
+    b = _tiny3().specs(["sorted"], [0], 6.0)
     assert a[0].run_id != b[0].run_id
-    assert a[0].run_id == load_suite(TINY).specs(["sorted"], [0], 5.0)[0].run_id
-    c = load_suite(TINY).specs(["sorted"], [0], 5.0, {"overlap": False})
+    assert a[0].run_id == _tiny3().specs(["sorted"], [0], 5.0)[0].run_id
+    c = _tiny3().specs(["sorted"], [0], 5.0, {"overlap": False})
     assert c[0].run_id != a[0].run_id
 
 
 def test_second_call_skips_finished_runs(tmp_path: Path) -> None:
-    specs = load_suite(TINY).specs(["naive", "sorted"], [0, 1], 5.0)
+    specs = _tiny3().specs(["naive", "sorted"], [0, 1], 5.0)
     lines: list[str] = []
     first = run_specs(specs, tmp_path, jobs=2, progress=lines.append)
     assert (first.total, first.ran, first.skipped, first.errors) == (12, 12, 0, 0)
     before = {p.name: p.read_text() for p in (tmp_path / "runs").glob("*.json")}
     assert len(before) == 12 and any("[12/12]" in s for s in lines)
-    more = load_suite(TINY).specs(["naive", "sorted", "assignment"], [0, 1], 5.0)
+    more = _tiny3().specs(["naive", "sorted", "assignment"], [0, 1], 5.0)
     second = run_specs(more, tmp_path, jobs=1, progress=lines.append)
     assert (second.ran, second.skipped) == (6, 12)
     after = {p.name: p.read_text() for p in (tmp_path / "runs").glob("*.json")}
@@ -84,7 +93,7 @@ def test_second_call_skips_finished_runs(tmp_path: Path) -> None:
 
 
 def test_refused_run_is_recorded_and_not_retried(tmp_path: Path) -> None:
-    spec = load_suite(TINY).specs(["naive"], [0], 5.0)[0]
+    spec = _tiny3().specs(["naive"], [0], 5.0)[0]
     bad = RunSpec.from_dict({**spec.to_dict(), "network": {"path": str(tmp_path / "none.json"),
                                                            "sha256": "x"}})
     out = run_specs([bad], tmp_path, progress=lambda s: None)
@@ -123,7 +132,7 @@ def test_killed_bench_resumes_without_losing_or_redoing_runs(tmp_path: Path) -> 
 
 def test_dask_local_cluster_gives_the_local_pool_objectives(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    specs = load_suite(TINY).specs(DETERMINISTIC, [0], 5.0)
+    specs = _tiny3().specs(DETERMINISTIC, [0], 5.0)
     local = run_specs(specs, tmp_path / "local", jobs=2, progress=lambda s: None)
     lines: list[str] = []
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
@@ -142,7 +151,7 @@ def test_dask_local_cluster_gives_the_local_pool_objectives(tmp_path: Path) -> N
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    specs = load_suite(TINY).specs(["naive"], [0], 5.0)
+    specs = _tiny3().specs(["naive"], [0], 5.0)
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         run_specs(specs, tmp_path, scheduler="tcp://127.0.0.1:9", connect_timeout=1.0)
 
@@ -174,10 +183,11 @@ def test_cli_bench_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = tmp_path / "b"
     assert main(["bench", "--suite", str(TINY), "--methods", "naive,cpsat", "--seeds", "0",
                  "--time-limit", "5", "--out", str(out)]) == 0
-    assert "done: 6 run now" in capsys.readouterr().out
+    assert "done: 12 run now" in capsys.readouterr().out
     assert main(["report", str(out)]) == 0
     text = (out / "report.md").read_text()
-    assert "| cpsat | 3 | 3 | 3 |" in text  # three runs, solved, proven optimal (whole model)
+    # six runs, all solved; the three whole-network models proven optimal (per layer: not)
+    assert "| cpsat | 6 | 6 | 3 |" in text
     assert main(["bench", "--suite", "nope", "--out", str(out)]) == 2
     assert "suite 'nope'" in capsys.readouterr().err
 
