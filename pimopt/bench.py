@@ -53,6 +53,7 @@ RUN_FORMAT_VERSION = 1
 SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
     "decomposition": str, "granularity": str, "overlap": bool, "scheduler": str,
     "workers": int, "initial": str, "functional_samples": int, "bound": bool, "reuse": bool,
+    "split": bool,
 }
 FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
 SUITE_KEYS = {"name", "description", "objective", "options", "instances"}

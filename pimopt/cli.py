@@ -79,7 +79,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 time_limit=args.time_limit, workers=args.workers, initial=args.initial,
                 decomposition=args.decomposition, granularity=args.granularity,
                 overlap=not args.no_overlap, scheduler=args.scheduler,
-                bound=not args.no_bound, reuse=not args.no_reuse,
+                bound=not args.no_bound, reuse=not args.no_reuse, split=args.split,
                 functional_samples=None if args.samples == 0 else args.samples)
     _write_outputs(Path(args.out), {"mapping.csv": res.mapping.to_csv(inst),
                                     "schedule.json": res.schedule.dumps(),
@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="program operations per slot or per whole crossbar")
     s.add_argument("--no-overlap", action="store_true",
                    help="never program while any crossbar computes")
+    s.add_argument("--split", action="store_true",
+                   help="split bottleneck computes' inputs across loads when the makespan drops")
     s.add_argument("--no-reuse", action="store_true",
                    help="no pattern reuse: every block gets a load of its own")
     s.add_argument("--scheduler", default="list", choices=["list", "cpsat", "joint"],

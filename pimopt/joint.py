@@ -80,6 +80,8 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         raise InputError(f"the joint model would have {n * n * n_slots} arcs ({n} loads, "
                          f"{n_slots} slots), more than {JOINT_ARC_LIMIT}: joint mapping and "
                          "scheduling is for small instances")
+    if np.unique(mapping.block).size != len(mapping):
+        raise InputError("the joint model takes whole blocks: no input splitting")
     if warm.meta.get("scheduler", {}).get("granularity", "slot") != "slot":
         raise InputError("the joint model needs slot-granular program operations")
     blocks_of: list[list[int]] = [[] for _ in range(n)]

@@ -3,6 +3,11 @@
 One row per non-zero block: the crossbar, the slot inside that crossbar, and
 the position of the block's load in that slot's sequence of loads. Blocks
 with identical patterns may share a load (same crossbar, slot and position).
+
+Input splitting: a row may also name an input range ``[first, last)`` of the
+block's input vectors; a block then has several rows (usually in different
+loads) whose ranges partition ``[0, n_inputs)``. Without ranges every row
+computes all of its block's inputs.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from numpy.typing import NDArray
 from pimopt.errors import InputError
 from pimopt.instance import Instance
 
-CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position")
+CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",
+              "last")
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,16 +37,25 @@ class Mapping:
     ----------
     block, crossbar, slot, position
         Parallel integer arrays, one entry per mapped block.
+    first, last
+        Optional input ranges of the rows (``None``: every row computes all of
+        its block's inputs).
     """
 
     block: NDArray[np.int64]
     crossbar: NDArray[np.int64]
     slot: NDArray[np.int64]
     position: NDArray[np.int64]
+    first: NDArray[np.int64] | None = None
+    last: NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
+        if (self.first is None) != (self.last is None):
+            raise InputError("Mapping.first and Mapping.last go together: give both or neither")
         arrays = {}
-        for f in ("block", "crossbar", "slot", "position"):
+        names = ("block", "crossbar", "slot", "position") + (
+            () if self.first is None else ("first", "last"))
+        for f in names:
             a = np.asarray(getattr(self, f))
             if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
                 raise InputError(f"Mapping.{f} must be a 1-D integer array, got "
@@ -57,6 +72,17 @@ class Mapping:
 
     def __len__(self) -> int:
         return int(self.block.size)
+
+    @property
+    def has_ranges(self) -> bool:
+        """True if rows carry input ranges (input splitting)."""
+        return self.first is not None
+
+    def ranges(self, inst: Instance) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(first, last) input range of every row (whole blocks without ranges)."""
+        if self.first is None or self.last is None:
+            return np.zeros_like(self.block), inst.block_n_inputs[self.block].astype(np.int64)
+        return self.first, self.last
 
     def validate(self, inst: Instance) -> None:
         """Check the mapping against an instance; raise :class:`InputError` naming the fault.
@@ -78,8 +104,10 @@ class Mapping:
             raise InputError(f"mapping misses non-zero block {int(missing[0])} "
                              f"({missing.size} missing)")
         dup = np.flatnonzero(counts > 1)
-        if dup.size:
+        if dup.size and not self.has_ranges:
             raise InputError(f"mapping lists block {int(dup[0])} {int(counts[dup[0]])} times")
+        if self.has_ranges:
+            self._check_ranges(inst)
         zero = self.block[inst.is_zero[self.block]]
         if zero.size:
             raise InputError(f"mapping lists zero block {int(zero[0])}: all-zero blocks are "
@@ -115,6 +143,23 @@ class Mapping:
                              f"{int(loads.max_layer[i - 1])}; a slot's loads must follow the "
                              "layer order")
 
+    def _check_ranges(self, inst: Instance) -> None:
+        """The rows of every block split its inputs into contiguous, non-empty, complete parts."""
+        f, la = self.ranges(inst)
+        order = np.lexsort((f, self.block))
+        b, f, la = self.block[order], f[order], la[order]
+        n_in = inst.block_n_inputs[b]
+        head = np.r_[True, b[1:] != b[:-1]]
+        tail = np.r_[b[1:] != b[:-1], True]
+        prev_last = np.r_[0, la[:-1]]
+        bad = (f >= la) | (head & (f != 0)) | (tail & (la != n_in)) | (~head & (f != prev_last))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            blk = int(b[i])
+            parts = [(int(x), int(y)) for x, y in zip(f[b == blk], la[b == blk], strict=True)]
+            raise InputError(f"block {blk}: input ranges {parts} do not split [0, "
+                             f"{int(inst.block_n_inputs[blk])}) into contiguous non-empty parts")
+
     def loads(self, inst: Instance) -> Loads:
         """Group rows into loads, sorted by (crossbar, slot, position)."""
         gslot = self.crossbar * inst.arch.slots_per_crossbar + self.slot
@@ -139,13 +184,15 @@ class Mapping:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(CSV_FIELDS)
-        order = np.lexsort((self.block, self.position, self.slot, self.crossbar))
+        first, last = self.ranges(inst)
+        order = np.lexsort((first, self.block, self.position, self.slot, self.crossbar))
         layer = inst.block_layer[self.block]
         tile = inst.block_tile[self.block]
         for i in order:
             w.writerow((int(self.block[i]), inst.network.layers[layer[i]].name,
                         int(tile[i, 0]), int(tile[i, 1]), int(self.crossbar[i]),
-                        int(self.slot[i]), int(self.position[i])))
+                        int(self.slot[i]), int(self.position[i]), int(first[i]),
+                        int(last[i])))
         return buf.getvalue()
 
     def save_csv(self, path: str | Path, inst: Instance) -> None:
@@ -161,7 +208,10 @@ class Mapping:
                 rows = list(csv.DictReader(fh))
         except FileNotFoundError:
             raise InputError(f"mapping file {p} does not exist") from None
-        cols: dict[str, list[int]] = {f: [] for f in ("block", "crossbar", "slot", "position")}
+        names = ["block", "crossbar", "slot", "position"]
+        if rows and rows[0].get("first") not in (None, ""):
+            names += ["first", "last"]  # input ranges (files of older versions have none)
+        cols: dict[str, list[int]] = {f: [] for f in names}
         for n, row in enumerate(rows, start=2):
             for f in cols:
                 try:

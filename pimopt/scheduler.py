@@ -92,11 +92,12 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     for w, o in enumerate(op_of_write.tolist()):
         op_writes[o].append(int(loads.global_slot[wl[w]]))
 
-    # computes: one per mapped block, on its load's slot, all inputs at once
+    # computes: one per mapping row, on its load's slot, the row's inputs at once
     c_load = loads.load_of_row
     c_block = mapping.block
+    c_first, c_last = mapping.ranges(inst)
     c_layer = inst.block_layer[c_block].astype(np.int64)
-    c_dur = a.compute_ps(1) * inst.block_n_inputs[c_block]
+    c_dur = a.compute_ps(1) * (c_last - c_first)
 
     # event order: (layer, position, kind, crossbar, slot, index)
     kinds = np.r_[np.zeros(n_ops, dtype=np.int64), np.ones(c_block.size, dtype=np.int64)]
@@ -168,7 +169,6 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
 
     ps = np.array(prog_start, dtype=np.int64)
     cs = np.array(comp_start, dtype=np.int64)
-    n_in = inst.block_n_inputs[c_block]
     meta = {"instance": {"name": inst.network.name, "sha256": inst.content_hash(),
                          "network_sha256": inst.network.content_hash()},
             "architecture": a.to_dict(),
@@ -178,5 +178,5 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         write_op=op_of_write, write_slot=l_slot[wl], write_block=loads.block[wl],
         write_levels=new[wl],
         comp_crossbar=l_xb[c_load], comp_slot=l_slot[c_load], comp_block=c_block,
-        comp_first=np.zeros_like(n_in), comp_last=n_in, comp_start=cs, comp_end=cs + c_dur,
+        comp_first=c_first, comp_last=c_last, comp_start=cs, comp_end=cs + c_dur,
         method=method, meta=meta)

@@ -402,7 +402,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
           time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
           decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
           scheduler: str = "list", functional_samples: int | None = 16,
-          bound: bool = True, reuse: bool = True) -> Result:
+          bound: bool = True, reuse: bool = True, split: bool = False) -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -442,6 +442,10 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         still resident in its slot needs no write, and the mapping methods see
         it as a free transition. ``False``: every block gets a load of its own
         (the bound then no longer covers the run and is not reported).
+    split
+        Input splitting (:mod:`pimopt.split`): after mapping, move the second
+        half of bottleneck computes' inputs to new loads on other crossbars
+        while the list-scheduled makespan drops (up to ``time_limit`` seconds).
 
     Returns
     -------
@@ -460,6 +464,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         raise InputError(f"scheduler {scheduler!r} is unknown: one of {', '.join(SCHEDULERS)}")
     if scheduler == "joint" and granularity != "slot":
         raise InputError("scheduler 'joint' needs granularity 'slot'")
+    if scheduler == "joint" and split:
+        raise InputError("scheduler 'joint' takes whole blocks: use split=False")
     if not time_limit > 0:
         raise InputError(f"time_limit = {time_limit!r} is invalid: a positive number of seconds")
     if inst.n_nonzero == 0:
@@ -478,6 +484,15 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                                                       decomposition, info, reuse)
     sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                           method=method)
+    if split:
+        from pimopt.split import split_inputs
+
+        so = split_inputs(inst, mapping, granularity=granularity, overlap=overlap,
+                          time_limit=time_limit, method=method)
+        info["split"] = so.info
+        if so.info["splits"]:
+            mapping, sched = so.mapping, so.schedule
+            claimed = None  # extra loads: the method's programming cost no longer applies
     if scheduler in ("cpsat", "joint"):
         from pimopt.cpsat_schedule import cpsat_schedule
 
@@ -537,5 +552,6 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                   options={"time_limit": time_limit, "workers": workers, "initial": initial,
                            "decomposition": decomposition, "granularity": granularity,
                            "overlap": overlap, "scheduler": scheduler,
-                           "functional_samples": functional_samples, "reuse": reuse},
+                           "functional_samples": functional_samples, "reuse": reuse,
+                           "split": split},
                   info=info)

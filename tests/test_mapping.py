@@ -28,7 +28,37 @@ def test_csv_round_trip(tiny_instance: Instance, tmp_path: Path) -> None:
     for f in ("block", "crossbar", "slot", "position"):
         assert np.array_equal(getattr(m, f)[key], getattr(back, f)[key2])
     header = (tmp_path / "m.csv").read_text().splitlines()[0]
-    assert header == "block,layer,row_tile,col_tile,crossbar,slot,position"
+    assert header == "block,layer,row_tile,col_tile,crossbar,slot,position,first,last"
+    lo, hi = back.ranges(tiny_instance)
+    assert np.array_equal(hi[key2] - lo[key2], tiny_instance.block_n_inputs[m.block[key]])
+
+
+def test_input_ranges_must_split_each_block(tiny_instance: Instance) -> None:
+    inst = tiny_instance
+    m = naive_mapping(inst)
+    layer = inst.block_layer[m.block]
+    # a block of the last layer with several inputs: its second half goes to a new load at
+    # the end of slot 0 of crossbar 0 (after every other load there: the layer order holds)
+    b = int(np.flatnonzero((layer == layer.max()) & (inst.block_n_inputs[m.block] >= 2))[0])
+    n = int(inst.block_n_inputs[m.block[b]])
+    last_pos = int(m.position[(m.crossbar == 0) & (m.slot == 0)].max())
+    first = np.zeros(len(m) + 1, dtype=np.int64)
+    last = np.r_[inst.block_n_inputs[m.block], 0].astype(np.int64)
+    last[b] = n // 2
+    first[-1], last[-1] = n // 2, n
+    split = Mapping(block=np.r_[m.block, m.block[b]], crossbar=np.r_[m.crossbar, 0],
+                    slot=np.r_[m.slot, 0], position=np.r_[m.position, last_pos + 1],
+                    first=first, last=last)
+    split.validate(inst)
+    assert len(split.loads(inst)) == len(m.loads(inst)) + 1
+    bad_last = last.copy()
+    bad_last[-1] = n - 1  # the last input is never computed
+    with pytest.raises(InputError, match=r"do not split \[0, "):
+        Mapping(block=split.block, crossbar=split.crossbar, slot=split.slot,
+                position=split.position, first=first, last=bad_last).validate(inst)
+    with pytest.raises(InputError, match="go together"):
+        Mapping(block=m.block, crossbar=m.crossbar, slot=m.slot, position=m.position,
+                first=np.zeros_like(m.block))
 
 
 def test_validation_names_each_fault(tiny_instance: Instance) -> None:
