@@ -44,3 +44,16 @@ def test_split_search_respects_its_limits() -> None:
     out = split_inputs(inst, res.mapping, time_limit=2, max_splits=3)
     assert out.info["splits"] <= 3
     assert out.schedule.makespan_ps() <= res.schedule.makespan_ps()
+
+
+@pytest.mark.parametrize("scheduler", ["list", "cpsat"])
+@pytest.mark.parametrize("reuse", [True, False])
+@pytest.mark.parametrize("split", [True, False])
+def test_every_scheduler_with_and_without_reuse_and_splitting(scheduler: str, reuse: bool,
+                                                              split: bool) -> None:
+    net = random_network(11, n_layers=3, max_inputs=9, sparsity=0.2)
+    inst = Instance(small_arch(), net)
+    res = solve(inst, "assignment", objective="makespan", time_limit=2, scheduler=scheduler,
+                reuse=reuse, split=split)
+    assert verify(inst, res.schedule, functional_samples=None).ok
+    assert res.options["reuse"] is reuse and res.options["split"] is split
