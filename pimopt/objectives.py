@@ -16,29 +16,47 @@ maxima, so every result reports all three.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from numpy.typing import NDArray
 
 from pimopt.instance import Instance
-from pimopt.latency import pair_costs
-from pimopt.mapping import Mapping
+from pimopt.latency import WriteCost, pair_costs
+from pimopt.mapping import Loads, Mapping
 
 
-def mapping_objectives(inst: Instance, mapping: Mapping) -> dict[str, int]:
-    """The three mapping objectives of a mapping (see the module docstring)."""
+@dataclass
+class Rounds:
+    """The loads of a mapping with their programming cost, round and crossbar."""
+
+    loads: Loads
+    cost: WriteCost
+    layer: NDArray[np.int64]
+    round: NDArray[np.int64]  # position minus the slot's first position in the same layer
+    crossbar: NDArray[np.int64]
+
+
+def load_rounds(inst: Instance, mapping: Mapping) -> Rounds:
+    """Cost, layer, round and crossbar of every load (the basis of all three objectives)."""
     loads = mapping.loads(inst)
     old, new = loads.transitions(inst)
     cost = pair_costs(inst.arch, old, new)
-    spc = inst.arch.slots_per_crossbar
     layer = loads.min_layer
-    # round = position minus the slot's first position in the same layer
     n_layers = int(layer.max()) + 1 if layer.size else 1
     _, run = np.unique(loads.global_slot * n_layers + layer, return_inverse=True)
     run = run.ravel()
     first = np.full(int(run.max()) + 1 if run.size else 0, np.iinfo(np.int64).max)
     np.minimum.at(first, run, loads.position)
-    rnd = loads.position - first[run]
-    xb = loads.global_slot // spc
-    key = np.stack([layer, rnd, xb], axis=1)
+    return Rounds(loads, cost, layer, loads.position - first[run],
+                  loads.global_slot // inst.arch.slots_per_crossbar)
+
+
+def mapping_objectives(inst: Instance, mapping: Mapping) -> dict[str, int]:
+    """The three mapping objectives of a mapping (see the module docstring)."""
+    r = load_rounds(inst, mapping)
+    cost = r.cost
+    key = np.stack([r.layer, r.round, r.crossbar], axis=1)
     if key.size:
         uniq, inv = np.unique(key, axis=0, return_inverse=True)
         per_xb = np.zeros(len(uniq), dtype=np.int64)
