@@ -20,6 +20,8 @@ Proofs of validity are in ``docs/bounds.md``; in short:
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
@@ -103,7 +105,8 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
 
 def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
                     c0: NDArray[np.int64] | None = None, rounds: int = 15,
-                    heads: list[NDArray[np.int64]] | None = None) -> float:
+                    heads: list[NDArray[np.int64]] | None = None,
+                    deadline: float | None = None) -> float:
     """Assignment bound for large problems: sparse LP duals repaired against all arcs.
 
     The assignment LP is solved (HiGHS) on candidate arcs only, plus an
@@ -133,6 +136,9 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         If a list is given, the items whose LP predecessor is a real start
         (value at least 0.5 in the last LP) are appended to it: the relaxation's
         choice of chain heads, which a construction heuristic can use.
+    deadline
+        ``time.perf_counter()`` value after which no further pricing pass starts
+        (the first always runs; every pass gives a valid bound).
     """
     import highspy
 
@@ -215,7 +221,7 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
                       + beta[g: g + n].sum() + gamma * min_starts)
         best_bound = max(best_bound, bound)
         price = np.flatnonzero(best < alpha - 1e-6)  # arcs with negative reduced cost
-        if price.size == 0:
+        if price.size == 0 or (deadline is not None and time.perf_counter() >= deadline):
             break
         # column generation: add each violated item's best arc and solve again
         new_u = arg[price]

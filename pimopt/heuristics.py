@@ -589,7 +589,9 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
                                    seed=seed)
         cand = _node_candidates(sub, 16, seed)
         heads: list[NDArray[np.int64]] = []
-        bound = sparse_ap_bound(sub, cand, heads=heads)
+        # the LP may use half of the time left; construction and moves need the rest
+        now = time.perf_counter()
+        bound = sparse_ap_bound(sub, cand, heads=heads, deadline=now + (deadline - now) / 2)
         if info is not None:
             info.setdefault("relaxation_bounds", []).append(bound)
         chains: Chains = [[] for _ in range(s)]
