@@ -378,11 +378,11 @@ def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
         cmd = _cbc(time_limit, warm, threads, log_path)
         try:
             prob.solve(cmd)
-        except pulp.PulpSolverError:
+        except pulp.PulpSolverError as exc:
             # a CBC binary may crash (PuLP's bundled 2.10.3 does, with SIGSEGV, when the
             # time limit falls while it reads a MIP start): solve again without the start
             if not warm:
-                info["cbc_error"] = "CBC failed"
+                info["cbc_error"] = f"CBC failed: {exc}"
                 return "timeout", None, None
             info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
             cmd = _cbc(time_limit, False, threads, log_path)

@@ -492,6 +492,10 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                                                   seed=seed)
         claimed = None  # loads moved: the method's total no longer applies
         method_bound = None  # and its bound was on the total, not on the critical path
+    if objective not in ("programming", "cell_writes") or granularity != "slot":
+        # a method's proven optimum is for the mapping objective it minimised (slot
+        # operations); for any other objective only a bound below can prove optimality
+        status = "feasible"
     sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                           method=method)
     if split:
@@ -503,6 +507,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         if so.info["splits"]:
             mapping, sched = so.mapping, so.schedule
             claimed = None  # extra loads: the method's programming cost no longer applies
+            status = "feasible"
     if scheduler in ("cpsat", "joint"):
         from pimopt.cpsat_schedule import cpsat_schedule
 

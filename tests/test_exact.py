@@ -45,7 +45,7 @@ def test_cpsat_proves_the_optimum(tiny: tuple[ChainProblem, int]) -> None:
 def test_milp_proves_the_optimum(tiny: tuple[ChainProblem, int], solver: str) -> None:
     p, opt = tiny
     out = solve_milp(p, solver=solver, time_limit=30)
-    assert out.status == "optimal" and out.chains is not None
+    assert out.status == "optimal" and out.chains is not None, out.info
     p.check(out.chains)
     assert p.evaluate(out.chains) == opt
     assert out.objective == pytest.approx(opt) and out.bound == pytest.approx(opt)
