@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError, field_error
+from pimopt.fileio import read_toml
 
 PULSE_MODES = ("single", "incremental")
 _OWNER = "Architecture"
@@ -208,12 +208,7 @@ class Architecture:
     def from_toml(cls, path: str | Path) -> Architecture:
         """Load from a TOML file (a flat table, or one ``[architecture]`` table)."""
         p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"architecture file {p} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"architecture file {p} is not valid TOML: {exc}") from None
+        data = read_toml(p, "architecture file")
         if set(data) == {"architecture"}:
             data = data["architecture"]
         data.setdefault("name", p.stem)

@@ -33,7 +33,6 @@ import json
 import multiprocessing
 import socket
 import time
-import tomllib
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from typing import Any
 
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.errors import InputError
-from pimopt.mapping import write_atomic
+from pimopt.fileio import read_json, read_toml, write_atomic
 from pimopt.network import Network
 from pimopt.provenance import machine, package_commit, versions
 
@@ -107,12 +106,7 @@ def _network_cached(recipe_json: str) -> Network:
 
 def network_sha256(path: Path) -> str:
     """The content hash recorded in a network JSON file (read without the weights)."""
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"network file {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"network file {path} is not valid JSON: {exc}") from None
+    meta = read_json(path, "network file")
     sha = meta.get("sha256") if isinstance(meta, dict) else None
     if not isinstance(sha, str):
         sha = Network.load(path).content_hash()  # older files: hash the content
@@ -245,10 +239,7 @@ def load_records(out: str | Path) -> list[dict[str, Any]]:
     for p in sorted(Path(out).rglob("*.json")):
         if p.name.startswith("."):
             continue
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"run record {p} is not valid JSON: {exc}") from None
+        data = read_json(p, "run record")
         if isinstance(data, dict) and data.get("format") == RUN_FORMAT:
             recs.append(data)
     return sorted(recs, key=lambda r: r["run_id"])
@@ -427,10 +418,7 @@ def load_suite(spec: str | Path) -> Suite:
                              f"known names: {', '.join(names) or 'none'} (looked in "
                              f"{', '.join(str(d) for d in suite_dirs())})")
         p = found[0]
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"suite file {p} is not valid TOML: {exc}") from None
+    data = read_toml(p, "suite file")
     unknown = sorted(set(data) - SUITE_KEYS)
     if unknown:
         raise InputError(f"suite file {p}: unknown key(s) {', '.join(unknown)}; allowed: "

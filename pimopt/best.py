@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError, PimoptError
-from pimopt.mapping import write_atomic
+from pimopt.fileio import read_json, write_atomic
 
 BEST_FORMAT = "pimopt-best-known"
 SOLVED = ("optimal", "feasible")
@@ -41,10 +41,7 @@ def load_best(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
         return {}
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"best-known file {p} is not valid JSON: {exc}") from None
+    data = read_json(p, "best-known file")
     if not isinstance(data, dict) or data.get("format") != BEST_FORMAT:
         raise InputError(f"best-known file {p}: 'format' must be {BEST_FORMAT!r}")
     return dict(data.get("entries", {}))

@@ -46,6 +46,33 @@ class ScheduleOutcome:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def solve_logged(m: Any, *, time_limit: float, seed: int, workers: int
+                 ) -> tuple[Any, Any, dict[str, Any]]:
+    """Solve a CP-SAT model with its log captured; returns (solver, status code, facts).
+
+    The facts record the solver, its version, seed, workers, limit, wall time
+    and whether the log confirms the hint complete and feasible.
+    """
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.random_seed = int(seed)
+    solver.parameters.num_workers = int(workers)
+    lines: list[str] = []
+    solver.parameters.log_search_progress = True
+    solver.parameters.log_to_stdout = False
+    solver.log_callback = lines.append
+    t0 = time.perf_counter()
+    code = solver.solve(m)
+    info: dict[str, Any] = {"solver": "cp-sat", "ortools": version("ortools"), "seed": seed,
+                            "workers": workers, "time_limit": time_limit,
+                            "wall_s": time.perf_counter() - t0,
+                            "hint_complete_feasible":
+                                "hint is complete and is feasible" in "\n".join(lines)}
+    return solver, code, info
+
+
 def cpsat_schedule(inst: Instance, warm: Schedule, *, time_limit: float = 60.0, seed: int = 0,
                    workers: int = 2) -> ScheduleOutcome:
     """Re-time the operations of ``warm`` (a verified list schedule) for minimum makespan."""
@@ -127,21 +154,7 @@ def cpsat_schedule(inst: Instance, warm: Schedule, *, time_limit: float = 60.0, 
     for e, sel in ends.values():
         m.add_hint(e, int(max(warm.comp_end[sel])))
     m.add_hint(makespan, horizon)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.num_workers = int(workers)
-    lines: list[str] = []
-    solver.parameters.log_search_progress = True
-    solver.parameters.log_to_stdout = False
-    solver.log_callback = lines.append
-    t0 = time.perf_counter()
-    code = solver.solve(m)
-    info: dict[str, Any] = {"solver": "cp-sat", "ortools": version("ortools"), "seed": seed,
-                            "workers": workers, "time_limit": time_limit,
-                            "wall_s": time.perf_counter() - t0,
-                            "hint_complete_feasible":
-                                "hint is complete and is feasible" in "\n".join(lines)}
+    solver, code, info = solve_logged(m, time_limit=time_limit, seed=seed, workers=workers)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return ScheduleOutcome(warm, "feasible", horizon, None, dict(info, used="warm start"))
     new_ps = np.array([solver.value(v) for v in ps], dtype=np.int64)

@@ -26,13 +26,12 @@ Model (slot-granular program operations, DESIGN sections 2 and 4):
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 
+from pimopt.cpsat_schedule import solve_logged
 from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance
 from pimopt.latency import pair_costs
@@ -184,21 +183,8 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, dur, ps, pe, cs, ends,
           makespan, cost)
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.num_workers = int(workers)
-    lines: list[str] = []
-    solver.parameters.log_search_progress = True
-    solver.parameters.log_to_stdout = False
-    solver.log_callback = lines.append
-    t0 = time.perf_counter()
-    code = solver.solve(m)
-    info: dict[str, Any] = {"solver": "cp-sat", "ortools": version("ortools"), "seed": seed,
-                            "workers": workers, "time_limit": time_limit, "loads": n,
-                            "wall_s": time.perf_counter() - t0,
-                            "hint_complete_feasible":
-                                "hint is complete and is feasible" in "\n".join(lines)}
+    solver, code, info = solve_logged(m, time_limit=time_limit, seed=seed, workers=workers)
+    info["loads"] = n
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return JointOutcome(mapping, warm, "feasible", horizon, None,
                             dict(info, used="warm start"))

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
+from pimopt.fileio import write_atomic
 from pimopt.instance import Instance
 
 CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",
@@ -255,16 +254,3 @@ def _runs(values: NDArray[np.int64]) -> list[tuple[int, int, int]]:
     starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
     stops = np.r_[starts[1:], values.size]
     return [(int(values[s]), int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

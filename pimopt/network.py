@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
+from pimopt.fileio import read_json
 
 FORMAT = "pimopt-network"
 FORMAT_VERSION = 1
@@ -205,12 +206,7 @@ class Network:
         """Load a network from its JSON file (or the NPZ beside it)."""
         p = Path(path)
         json_path = p.with_suffix(".json") if p.suffix == ".npz" else p
-        if not json_path.exists():
-            raise InputError(f"network file {json_path} does not exist")
-        try:
-            meta = json.loads(json_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"network file {json_path} is not valid JSON: {exc}") from None
+        meta = read_json(json_path, "network file")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"network file {json_path}: 'format' must be {FORMAT!r}")
         npz_path = json_path.parent / str(meta.get("weights_file", json_path.stem + ".npz"))

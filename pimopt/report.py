@@ -30,7 +30,7 @@ import numpy as np
 
 from pimopt.best import best_path, load_best, lookup
 from pimopt.errors import InputError
-from pimopt.mapping import write_atomic
+from pimopt.fileio import write_atomic
 
 SOLVED = ("optimal", "feasible")
 UNITS = {"makespan": "ns", "programming": "ns", "critical_path": "ns", "cell_writes": "cells",

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError
-from pimopt.mapping import write_atomic
+from pimopt.fileio import read_json, write_atomic
 
 FORMAT = "pimopt-schedule"
 PROGRAM_FIELDS = ("prog_crossbar", "prog_start", "prog_end")
@@ -196,14 +196,7 @@ class Schedule:
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
         """Read a ``schedule.json`` file."""
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"schedule file {p} does not exist") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"schedule file {p} is not valid JSON: {exc}") from None
-        return cls.from_json(data, source=str(p))
+        return cls.from_json(read_json(path, "schedule file"), source=str(path))
 
     def architecture(self) -> Architecture | None:
         """The architecture recorded in the schedule, if any."""

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.bench import SOLVE_OPTIONS, RunSpec, _relative, check_options, network_sha256
 from pimopt.errors import InputError
+from pimopt.fileio import read_toml
 
 ARCH_KEYS = {f.name for f in dataclasses.fields(Architecture)}
 RECIPE_KEYS = {
@@ -95,12 +95,7 @@ def _unresolved(arch: Architecture) -> dict[str, Any]:
 def load_sweep(path: str | Path) -> Sweep:
     """Parse a sweep file and expand its grid into run specs (validated, nothing run)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"sweep file {p} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"sweep file {p} is not valid TOML: {exc}") from None
+    data = read_toml(p, "sweep file")
     where = f"sweep file {p}"
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
