@@ -380,214 +380,245 @@ def _granular_search(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
     """Granular descent, then iterated local search until the deadline.
 
     A descent reaches a local optimum well before the time limit on large
-    layers; the rest of the time goes to kicks (a few random swaps towards
-    candidate positions) each followed by a descent from the kicked items, keeping the best
-    solution (an accept-if-better iterated local search). It stops at the
-    deadline or after ``max(ILS_PATIENCE, items)`` kicks in a row without improvement.
+    layers; the rest of the time goes to kicks (one random swap towards a
+    candidate position) each followed by a descent from the items around it,
+    keeping the result only if the cost drops (an accept-if-better iterated
+    local search). It stops at the deadline or after ``max(ILS_PATIENCE,
+    items)`` kicks in a row without improvement.
     """
-    rng = np.random.default_rng(seed)
-    best = _granular_descent(p, chains, cand, deadline, rng)
-    if p.n_items < ILS_MIN_ITEMS:  # small layers: the dense local search serves them
-        return best
-    best_cost = p.evaluate(best)
-    idle = 0
-    patience = max(ILS_PATIENCE, p.n_items)
-    while time.perf_counter() < deadline and idle < patience:
-        kicked, touched = _kick(p, best, cand, rng, 1)  # one swap: larger kicks did worse
-        cur = _granular_descent(p, kicked, cand, deadline, rng, touched)
-        cost = p.evaluate(cur)
-        idle += 1
-        if cost < best_cost:
-            best, best_cost, idle = cur, cost, 0
-    return best
+    g = _Granular(p, chains, cand, np.random.default_rng(seed))
+    g.descend(deadline)
+    if p.n_items >= ILS_MIN_ITEMS:  # small layers: the dense local search serves them
+        best, saved = int(g.in_cost.sum()), g.save()
+        idle, patience = 0, max(ILS_PATIENCE, p.n_items)
+        while idle < patience and time.perf_counter() < deadline:
+            idle += 1
+            touched = g.kick()
+            if touched is None:
+                continue
+            g.descend(deadline, touched)
+            cost = int(g.in_cost.sum())
+            if cost < best:
+                best, saved, idle = cost, g.save(), 0
+            else:
+                g.restore(saved)
+        g.restore(saved)
+    return g.st.chains()
 
 
 ILS_PATIENCE = 1000  # kicks in a row without improvement before the search stops
 ILS_MIN_ITEMS = 2000  # layers at least this large get the iterated local search
 
 
-def _kick(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
-          rng: np.random.Generator, moves: int) -> tuple[Chains, NDArray[np.int64]]:
-    """``moves`` random swaps: an item takes the place of the predecessor of one of its
-    candidate successors (chain lengths, hence capacities, stay as they are).
+class _Granular:
+    """A solution under granular local search: the state, arc costs, moves and kicks.
 
-    Returns the new chains and the items next to a changed arc.
+    ``in_cost[v]`` is the cost of the arc into item ``v``, so the solution's
+    cost is ``in_cost.sum()`` at any time; :meth:`save` and :meth:`restore`
+    copy the few O(n) arrays, which lets the iterated local search try a kick
+    and take it back without rebuilding anything.
     """
-    s = p.n_slots
-    out = [list(c) for c in chains]
-    where = {v: (k, i) for k, c in enumerate(out) for i, v in enumerate(c)}
-    touched: set[int] = set()
-    for x in rng.choice(p.n_items, size=min(moves, p.n_items), replace=False).tolist():
-        c = cand[s + x]
+
+    def __init__(self, p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
+                 rng: np.random.Generator) -> None:
+        self.p, self.cand, self.rng = p, cand, rng
+        s, n = p.n_slots, p.n_items
+        self.st = _State(p, chains, np.zeros((s + n, 1), dtype=np.int64))
+        u, v = p.arcs_of(chains)
+        self.in_cost = np.zeros(n, dtype=np.int64)
+        self.in_cost[v] = p.arc_costs(u, v)
+        self.node_pat = p.node_pattern(np.arange(s + n))
+
+    def costs(self, us: list[int], vs: list[int]) -> NDArray[np.int64]:
+        return self.p.arc_costs_patterns(self.node_pat[np.asarray(us, dtype=np.int64)],
+                                         np.asarray(vs))
+
+    def save(self) -> tuple[NDArray[np.int64], ...]:
+        st = self.st
+        return tuple(a.copy() for a in (st.succ, st.pred, st.chain_of, st.length, st.pos,
+                                         self.in_cost))
+
+    def restore(self, saved: tuple[NDArray[np.int64], ...]) -> None:
+        st = self.st
+        for dst, src in zip((st.succ, st.pred, st.chain_of, st.length, st.pos, self.in_cost),
+                            saved, strict=True):
+            dst[:] = src
+
+    def kick(self) -> NDArray[np.int64] | None:
+        """Swap a random item ``x`` with the predecessor ``w`` of one of its candidate
+        successors (not adjacent to ``x``); returns the items around the changed arcs."""
+        p, st, s = self.p, self.st, self.p.n_slots
+        x = int(self.rng.integers(p.n_items))
+        c = self.cand[s + x]
         c = c[c >= 0]
         if c.size == 0:
-            continue
-        ky, iy = where[int(c[rng.integers(c.size)])]
-        if iy == 0:
-            continue
-        w = out[ky][iy - 1]  # x swaps with w, so that x comes right before its candidate
-        kx, ix = where[x]
-        if w == x:
-            continue
-        out[kx][ix], out[ky][iy - 1] = w, x
-        where[x], where[w] = (ky, iy - 1), (kx, ix)
-        for k, i in ((kx, ix), (ky, iy - 1)):
-            touched.update(out[k][max(0, i - 1): i + 2])
-    return out, np.array(sorted(touched), dtype=np.int64)
+            return None
+        pw = int(st.pred[int(c[self.rng.integers(c.size)])])
+        w = pw - s
+        if w < 0 or w == x or int(st.pred[w]) == s + x or int(st.succ[s + w]) == x:
+            return None
+        a, b = int(st.pred[x]), int(st.succ[s + x])
+        cw, e = int(st.pred[w]), int(st.succ[s + w])
+        kx, kw = int(st.chain_of[s + x]), int(st.chain_of[s + w])
+        st.remove(x)
+        st.remove(w)
+        st.insert_after(w, a)
+        st.insert_after(x, cw)
+        us, vs = [a, cw], [w, x]
+        if b >= 0:
+            us.append(s + w)
+            vs.append(b)
+        if e >= 0:
+            us.append(s + x)
+            vs.append(e)
+        self.in_cost[np.asarray(vs)] = self.costs(us, vs)
+        st.refresh(kx)
+        st.refresh(kw)
+        return np.array([v for v in (x, w, b, e) if v >= 0], dtype=np.int64)
 
+    def descend(self, deadline: float, active: NDArray[np.int64] | None = None) -> None:
+        """Relocate, 2-opt* and swap moves on candidate arcs until no queued item improves.
 
-def _granular_descent(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
-                      deadline: float, rng: np.random.Generator,
-                      active: NDArray[np.int64] | None = None) -> Chains:
-    """Relocate, 2-opt* and swap moves on candidate arcs until no queued item improves.
+        Items wait in a queue (all of them, or ``active``); an item whose move
+        changes its neighbourhood puts the items around the changed arcs back in
+        the queue, so a descent after a small kick costs time in proportion to
+        the kick, not to the layer.
+        """
+        p, cand, rng, st, in_cost, costs = (self.p, self.cand, self.rng, self.st,
+                                            self.in_cost, self.costs)
+        s, n = p.n_slots, p.n_items
+        cap = p.capacity[0]
+        start = rng.permutation(n) if active is None else rng.permutation(active)
+        queue = collections.deque(start.tolist())
+        queued = np.zeros(n, dtype=bool)
+        queued[start] = True
 
-    Items wait in a queue (all of them, or ``active``); an item whose move
-    changes its neighbourhood puts the items around the changed arcs back in
-    the queue, so a descent after a small kick costs time in proportion to
-    the kick, not to the layer.
-    """
-    s, n = p.n_slots, p.n_items
-    cap = p.capacity[0]
-    dummy = np.zeros((s + n, 1), dtype=np.int64)
-    st = _State(p, chains, dummy)
-    u, v = p.arcs_of(chains)
-    in_cost = np.zeros(n, dtype=np.int64)
-    in_cost[v] = p.arc_costs(u, v)
-    node_pat = p.node_pattern(np.arange(s + n))
+        def push(*nodes: int) -> None:
+            """Queue the items among these nodes (slot starts and -1 are not items)."""
+            for q in nodes:
+                if q >= s and not queued[q - s]:
+                    queued[q - s] = True
+                    queue.append(q - s)
 
-    def costs(us: list[int], vs: list[int]) -> NDArray[np.int64]:
-        return p.arc_costs_patterns(node_pat[np.asarray(us, dtype=np.int64)], np.asarray(vs))
-
-    start = rng.permutation(n) if active is None else rng.permutation(active)
-    queue = collections.deque(start.tolist())
-    queued = np.zeros(n, dtype=bool)
-    queued[start] = True
-
-    def push(*nodes: int) -> None:
-        """Queue the items among these nodes (slot starts and -1 are not items)."""
-        for q in nodes:
-            if q >= s and not queued[q - s]:
-                queued[q - s] = True
-                queue.append(q - s)
-
-    while queue and time.perf_counter() <= deadline:
-        x = queue.popleft()
-        queued[x] = False
-        sx = s + x
-        a, b = int(st.pred[x]), int(st.succ[sx])
-        cx = cand[sx]
-        cx = cx[cx >= 0].tolist()
-        # relocate targets: after a candidate, or before it (after its predecessor)
-        targets = {q for c in cx for q in (s + c, int(st.pred[c]))}
-        targets.discard(sx)
-        targets.discard(a)
-        kx = int(st.chain_of[sx])
-        qs = [q for q in targets if st.chain_of[q] == kx or st.length[st.chain_of[q]] < cap]
-        nxt = [int(st.succ[q]) for q in qs]
-        us = [a] + qs + [sx for t in nxt if t >= 0]
-        vs = [b if b >= 0 else x] + [x] * len(qs) + [t for t in nxt if t >= 0]
-        cc = costs(us, vs)
-        d_ab = int(cc[0]) if b >= 0 else 0
-        gain = int(in_cost[x]) + (int(in_cost[b]) - d_ab if b >= 0 else 0)
-        best, best_q, best_costs = 0, -1, (0, 0)
-        j = 1 + len(qs)
-        for i, q in enumerate(qs):
-            t = nxt[i]
-            d_qx = int(cc[1 + i])
-            if t >= 0:
-                d_xt = int(cc[j])
-                j += 1
-                delta = d_qx + d_xt - int(in_cost[t]) - gain
-            else:
-                d_xt = 0
-                delta = d_qx - gain
-            if delta < best:
-                best, best_q, best_costs = delta, q, (d_qx, d_xt)
-        if best_q >= 0:
-            if b >= 0:
-                in_cost[b] = d_ab
-            st.remove(x)
-            t = int(st.succ[best_q])
-            st.insert_after(x, best_q)
-            in_cost[x] = best_costs[0]
-            if t >= 0:
-                in_cost[t] = best_costs[1]
-            st.refresh(kx)
-            st.refresh(int(st.chain_of[best_q]))
-            push(sx, s + b if b >= 0 else -1, best_q, s + t if t >= 0 else -1)
-            continue
-        # 2-opt* (tail exchange): x -> y joins x's head to y's tail, and y's old
-        # predecessor to x's old tail; both chains must stay within capacity
-        ys = [y for y in cx if int(st.chain_of[s + y]) != kx]
-        ys = [y for y in ys
-              if st.pos[sx] + st.length[st.chain_of[s + y]] - st.pos[s + y] + 1 <= cap
-              and st.pos[s + y] - 1 + st.length[kx] - st.pos[sx] <= cap]
-        if ys:
-            us = [sx] * len(ys) + [int(st.pred[y]) for y in ys if b >= 0]
-            vs = list(ys) + ([b] * len(ys) if b >= 0 else [])
+        while queue and time.perf_counter() <= deadline:
+            x = queue.popleft()
+            queued[x] = False
+            sx = s + x
+            a, b = int(st.pred[x]), int(st.succ[sx])
+            cx = cand[sx]
+            cx = cx[cx >= 0].tolist()
+            # relocate targets: after a candidate, or before it (after its predecessor)
+            targets = {q for c in cx for q in (s + c, int(st.pred[c]))}
+            targets.discard(sx)
+            targets.discard(a)
+            kx = int(st.chain_of[sx])
+            qs = [q for q in targets if st.chain_of[q] == kx or st.length[st.chain_of[q]] < cap]
+            nxt = [int(st.succ[q]) for q in qs]
+            us = [a] + qs + [sx for t in nxt if t >= 0]
+            vs = [b if b >= 0 else x] + [x] * len(qs) + [t for t in nxt if t >= 0]
             cc = costs(us, vs)
-            d_xy = cc[: len(ys)]
-            d_pb = cc[len(ys):] if b >= 0 else np.zeros(len(ys), dtype=np.int64)
-            old_t = in_cost[np.asarray(ys)] + (int(in_cost[b]) if b >= 0 else 0)
-            delta = d_xy + d_pb - old_t
-            i = int(np.argmin(delta))
-            if delta[i] < 0:
-                y = ys[i]
-                py, ky = int(st.pred[y]), int(st.chain_of[s + y])
-                st.succ[sx], st.pred[y] = y, sx
-                st.succ[py] = b
+            d_ab = int(cc[0]) if b >= 0 else 0
+            gain = int(in_cost[x]) + (int(in_cost[b]) - d_ab if b >= 0 else 0)
+            best, best_q, best_costs = 0, -1, (0, 0)
+            j = 1 + len(qs)
+            for i, q in enumerate(qs):
+                t = nxt[i]
+                d_qx = int(cc[1 + i])
+                if t >= 0:
+                    d_xt = int(cc[j])
+                    j += 1
+                    delta = d_qx + d_xt - int(in_cost[t]) - gain
+                else:
+                    d_xt = 0
+                    delta = d_qx - gain
+                if delta < best:
+                    best, best_q, best_costs = delta, q, (d_qx, d_xt)
+            if best_q >= 0:
                 if b >= 0:
-                    st.pred[b] = py
-                    in_cost[b] = int(d_pb[i])
-                in_cost[y] = int(d_xy[i])
+                    in_cost[b] = d_ab
+                st.remove(x)
+                t = int(st.succ[best_q])
+                st.insert_after(x, best_q)
+                in_cost[x] = best_costs[0]
+                if t >= 0:
+                    in_cost[t] = best_costs[1]
                 st.refresh(kx)
-                st.refresh(ky)
-                push(sx, s + y, py, s + b if b >= 0 else -1)
+                st.refresh(int(st.chain_of[best_q]))
+                push(sx, s + b if b >= 0 else -1, best_q, s + t if t >= 0 else -1)
                 continue
-        # swap with a candidate that is not adjacent
-        ws = [w for w in cx if w != x and int(st.pred[w]) != sx and int(st.succ[s + w]) != x]
-        if not ws:
-            continue
-        us, vs = [], []
-        for w in ws:
-            c, e = int(st.pred[w]), int(st.succ[s + w])
-            us += [a, c] + ([s + w] if b >= 0 else []) + ([sx] if e >= 0 else [])
-            vs += [w, x] + ([b] if b >= 0 else []) + ([e] if e >= 0 else [])
-        cc = costs(us, vs)
-        j = 0
-        best, best_w, best_new = 0, -1, (0, 0, 0, 0)
-        for w in ws:
-            c, e = int(st.pred[w]), int(st.succ[s + w])
-            d_aw, d_cx = int(cc[j]), int(cc[j + 1])
-            j += 2
-            d_wb = d_xe = 0
-            if b >= 0:
-                d_wb = int(cc[j])
-                j += 1
-            if e >= 0:
-                d_xe = int(cc[j])
-                j += 1
-            old = int(in_cost[x]) + int(in_cost[w]) + (int(in_cost[b]) if b >= 0 else 0) \
-                + (int(in_cost[e]) if e >= 0 else 0)
-            delta = d_aw + d_wb + d_cx + d_xe - old
-            if delta < best:
-                best, best_w, best_new = delta, w, (d_aw, d_wb, d_cx, d_xe)
-        if best_w >= 0:
-            w = best_w
-            c, e = int(st.pred[w]), int(st.succ[s + w])
-            st.remove(x)
-            st.remove(w)
-            st.insert_after(w, a)
-            st.insert_after(x, c)
-            in_cost[w], in_cost[x] = best_new[0], best_new[2]
-            if b >= 0:
-                in_cost[b] = best_new[1]
-            if e >= 0:
-                in_cost[e] = best_new[3]
-            st.refresh(kx)
-            st.refresh(int(st.chain_of[s + x]))
-            push(sx, s + w, a, c, s + b if b >= 0 else -1, s + e if e >= 0 else -1)
-    return st.chains()
+            # 2-opt* (tail exchange): x -> y joins x's head to y's tail, and y's old
+            # predecessor to x's old tail; both chains must stay within capacity
+            ys = [y for y in cx if int(st.chain_of[s + y]) != kx]
+            ys = [y for y in ys
+                  if st.pos[sx] + st.length[st.chain_of[s + y]] - st.pos[s + y] + 1 <= cap
+                  and st.pos[s + y] - 1 + st.length[kx] - st.pos[sx] <= cap]
+            if ys:
+                us = [sx] * len(ys) + [int(st.pred[y]) for y in ys if b >= 0]
+                vs = list(ys) + ([b] * len(ys) if b >= 0 else [])
+                cc = costs(us, vs)
+                d_xy = cc[: len(ys)]
+                d_pb = cc[len(ys):] if b >= 0 else np.zeros(len(ys), dtype=np.int64)
+                old_t = in_cost[np.asarray(ys)] + (int(in_cost[b]) if b >= 0 else 0)
+                delta = d_xy + d_pb - old_t
+                i = int(np.argmin(delta))
+                if delta[i] < 0:
+                    y = ys[i]
+                    py, ky = int(st.pred[y]), int(st.chain_of[s + y])
+                    st.succ[sx], st.pred[y] = y, sx
+                    st.succ[py] = b
+                    if b >= 0:
+                        st.pred[b] = py
+                        in_cost[b] = int(d_pb[i])
+                    in_cost[y] = int(d_xy[i])
+                    st.refresh(kx)
+                    st.refresh(ky)
+                    push(sx, s + y, py, s + b if b >= 0 else -1)
+                    continue
+            # swap with a candidate that is not adjacent
+            ws = [w for w in cx if w != x and int(st.pred[w]) != sx and int(st.succ[s + w]) != x]
+            if not ws:
+                continue
+            us, vs = [], []
+            for w in ws:
+                c, e = int(st.pred[w]), int(st.succ[s + w])
+                us += [a, c] + ([s + w] if b >= 0 else []) + ([sx] if e >= 0 else [])
+                vs += [w, x] + ([b] if b >= 0 else []) + ([e] if e >= 0 else [])
+            cc = costs(us, vs)
+            j = 0
+            best, best_w, best_new = 0, -1, (0, 0, 0, 0)
+            for w in ws:
+                c, e = int(st.pred[w]), int(st.succ[s + w])
+                d_aw, d_cx = int(cc[j]), int(cc[j + 1])
+                j += 2
+                d_wb = d_xe = 0
+                if b >= 0:
+                    d_wb = int(cc[j])
+                    j += 1
+                if e >= 0:
+                    d_xe = int(cc[j])
+                    j += 1
+                old = int(in_cost[x]) + int(in_cost[w]) + (int(in_cost[b]) if b >= 0 else 0) \
+                    + (int(in_cost[e]) if e >= 0 else 0)
+                delta = d_aw + d_wb + d_cx + d_xe - old
+                if delta < best:
+                    best, best_w, best_new = delta, w, (d_aw, d_wb, d_cx, d_xe)
+            if best_w >= 0:
+                w = best_w
+                c, e = int(st.pred[w]), int(st.succ[s + w])
+                st.remove(x)
+                st.remove(w)
+                st.insert_after(w, a)
+                st.insert_after(x, c)
+                in_cost[w], in_cost[x] = best_new[0], best_new[2]
+                if b >= 0:
+                    in_cost[b] = best_new[1]
+                if e >= 0:
+                    in_cost[e] = best_new[3]
+                st.refresh(kx)
+                st.refresh(int(st.chain_of[s + x]))
+                push(sx, s + w, a, c, s + b if b >= 0 else -1, s + e if e >= 0 else -1)
+
+
 
 
 def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 60.0
