@@ -444,6 +444,10 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
             lp.solverModel.run()
 
     cmd = _HiGHSWarm(msg=False, timeLimit=time_limit, threads=threads)
+    # HiGHS keeps one thread scheduler per process: after any earlier HiGHS run with
+    # another thread count (the sparse LP bound uses the default), a run with
+    # `threads` would stop at once with status "Not Set"; start a fresh scheduler
+    highspy.Highs.resetGlobalScheduler(True)
     prob.solve(cmd)
     h = prob.solverModel
     model_status = h.getModelStatus()

@@ -160,3 +160,18 @@ def test_sparse_bound_is_valid_and_close(seed: int) -> None:
 def opt_upper(p: ChainProblem) -> float:
     """Cost of a feasible solution (an upper bound on the optimum)."""
     return float(p.evaluate(local_search(p, assignment_chains(p), time_limit=2)))
+
+
+def test_highs_milp_runs_after_another_highs_solve_in_the_same_process(
+        tiny: tuple[ChainProblem, int]) -> None:
+    """HiGHS's per-process thread scheduler: a MILP with threads=1 after the sparse LP
+    bound (default threads) used to stop at once with status 'Not Set'."""
+    from pimopt.bounds import sparse_ap_bound
+    from pimopt.heuristics import _node_candidates
+
+    p, opt = tiny
+    sparse_ap_bound(p, _node_candidates(p, 4, 0))
+    for threads in (1, 2, 1):
+        out = solve_milp(p, solver="highs", time_limit=30, threads=threads)
+        assert out.status == "optimal" and out.chains is not None, out.info
+        assert p.evaluate(out.chains) == opt
