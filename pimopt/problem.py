@@ -32,6 +32,7 @@ from pimopt.latency import latency_from_codes, pair_costs, segment_codes
 METRICS = ("latency", "cell_writes")
 FORBIDDEN = 1 << 40  # cost of an arc no solution may use (self or backwards in layers)
 DENSE_LIMIT = 5000  # largest item count for which a dense cost matrix may be built
+ARC_CHUNK = 1 << 20  # arc costs per vectorised batch (bounds temporary memory)
 
 Chains = list[list[int]]
 
@@ -98,9 +99,20 @@ class ChainProblem:
         return out
 
     def arc_costs(self, u: NDArray[np.int64], v: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Cost of loading items ``v`` into slots holding nodes ``u`` (vectorised)."""
+        """Cost of loading items ``v`` into slots holding nodes ``u`` (vectorised).
+
+        Evaluated in chunks of :data:`ARC_CHUNK` pairs: the temporaries of a
+        vectorised evaluation take about 0.5 KB per pair, so tens of millions of
+        pairs at once would take tens of GB.
+        """
         u = np.asarray(u, dtype=np.int64).ravel()
         v = np.asarray(v, dtype=np.int64).ravel()
+        if u.size > ARC_CHUNK:
+            out = np.empty(u.size, dtype=np.int64)
+            for lo in range(0, u.size, ARC_CHUNK):
+                out[lo: lo + ARC_CHUNK] = self.arc_costs(u[lo: lo + ARC_CHUNK],
+                                                         v[lo: lo + ARC_CHUNK])
+            return out
         if self.metric == "latency":
             if not self._codes_ready:  # thermometer codes of all nodes, once
                 self._codes = segment_codes(self.arch, np.concatenate([self.starts, self.items]))
