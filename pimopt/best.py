@@ -90,13 +90,17 @@ def merge_best(entries: dict[str, Any], records: list[dict[str, Any]]) -> list[C
         key = problem_key(rec)
         spec = rec.get("spec", {})
         e = entries.setdefault(key, {
-            "instance": spec.get("instance", rec["instance"]["name"]),
+            "instance": rec["instance"]["name"], "labels": [],
             "network": rec["instance"]["name"], "instance_sha256": rec["instance"]["sha256"],
             "architecture": rec.get("architecture", {}).get("name"),
             "objective_name": rec["objective_name"],
             "granularity": spec.get("options", {}).get("granularity", "slot"),
             "overlap": spec.get("options", {}).get("overlap", True),
             "params": spec.get("params", {}), "objective": None, "bound": None})
+        label = spec.get("instance", rec["instance"]["name"])
+        if label not in e.setdefault("labels", []):  # suite names of this problem
+            e["labels"] = sorted([*e["labels"], label])
+            e["instance"] = e["labels"][0]
         obj = float(rec["objective"])
         if e["objective"] is None or obj < e["objective"]["value"] - TOLERANCE:
             e["objective"] = _source(rec, obj)

@@ -43,6 +43,7 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())  # the record is on disk before it gets its name
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

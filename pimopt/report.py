@@ -371,12 +371,21 @@ def plot_ablation(an: Analysis, path: Path) -> PlotInfo | None:
             ax.grid(alpha=0.3)
         axes[0][j].set_ylabel(f"{objective} ({unit}, geometric mean)")
         axes[1][j].set_ylabel("exposed programming (% of makespan)")
-        axes[0][j].set_title(f"{objective} vs {key}")
-        axes[1][j].set_title(f"exposed programming share vs {key}")
+        axes[0][j].set_title(f"{objective} vs {key}", fontsize=9)
+        axes[1][j].set_title(f"exposed programming vs {key}", fontsize=9)
     axes[0][0].legend(fontsize=7, title="method")
     fig.suptitle("Ablation: each parameter, averaged over the other grid axes")
     fig.tight_layout()
     return _save(fig, path, axes[0][0])
+
+
+def _shown(path: str | Path) -> str:
+    """A path relative to the working folder when it lies below it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None,
@@ -414,15 +423,17 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
                          plot_runtime_quality(an, out_dir / "runtime_quality.png"),
                          plot_ablation(an, out_dir / "ablation.png")) if p is not None]
     lines = ["# pimopt benchmark report", "",
-             f"Run records from `{run_dir}`; best-known files: "
-             f"{', '.join(f'`{f}`' for f in files if Path(f).exists()) or 'none'}.", "",
+             f"Run records from `{_shown(run_dir)}`; best-known files: "
+             f"{', '.join(f'`{_shown(f)}`' for f in files if Path(f).exists()) or 'none'}.", "",
              *_provenance(records), ""]
     lines += ["## Methods", "",
               "Wins: runs that reach the lowest objective of their instance and seed (ties "
               "count for each). Ratio vs naive: geometric mean of objective / naive's objective "
               "on the same instance and seed. Gaps are (objective - reference) / objective, to "
               "the best valid bound and to the best-known objective (this report's runs and "
-              "the best-known file).", ""]
+              "the best-known file). Runtime is the whole solve: mapping, scheduling, "
+              "verification, and the instance's lower bound for the first run of an instance "
+              "in a worker process (later runs reuse it).", ""]
     rows = []
     for s in an.method_summary():
         rows.append([s["method"], str(s["runs"]), str(s["solved"]), str(s["optimal"]),

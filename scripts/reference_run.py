@@ -70,8 +70,11 @@ def main() -> None:
     table = "\n".join(["| folder | what | report |", "|---|---|---|",
                        *(f"| `{f}/` | {w} | [report]({f}/report.md) |" for f, w in rows)])
     v = versions()
-    used = sorted({str(r.get("commit")) for r in load_records(out)})
+    records = load_records(out)
+    used = sorted({str(r.get("commit")) for r in records})
     commits = "; ".join(used) if used else commit
+    finished = sorted(str(r.get("finished")) for r in records if r.get("finished"))
+    span = f"{finished[0]} to {finished[-1]}" if finished else "unknown"
     text = f"""# Reference run
 
 Made by one command from the repository root:
@@ -83,7 +86,8 @@ Made by one command from the repository root:
   only adds the runs missing, so records can come from several commits, each
   record names its own)
 - versions: {", ".join(f"{k} {val}" for k, val in v.items())}
-- machine: {machine()}; started {started}; {minutes:.0f} minutes in all
+- machine: {machine()}; runs finished from {span}; this call started {started}
+  and took {minutes:.0f} minutes
 - seeds: 0, 1, 2 on the tiny suite, 0 elsewhere; time limit {args.time_limit:g} s per run;
   {args.jobs} local worker processes, one CP-SAT worker per run
 - every run was verified (the verifier replays the schedule; the claimed cost
