@@ -207,6 +207,14 @@ def _markers(n: int) -> list[str]:
     return [base[i % len(base)] for i in range(n)]
 
 
+def _colours(n: int) -> list[Any]:
+    """Distinct colours for up to 20 series (matplotlib's default cycle has 10)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
 def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
     """Gap to the best bound (or, without bounds, to the best-known objective) per method."""
     import matplotlib
@@ -218,6 +226,7 @@ def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
     gap = an.gap_bound if use_bound else an.gap_best
     fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(an.methods) + 3), 4.5))
     any_point = False
+    colours = _colours(len(an.cases))
     for ci, (case, marker) in enumerate(zip(an.cases, _markers(len(an.cases)), strict=True)):
         xs, ys = [], []
         for mi, m in enumerate(an.methods):
@@ -228,7 +237,7 @@ def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
                 ys.append(100 * float(np.mean(vals)))
         if xs:
             any_point = True
-            ax.scatter(xs, ys, marker=marker, label=case, s=28)
+            ax.scatter(xs, ys, marker=marker, label=case, s=28, color=colours[ci])
     if not any_point:
         plt.close(fig)
         return None
@@ -298,13 +307,14 @@ def plot_runtime_quality(an: Analysis, path: Path) -> PlotInfo | None:
 
     fig, ax = plt.subplots(figsize=(7.0, 4.5))
     drawn = False
-    for m, marker in zip(an.methods, _markers(len(an.methods)), strict=True):
+    colours = _colours(len(an.methods))
+    for i, (m, marker) in enumerate(zip(an.methods, _markers(len(an.methods)), strict=True)):
         pts = [(float(r["runtime_s"]), float(r["objective"]) / an.best_obj[_case(r)])
                for r in an.records if r["method"] == m and _solved(r)
                and an.best_obj.get(_case(r), 0) > 0]
         if pts:
             xs, ys = zip(*pts, strict=True)
-            ax.scatter(xs, ys, marker=marker, label=m, s=24, alpha=0.8)
+            ax.scatter(xs, ys, marker=marker, label=m, s=24, alpha=0.8, color=colours[i])
             drawn = True
     if not drawn:
         plt.close(fig)
@@ -351,7 +361,9 @@ def plot_ablation(an: Analysis, path: Path) -> PlotInfo | None:
         except TypeError:
             pass
         xs, labels = _axis_values(values)
-        for m, marker in zip(an.methods, _markers(len(an.methods)), strict=True):
+        colours = _colours(len(an.methods))
+        for i, (m, marker) in enumerate(zip(an.methods, _markers(len(an.methods)),
+                                            strict=True)):
             top, bottom = [], []
             for v in values:
                 sel = [r for r in recs if r["method"] == m and r["spec"]["params"][key] == v]
@@ -359,8 +371,8 @@ def plot_ablation(an: Analysis, path: Path) -> PlotInfo | None:
                                                           for r in sel])))) if sel else np.nan)
                 bottom.append(100 * float(np.mean([r["metrics"]["programming_exposed_share"]
                                                    for r in sel])) if sel else np.nan)
-            axes[0][j].plot(xs, top, marker=marker, label=m)
-            axes[1][j].plot(xs, bottom, marker=marker, label=m)
+            axes[0][j].plot(xs, top, marker=marker, label=m, color=colours[i])
+            axes[1][j].plot(xs, bottom, marker=marker, label=m, color=colours[i])
         for row in (0, 1):
             ax = axes[row][j]
             if labels:
