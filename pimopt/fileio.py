@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +15,24 @@ from pimopt.errors import InputError
 
 def read_json(path: str | Path, what: str) -> Any:
     """Parse a JSON file; ``what`` names it in errors (``"schedule file"``)."""
-    p = Path(path)
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{what} {p} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{what} {p} is not valid JSON: {exc}") from None
+    return _read(path, what, json.loads, json.JSONDecodeError, "JSON")
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     """Parse a TOML file; ``what`` names it in errors (``"suite file"``)."""
+    data: dict[str, Any] = _read(path, what, tomllib.loads, tomllib.TOMLDecodeError, "TOML")
+    return data
+
+
+def _read(path: str | Path, what: str, parse: Callable[[str], Any],
+          error: type[Exception], fmt: str) -> Any:
     p = Path(path)
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        return parse(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{what} {p} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{what} {p} is not valid TOML: {exc}") from None
+    except (error, UnicodeDecodeError) as exc:
+        raise InputError(f"{what} {p} is not valid {fmt}: {exc}") from None
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -60,6 +60,14 @@ def _solved(rec: dict[str, Any]) -> bool:
     return rec.get("status") in SOLVED and rec.get("objective") is not None
 
 
+def _gap(r: dict[str, Any], reference: float | None) -> float | None:
+    """``(objective - reference) / objective`` of a solved run, else ``None``."""
+    if not _solved(r) or reference is None:
+        return None
+    obj = float(r["objective"])
+    return (obj - reference) / obj if obj > 0 else 0.0
+
+
 def _fmt(v: float | None, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
@@ -111,19 +119,11 @@ class Analysis:
 
     def gap_bound(self, r: dict[str, Any]) -> float | None:
         """Gap of a run to the best bound known for its case."""
-        b = self.best_bound.get(_case(r))
-        if not _solved(r) or b is None:
-            return None
-        obj = float(r["objective"])
-        return (obj - b) / obj if obj > 0 else 0.0
+        return _gap(r, self.best_bound.get(_case(r)))
 
     def gap_best(self, r: dict[str, Any]) -> float | None:
         """Gap of a run to the best-known objective of its case."""
-        b = self.best_obj.get(_case(r))
-        if not _solved(r) or b is None:
-            return None
-        obj = float(r["objective"])
-        return (obj - b) / obj if obj > 0 else 0.0
+        return _gap(r, self.best_obj.get(_case(r)))
 
     def groups(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Solved runs by (case, seed): the runs that compete with each other."""

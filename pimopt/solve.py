@@ -85,7 +85,7 @@ def _heuristic(fn: Callable[[ChainProblem], Chains]) -> ChainMethod:
     return lambda p, o: Outcome(fn(p))
 
 
-ROUND_PAIR_LIMIT = 100_000_000  # slot-item pairs the round-based heuristics may evaluate
+ROUND_PAIR_LIMIT = 200_000_000  # slot-item pairs the round-based heuristics may evaluate
 
 
 def _round_based(fn: Callable[[ChainProblem], Chains], name: str) -> ChainMethod:

@@ -6,11 +6,12 @@ are the bottleneck), the block can compute the first part of its inputs on
 its own load and the rest on a second load of the same pattern in a slot of
 another crossbar: more programming, less compute on the bottleneck.
 
-:func:`split_inputs` is a first-improvement search over such splits: it
-looks at the layer that ends last, the crossbar that finishes it, the longest
-computes there, and tries moving the second half of a compute's inputs to a
-new load appended (within that layer's part of the sequence) to the slot of
-another crossbar that is free earliest. Each candidate is scheduled by the
+:func:`split_inputs` is a first-improvement search over such splits: layer
+by layer (longest compute span first) it takes the crossbar that finishes
+the layer last, the longest splittable computes there, and tries moving the
+second half of a compute's inputs to a new load appended (within that
+layer's part of the sequence) to the earliest-free slot of one of the two
+crossbars that finish the layer first. Each candidate is scheduled by the
 list scheduler and kept only if the makespan drops, so the result is never
 worse than the unsplit schedule; the verifier checks it like any other.
 """

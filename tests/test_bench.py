@@ -130,23 +130,29 @@ def test_killed_bench_resumes_without_losing_or_redoing_runs(tmp_path: Path) -> 
     assert sorted(r["seed"] for r in load_records(out)) == [0, 1, 2, 3, 4, 5]
 
 
-def test_dask_local_cluster_gives_the_local_pool_objectives(tmp_path: Path) -> None:
+def test_dask_local_cluster_gives_the_local_pool_objectives(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's --scheduler on a LocalCluster on loopback: same verified objectives."""
     distributed = pytest.importorskip("distributed")
-    specs = _tiny3().specs(DETERMINISTIC, [0], 5.0)
-    local = run_specs(specs, tmp_path / "local", jobs=2, progress=lambda s: None)
-    lines: list[str] = []
+    suite = tmp_path / "tiny3.toml"
+    text = TINY.read_text().split("\n[[instances]]  # the same network")[0]
+    suite.write_text(text.replace('"../tiny/', f'"{ROOT}/instances/tiny/'))
+    args = ["bench", "--suite", str(suite), "--methods", ",".join(DETERMINISTIC),
+            "--seeds", "0", "--time-limit", "5"]
+    assert main([*args, "--jobs", "2", "--out", str(tmp_path / "local")]) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
                                   processes=True, dashboard_address=":0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        dask = run_specs(specs, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                         progress=lines.append)
-    assert "Dask cluster" in lines[0]
-    assert dask.ran == len(specs) == local.ran and dask.errors == 0
-    by_id = {r["run_id"]: r for r in local.records}
-    for r in dask.records:
-        assert r["verification"]["verified"]
-        assert r["objective"] == by_id[r["run_id"]]["objective"]
-        assert r["objectives"] == by_id[r["run_id"]]["objectives"]
+        assert main([*args, "--scheduler", cluster.scheduler_address,
+                     "--out", str(tmp_path / "dask")]) == 0
+    assert "on Dask cluster tcp://127.0.0.1:" in capsys.readouterr().out
+    local = {r["run_id"]: r for r in load_records(tmp_path / "local")}
+    dask = load_records(tmp_path / "dask")
+    assert len(dask) == len(local) == 3 * len(DETERMINISTIC)
+    for r in dask:
+        assert r["verification"]["verified"] and r["status"] in ("feasible", "optimal")
+        assert r["objective"] == local[r["run_id"]]["objective"]
+        assert r["objectives"] == local[r["run_id"]]["objectives"]
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
