@@ -21,7 +21,9 @@ Model (slot-granular program operations, DESIGN sections 2 and 4):
 - resources exactly as :mod:`pimopt.cpsat_schedule` (per crossbar OU
   cumulative with programs taking all of it under ``block_whole_crossbar``,
   write budget cumulative), on optional intervals per crossbar;
-- layer barrier; objective: the makespan.
+- layer barrier; objective: the makespan;
+- redundant energy cuts per crossbar and for the write budget (linear forms of
+  what the cumulatives imply), which give the LP relaxation a makespan bound.
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     k = a.ous_per_crossbar
     all_prog = []
     on_vars: dict[tuple[int, int], Any] = {}
+    d_on: dict[tuple[int, int], Any] = {}  # program duration of load j if on crossbar xb, else 0
+    energy: list[tuple[Any, Any, int]] = []  # per crossbar: programs, computes, capacity
     for xb in range(a.crossbars):
         slots = range(xb * spc, (xb + 1) * spc)
         p_iv, c_iv = [], []
@@ -143,12 +147,19 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
             on = m.new_bool_var(f"on{j}_{xb}")
             on_vars[(j, xb)] = on
             m.add(on == sum(x[j][g] for g in slots))
+            d = m.new_int_var(0, int(cost[:, j].max()), f"don{j}_{xb}")
+            m.add(d == dur[j]).only_enforce_if(on)
+            m.add(d == 0).only_enforce_if(on.Not())
+            d_on[(j, xb)] = d
             p_iv.append(m.new_optional_interval_var(ps[j], dur[j], pe[j], on,
                                                     f"P{j}_{xb}"))
             for b in blocks_of[j]:
                 c_iv.append(m.new_optional_fixed_size_interval_var(cs[b], c_dur[b], on,
                                                                    f"C{b}_{xb}"))
         all_prog.extend(p_iv)
+        prog = sum(d_on[(j, xb)] for j in range(n))
+        comp = sum(on_vars[(j, xb)] * sum(c_dur[b] for b in blocks_of[j]) for j in range(n))
+        energy.append((prog, comp, k))
         if a.block_whole_crossbar:
             m.add_cumulative(p_iv + c_iv, [k] * len(p_iv) + [1] * len(c_iv), k)
         else:
@@ -173,15 +184,25 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         m.add_max_equality(e, [cs[b] + c_dur[b] for b in c_dur if layer[b] == li])
         ends[li] = e
     for b in c_dur:
-        for d in deps[layer[b]]:
-            if d in ends:
-                m.add(cs[b] >= ends[d])
+        for dep in deps[layer[b]]:
+            if dep in ends:
+                m.add(cs[b] >= ends[dep])
     makespan = m.new_int_var(0, horizon, "makespan")
     m.add_max_equality(makespan, [ps[j] + dur[j] for j in range(n)]
                        + [cs[b] + c_dur[b] for b in c_dur])
+    # redundant energy cuts (what the cumulatives imply, stated linearly): they give
+    # CP-SAT's LP a makespan bound; on one crossbar that bound is tight
+    budget = int(a.max_programming_crossbars or a.crossbars)
+    for prog, comp, cap in energy:
+        if a.block_whole_crossbar:
+            m.add(cap * prog + comp <= cap * makespan)
+        else:
+            m.add(prog <= makespan)
+            m.add(comp <= cap * makespan)
+    m.add(sum(dur) <= budget * makespan)
     m.minimize(makespan)
-    _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, dur, ps, pe, cs, ends,
-          makespan, cost)
+    _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, d_on, dur, ps, pe, cs,
+          ends, makespan, cost)
 
     solver, code, info = solve_logged(m, time_limit=time_limit, seed=seed, workers=workers)
     info["loads"] = n
@@ -227,7 +248,8 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
 
 def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[list[int]],
           x: list[list[Any]], arcs: dict[tuple[int, int, int], Any], empty: list[Any],
-          on_vars: dict[tuple[int, int], Any], dur: list[Any], ps: list[Any], pe: list[Any],
+          on_vars: dict[tuple[int, int], Any], d_on: dict[tuple[int, int], Any],
+          dur: list[Any], ps: list[Any], pe: list[Any],
           cs: dict[int, Any], ends: dict[int, Any], makespan: Any, cost: np.ndarray) -> None:
     """Complete hint from the two-stage solution: every literal and every time."""
     m.clear_hints()
@@ -254,6 +276,7 @@ def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[li
     spc = inst.arch.slots_per_crossbar
     for (j, xb), on in on_vars.items():
         m.add_hint(on, slot_of[j] // spc == xb)
+        m.add_hint(d_on[(j, xb)], int(cost[pred[j] + 1, j]) if slot_of[j] // spc == xb else 0)
     for j in range(n):
         for g in range(n_slots):
             m.add_hint(x[j][g], slot_of[j] == g)
