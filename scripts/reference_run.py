@@ -102,6 +102,13 @@ schedules), the report and its plots. Re-running the command skips every
 finished run; `pimopt report FOLDER` rebuilds a report from the records. The
 best-known files `instances/suites/*.best.json` were updated from these runs
 by `pimopt best {suites}`.
+
+The ablation reports give, for every grid point and method, the makespan, the
+programming latency, the share of programming exposed on the critical path and
+the share hidden behind compute. What the two-stage approach (map for
+programming latency, then schedule) loses against joint mapping and scheduling
+on small instances is in [../joint_vs_two_stage.md](../joint_vs_two_stage.md)
+(`python scripts/compare_joint.py --time-limit 30`).
 """
     (out / "README.md").write_text(text, encoding="utf-8")
     print(f"wrote {out / 'README.md'} ({minutes:.1f} min)")
