@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pimopt.architecture import load_architecture, preset_names
+from pimopt.bench import BenchSummary
 from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
 from pimopt.network import Network
@@ -214,6 +215,13 @@ def _bench_options(args: argparse.Namespace) -> dict[str, object]:
     return opts
 
 
+def _bench_done(summary: BenchSummary, out: str) -> int:
+    """The last line of ``bench`` and ``sweep``; exit 1 if a run failed (retried next call)."""
+    print(f"done: {summary.ran} run now, {summary.skipped} earlier, {summary.errors} error(s); "
+          f"records in {out}/runs (report: pimopt report {out})")
+    return 1 if summary.errors else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from pimopt.bench import load_suite, methods_arg, parse_list, run_specs
 
@@ -221,9 +229,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     specs = suite.specs(methods_arg(args.methods), parse_list(args.seeds, "--seeds", int),
                         args.time_limit, _bench_options(args), objective=args.objective)
     summary = run_specs(specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
-    print(f"done: {summary.ran} run now, {summary.skipped} earlier, {summary.errors} error(s); "
-          f"records in {args.out}/runs (report: pimopt report {args.out})")
-    return 1 if summary.errors else 0
+    return _bench_done(summary, args.out)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -238,9 +244,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"  {s.run_id}  {s.params}")
         return 0
     summary = run_specs(sw.specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
-    print(f"done: {summary.ran} run now, {summary.skipped} earlier, {summary.errors} error(s); "
-          f"records in {args.out}/runs (report: pimopt report {args.out})")
-    return 1 if summary.errors else 0
+    return _bench_done(summary, args.out)
 
 
 def cmd_best(args: argparse.Namespace) -> int:
