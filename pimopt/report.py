@@ -56,6 +56,13 @@ def _case(rec: dict[str, Any]) -> str:
     return f"{spec.get('instance', '?')}{tail}"
 
 
+def _case_key(spec: dict[str, Any]) -> tuple[Any, ...]:
+    """Order of cases: instance name, then grid values (numbers by value)."""
+    vals = [(0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else (1, 0, str(v)) for v in (spec.get("params") or {}).values()]
+    return (str(spec.get("instance", "")), *vals)
+
+
 def _solved(rec: dict[str, Any]) -> bool:
     return rec.get("status") in SOLVED and rec.get("objective") is not None
 
@@ -99,7 +106,8 @@ class Analysis:
         order = {m: i for i, m in enumerate(METHODS)}
         self.methods = sorted(dict.fromkeys(r["method"] for r in records),
                               key=lambda m: order.get(m, len(order)))
-        self.cases = list(dict.fromkeys(_case(r) for r in records))
+        specs = {_case(r): r.get("spec", {}) for r in records}
+        self.cases = sorted(specs, key=lambda c: _case_key(specs[c]))
         # the best objective and bound per case: this report's runs and the best-known file
         self.best_obj: dict[str, float] = {}
         self.best_bound: dict[str, float] = {}
