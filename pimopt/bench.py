@@ -198,6 +198,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_NO_RESULT = {"objective": None, "bound": None, "gap": None}
+
+
+def _record_head(spec: RunSpec) -> dict[str, Any]:
+    """The fields that identify a run record (every record starts with them)."""
+    return {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, "run_id": spec.run_id,
+            "spec": spec.to_dict(), "method": spec.method, "seed": spec.seed,
+            "objective_name": spec.objective}
+
+
 def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
     """Solve one run and return its record (never raises: errors are recorded).
 
@@ -207,13 +217,9 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
     from pimopt.solve import solve
 
     spec = RunSpec.from_dict(spec_dict)
-    record: dict[str, Any] = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION,
-                              "run_id": spec.run_id, "spec": spec.to_dict(),
-                              "method": spec.method, "seed": spec.seed,
-                              "objective_name": spec.objective, "started": _now(),
-                              "host": socket.gethostname(), "machine": machine(),
-                              "versions": versions(), "commit": package_commit(),
-                              "error": None}
+    record = _record_head(spec)
+    record.update(started=_now(), host=socket.gethostname(), machine=machine(),
+                  versions=versions(), commit=package_commit(), error=None)
     t0 = time.perf_counter()
     try:
         inst = Instance(Architecture.from_dict(dict(spec.arch), source=f"run {spec.run_id}"),
@@ -224,10 +230,10 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
         data.pop("versions", None)
         record.update(data)
     except InputError as exc:  # a documented limit or bad input: final, not retried
-        record.update(status="not run", error=str(exc), objective=None, bound=None, gap=None)
+        record.update(status="not run", error=str(exc), **_NO_RESULT)
     except Exception as exc:  # a bug: recorded with its traceback and retried next time
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc(), objective=None, bound=None, gap=None)
+                      traceback=traceback.format_exc(), **_NO_RESULT)
     record["wall_s"] = time.perf_counter() - t0
     record["finished"] = _now()
     return record
@@ -341,11 +347,8 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
             try:
                 rec = fut.result()
             except Exception as exc:  # the worker died (a crash in a solver): retried next call
-                rec = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION,
-                       "run_id": spec.run_id, "spec": spec.to_dict(), "method": spec.method,
-                       "seed": spec.seed, "objective_name": spec.objective,
-                       "status": "error", "error": f"worker failed: {exc!r}",
-                       "objective": None, "bound": None, "gap": None}
+                rec = dict(_record_head(spec), status="error",
+                           error=f"worker failed: {exc!r}", **_NO_RESULT)
             write_atomic(runs_dir / f"{spec.run_id}.json",
                          json.dumps(rec, indent=1, default=str) + "\n")
             records.append(rec)
@@ -439,9 +442,9 @@ def load_suite(spec: str | Path) -> Suite:
         if bad:
             raise InputError(f"{where}: unknown key(s) {', '.join(bad)}; allowed: "
                              f"{', '.join(sorted(ENTRY_KEYS))}")
-        net_path = _relative(p, e["network"])
+        net_path = resolve_path(p, e["network"])
         arch_spec = str(e.get("arch", "default"))
-        arch = load_architecture(_relative(p, arch_spec) if arch_spec.endswith(".toml")
+        arch = load_architecture(resolve_path(p, arch_spec) if arch_spec.endswith(".toml")
                                  else arch_spec)
         opts = e.get("options", {})
         check_options(opts, where)
@@ -457,7 +460,7 @@ def load_suite(spec: str | Path) -> Suite:
                  entries)
 
 
-def _relative(base: Path, value: object) -> Path:
+def resolve_path(base: Path, value: object) -> Path:
     """A path from a suite or sweep file: relative to that file; ``pimopt:`` = the package."""
     text = str(value)
     if text.startswith("pimopt:"):

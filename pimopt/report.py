@@ -106,8 +106,11 @@ class Analysis:
         order = {m: i for i, m in enumerate(METHODS)}
         self.methods = sorted(dict.fromkeys(r["method"] for r in records),
                               key=lambda m: order.get(m, len(order)))
-        specs = {_case(r): r.get("spec", {}) for r in records}
-        self.cases = sorted(specs, key=lambda c: _case_key(specs[c]))
+        self.by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in records:
+            self.by_case[_case(r)].append(r)
+        self.cases = sorted(self.by_case,
+                            key=lambda c: _case_key(self.by_case[c][0].get("spec", {})))
         # the best objective and bound per case: this report's runs and the best-known file
         self.best_obj: dict[str, float] = {}
         self.best_bound: dict[str, float] = {}
@@ -238,7 +241,7 @@ def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
     for ci, (case, marker) in enumerate(zip(an.cases, _markers(len(an.cases)), strict=True)):
         xs, ys = [], []
         for mi, m in enumerate(an.methods):
-            vals = [g for r in an.records if r["method"] == m and _case(r) == case
+            vals = [g for r in an.by_case[case] if r["method"] == m
                     and (g := gap(r)) is not None]
             if vals:
                 xs.append(mi + (ci - len(an.cases) / 2) * 0.6 / max(1, len(an.cases)))
@@ -268,7 +271,7 @@ def plot_breakdown(an: Analysis, path: Path) -> PlotInfo | None:
 
     bars = []  # (label, exposed_ns, rest_ns, hidden_ns)
     for case in an.cases:
-        runs = [r for r in an.records if _case(r) == case and _solved(r)]
+        runs = [r for r in an.by_case[case] if _solved(r)]
         if not runs:
             continue
         chosen = {}
@@ -465,7 +468,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
                       "mean runtime (s)"], rows), ""]
     lines += ["## Instances", ""]
     for case in an.cases:
-        recs = [r for r in records if _case(r) == case]
+        recs = an.by_case[case]
         obj = recs[0].get("objective_name", "")
         bb, bo = an.best_bound.get(case), an.best_obj.get(case)
         lines += [f"### {case}", "",

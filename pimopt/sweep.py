@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.architecture import Architecture, load_architecture
-from pimopt.bench import SOLVE_OPTIONS, RunSpec, _relative, check_options, network_sha256
+from pimopt.bench import (
+    SOLVE_OPTIONS,
+    RunSpec,
+    check_options,
+    methods_arg,
+    network_sha256,
+    resolve_path,
+)
 from pimopt.errors import InputError
 from pimopt.fileio import read_toml
 
@@ -101,8 +108,6 @@ def load_sweep(path: str | Path) -> Sweep:
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
                          f"{', '.join(sorted(TOP_KEYS))}")
-    from pimopt.bench import methods_arg
-
     methods = data.get("methods", ["naive"])
     if not isinstance(methods, list) or not methods:
         raise InputError(f"{where}: 'methods' must be a non-empty list of method names")
@@ -119,10 +124,10 @@ def load_sweep(path: str | Path) -> Sweep:
     recipe = dict(data.get("network", {}))
     kind = _kind(recipe)
     if kind == "path":
-        recipe["path"] = str(_relative(p, recipe["path"]))
+        recipe["path"] = str(resolve_path(p, recipe["path"]))
     arch_base = dict(data.get("arch", {}))
     preset = arch_base.pop("preset", "default")
-    base_arch = _unresolved(load_architecture(_relative(p, preset)
+    base_arch = _unresolved(load_architecture(resolve_path(p, preset)
                                               if str(preset).endswith(".toml") else preset))
     unknown_arch = sorted(set(arch_base) - ARCH_KEYS)
     if unknown_arch:
@@ -143,15 +148,15 @@ def load_sweep(path: str | Path) -> Sweep:
                              f"parameters ({', '.join(sorted(ARCH_KEYS))}), network parameters "
                              f"({', '.join(sorted(RECIPE_KEYS[kind] - {'path', 'generate'}))}), "
                              f"solve options ({', '.join(SOLVE_OPTIONS)}) and 'objective'")
-    for key in set(recipe) - RECIPE_KEYS[kind]:
-        raise InputError(f"{where}: [network] key {key!r} is unknown for this network; allowed:"
-                         f" {', '.join(sorted(RECIPE_KEYS[kind]))}")
+    bad = sorted(set(recipe) - RECIPE_KEYS[kind])
+    if bad:
+        raise InputError(f"{where}: [network] key(s) {', '.join(bad)} unknown for this network;"
+                         f" allowed: {', '.join(sorted(RECIPE_KEYS[kind]))}")
     if kind == "path":
         recipe["sha256"] = network_sha256(Path(recipe["path"]))
     name = str(data.get("name", p.stem))
-    base_label = (Path(recipe["path"]).stem if kind == "path" else
-                  recipe.get("name") or "-".join(str(recipe[k]) for k in ("model",) if k in recipe)
-                  or str(kind))
+    base_label = (Path(recipe["path"]).stem if kind == "path"
+                  else str(recipe.get("name") or recipe.get("model") or kind))
     if "width" in recipe:
         base_label += f"-w{recipe['width']:g}"
     keys = list(grid)
