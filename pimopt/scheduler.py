@@ -11,8 +11,10 @@ with resources tracked append-only:
   after every compute already placed on that crossbar, and computes start
   after the crossbar's last program operation;
 - at most ``ous_per_crossbar`` computes per crossbar (one channel per OU);
-- at most ``max_programming_crossbars`` program operations at once
-  (one channel per unit of the write-power budget);
+- at most ``max_programming_crossbars`` program operations at once: a
+  profile of how many crossbars program over time (:class:`_WriteBudget`)
+  finds the earliest gap, so an operation placed late in the priority order
+  can still use an earlier idle stretch of the budget;
 - ``overlap=False`` additionally keeps all programming and all computing of
   the chip apart in time (no programming hidden behind compute anywhere).
 
@@ -25,6 +27,7 @@ slot needs no program operation.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 
 import numpy as np
@@ -118,7 +121,7 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     xb_prog_end = [0] * a.crossbars
     xb_comp_end = [0] * a.crossbars
     ou_free = [[0] * a.ous_per_crossbar for _ in range(a.crossbars)]
-    prog_channels = [0] * int(a.max_programming_crossbars or a.crossbars)
+    budget = _WriteBudget(int(a.max_programming_crossbars or a.crossbars), op_xb, a.crossbars)
     global_prog_end = 0
     global_comp_end = 0
     block_whole = a.block_whole_crossbar
@@ -134,15 +137,15 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     for ev in order.tolist():
         if ev < n_ops:
             xb = op_xb_l[ev]
-            t = max(xb_prog_end[xb], prog_channels[0])
+            t = xb_prog_end[xb]
             for gs in op_writes[ev]:
                 t = max(t, slot_free[gs])
             if block_whole:
                 t = max(t, xb_comp_end[xb])
             if not overlap:
                 t = max(t, global_comp_end)
+            t = budget.place(xb, t, op_dur[ev], xb_prog_end)
             end = t + op_dur[ev]
-            heapq.heapreplace(prog_channels, end)
             prog_start[ev] = t
             xb_prog_end[xb] = end
             for gs in op_writes[ev]:
@@ -180,3 +183,65 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         comp_crossbar=l_xb[c_load], comp_slot=l_slot[c_load], comp_block=c_block,
         comp_first=c_first, comp_last=c_last, comp_start=cs, comp_end=cs + c_dur,
         method=method, meta=meta)
+
+
+class _WriteBudget:
+    """At most ``limit`` crossbars programming at once, for operations placed in any time order.
+
+    A skyline: ``times[i]`` starts a stretch with ``count[i]`` operations in
+    progress (the last stretch, to infinity, has none). A crossbar programs
+    serially and never before its previous operation's end, so stretches that
+    end before every crossbar's last programming end can no longer matter and
+    are dropped now and then (memory stays proportional to the operations in
+    flight). With ``limit >= crossbars`` the budget can never bind and is not tracked.
+    """
+
+    PRUNE_EVERY = 512
+
+    def __init__(self, limit: int, op_xb: np.ndarray, crossbars: int) -> None:
+        self.limit = limit
+        self.active = limit < crossbars
+        self.times: list[int] = [0]
+        self.count: list[int] = [0]
+        self.left = np.bincount(op_xb, minlength=crossbars).tolist()  # ops still to place
+        self.placed = 0
+
+    def place(self, xb: int, t0: int, dur: int, xb_prog_end: list[int]) -> int:
+        """Earliest start ``>= t0`` with budget for ``dur``; records the operation there."""
+        self.left[xb] -= 1
+        if not self.active or dur == 0:
+            return t0
+        times, count = self.times, self.count
+        t = t0
+        i = bisect.bisect_right(times, t) - 1
+        j = i
+        while j < len(times) and times[j] < t + dur:
+            if count[j] >= self.limit:  # full: try again from the end of this stretch
+                t = times[j + 1]
+            j += 1
+        # t is now clear of every full stretch it met; the loop only moves forward
+        lo, hi = self._split(t), self._split(t + dur)
+        for k in range(lo, hi):
+            count[k] += 1
+        self.placed += 1
+        if self.placed % self.PRUNE_EVERY == 0:
+            self._prune(xb_prog_end)
+        return t
+
+    def _split(self, x: int) -> int:
+        """Index of the stretch starting at ``x`` (made if needed)."""
+        idx = bisect.bisect_left(self.times, x)
+        if idx < len(self.times) and self.times[idx] == x:
+            return idx
+        self.times.insert(idx, x)
+        self.count.insert(idx, self.count[idx - 1])
+        return idx
+
+    def _prune(self, xb_prog_end: list[int]) -> None:
+        pending = [e for e, n in zip(xb_prog_end, self.left, strict=True) if n > 0]
+        if not pending:
+            return
+        i = bisect.bisect_right(self.times, min(pending)) - 1
+        if i > 0:
+            del self.times[:i]
+            del self.count[:i]
