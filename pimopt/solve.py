@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from pimopt.heuristics import (
 )
 from pimopt.instance import Instance
 from pimopt.lns import lns_chains
+from pimopt.makespan.bound import MakespanBound, makespan_bound
 from pimopt.mapping import Mapping
 from pimopt.objectives import mapping_objectives
 from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
@@ -166,7 +168,7 @@ CHAIN_METHODS: dict[str, ChainMethod] = {
     "milp-highs": _exact("highs"),
 }
 EXACT = ("cpsat", "milp-cbc", "milp-highs", "lns")  # methods that need a warm start
-METHODS: tuple[str, ...] = ("naive", *CHAIN_METHODS)
+METHODS: tuple[str, ...] = ("naive", *CHAIN_METHODS, "balanced")
 
 
 @dataclass
@@ -188,6 +190,15 @@ class Result:
         The solution and the verifier's report (always ``ok``).
     objectives
         The three mapping objectives (programming, critical path, cell writes).
+    options, info
+        The solve's options; what each stage reported (``info["aims_at"]`` says
+        what the mapping minimised, ``info["makespan_bound"]`` the bound's terms).
+    stages
+        Every stage run (bound, map, improve, schedule, retime, verify) with its
+        budget, time taken and whether the time limit cut it short.
+    makespan_bound_ns
+        The makespan lower bound (:mod:`pimopt.makespan.bound`), reported with
+        every result unless ``bound=False``; ``metrics`` gives the makespan's gap to it.
     """
 
     method: str
@@ -205,11 +216,19 @@ class Result:
     objectives: dict[str, int] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+    makespan_bound_ns: float | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
-        """Metrics recomputed by the verifier plus the mapping objectives."""
-        return _metrics(self.report, self.objectives)
+        """Metrics recomputed by the verifier plus the mapping objectives and the
+        makespan bound with the makespan's gap to it."""
+        m = _metrics(self.report, self.objectives)
+        if self.makespan_bound_ns is not None:
+            mk = m["makespan_ns"]
+            m["makespan_bound_ns"] = self.makespan_bound_ns
+            m["makespan_gap"] = (mk - self.makespan_bound_ns) / mk if mk > 0 else 0.0
+        return m
 
     def to_json(self, inst: Instance) -> dict[str, Any]:
         """The content of ``metrics.json``."""
@@ -231,6 +250,7 @@ class Result:
                              "violations": [str(v) for v in self.report.violations]},
             "metrics": self.metrics,
             "objectives": self.objectives,
+            "stages": [st.to_dict() for st in self.stages],
             "info": self.info,
         }
 
@@ -398,61 +418,69 @@ def _instance_bound(inst: Instance, metric: str) -> float | None:
     return layered_ap_bound(problems, earlier)
 
 
-def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
-          time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
-          decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
-          scheduler: str = "list", functional_samples: int | None = 16,
-          bound: bool = True, reuse: bool = True, split: bool = False) -> Result:
-    """Map, schedule and verify an instance with one method.
+# ---------------------------------------------------------------------- stages
+BOUND_SHARE = 0.1  # share of the time limit the makespan bound may use
+BOUND_CAP_S = 20.0  # and never more than this
+RESERVE_PER_BLOCK_S = 3e-5  # schedule + verify time kept back per non-zero block
+BASELINES = ("naive", "sorted")
 
-    Parameters
-    ----------
-    inst
-        The instance.
-    method
-        ``naive`` or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
-        (assignment + local search; granular above the dense limit), ``granular``
-        (candidate-based, for large layers), ``relax`` (heads chosen by the sparse
-        assignment LP, then rounds and granular moves), ``lns`` (CP-SAT large-neighbourhood
-        search from ``initial``), ``cpsat``, ``milp-cbc``, ``milp-highs``.
-    objective
-        What the result reports as objective: ``makespan``, ``programming``,
-        ``critical_path``, ``cell_writes`` or ``energy``. Methods minimise the
-        total programming latency, or cell writes for ``cell_writes``.
-    time_limit
-        Seconds for time-limited methods (split over layers by item count).
-    seed, workers
-        Seed of every randomised step; CP-SAT workers.
-    initial
-        Heuristic that warm-starts the exact methods.
-    decomposition
-        ``layer`` (default) or ``whole`` (one model for the network).
-    granularity, overlap
-        List-scheduler options (see :func:`pimopt.scheduler.list_schedule`).
-    scheduler
-        ``list`` (default) or ``cpsat``: the CP-SAT model re-times the list
-        schedule's operations for minimum makespan (``time_limit`` seconds).
-    functional_samples
-        Input vectors per layer in the bit-exact functional check (``None``: all).
-    bound
-        Compute the layered assignment bound (skipped above the dense limit).
-    reuse
-        Pattern reuse: blocks of a layer with identical patterns share one load
-        (default). Across layers reuse is automatic: a load whose pattern is
-        still resident in its slot needs no write, and the mapping methods see
-        it as a free transition. ``False``: every block gets a load of its own
-        (the bound then no longer covers the run and is not reported).
-    split
-        Input splitting (:mod:`pimopt.split`): after mapping, move the second
-        half of bottleneck computes' inputs to new loads on other crossbars
-        while the list-scheduled makespan drops (up to ``time_limit`` seconds).
 
-    Returns
-    -------
-    Result
-        Only returned when the verifier accepts the schedule and the method's
-        claimed cost equals the cost recomputed from the schedule.
+@dataclass
+class Stage:
+    """One stage of a solve: its name, time budget, time taken and whether it was cut short.
+
+    ``budget_s`` is ``None`` for stages that are not time-limited (the list
+    scheduler and the verifier take time linear in the operations).
     """
+
+    name: str
+    budget_s: float | None
+    seconds: float = 0.0
+    cut_short: bool = False
+    note: str = ""
+
+    @property
+    def budget(self) -> float:
+        """The budget in seconds (infinite for stages without one)."""
+        return float("inf") if self.budget_s is None else self.budget_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"name": self.name, "budget_s": self.budget_s, "seconds": self.seconds,
+                "cut_short": self.cut_short, "note": self.note}
+
+
+class _Clock:
+    """The wall-clock budget of one solve, shared out to its stages."""
+
+    def __init__(self, time_limit: float, reserve: float = 0.0) -> None:
+        self.t0 = time.perf_counter()
+        self.limit = time_limit
+        self.reserve = reserve
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def left(self) -> float:
+        """Seconds the time-limited stages may still use (schedule and verify kept back)."""
+        return max(0.0, self.limit - self.reserve - self.elapsed())
+
+    @contextmanager
+    def stage(self, name: str, budget: float | None, stages: list[Stage]) -> Iterator[Stage]:
+        st = Stage(name, budget)
+        t = time.perf_counter()
+        try:
+            yield st
+        finally:
+            st.seconds = time.perf_counter() - t
+            if budget is not None and st.seconds > budget + 0.5:
+                st.cut_short = True  # overran: the stage could not stop in time
+                st.note = (st.note + "; " if st.note else "") + "overran its budget"
+            stages.append(st)
+
+
+def _check_arguments(inst: Instance, method: str, objective: str, decomposition: str,
+                     scheduler: str, granularity: str, split: bool, time_limit: float) -> None:
     if method not in METHODS:
         raise InputError(f"method {method!r} is unknown: one of {', '.join(METHODS)}")
     if objective not in OBJECTIVES:
@@ -471,70 +499,110 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")
-    metric_name, chain_metric = OBJECTIVES[objective]
-    opts = Options(time_limit, seed, workers, initial)
-    info: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    claimed: int | None = None
-    method_bound: float | None = None
-    balance = objective == "critical_path" and method != "naive"
-    if balance:  # half the time maps for the total, half balances the rounds
-        opts = Options(time_limit / 2, seed, workers, initial)
-    if method == "naive":
-        mapping, status = naive_mapping(inst), "feasible"
-    else:
-        mapping, status, method_bound, claimed = _map(inst, method, chain_metric, opts,
-                                                      decomposition, info, reuse)
-    if balance:
-        from pimopt.balance import balance_rounds
 
-        mapping, info["balance"] = balance_rounds(inst, mapping, time_limit=time_limit / 2,
-                                                  seed=seed)
-        claimed = None  # loads moved: the method's total no longer applies
-        method_bound = None  # and its bound was on the total, not on the critical path
-    if objective not in ("programming", "cell_writes") or granularity != "slot":
-        # a method's proven optimum is for the mapping objective it minimised (slot
-        # operations); for any other objective only a bound below can prove optimality
-        status = "feasible"
-    sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
-                          method=method)
+
+def _aims_at(method: str, objective: str, decomposition: str) -> str:
+    """What the mapping stage minimises for this method and objective (reported in info)."""
+    if method == "naive":
+        return "nothing (baseline)"
+    if method == "sorted":
+        return "programming (weight-sorting baseline)"
+    if method == "balanced" or (objective == "makespan" and decomposition == "layer"):
+        return "makespan"
+    if objective == "makespan":
+        return "programming (decomposition 'whole' has no makespan-aware model)"
+    return "cell_writes" if objective == "cell_writes" else "programming"
+
+
+@dataclass
+class MapOutput:
+    """What the map stage returns."""
+
+    mapping: Mapping
+    status: str
+    bound: float | None
+    claimed: int | None
+
+
+def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
+               reuse: bool, makespan: bool, info: dict[str, Any]) -> MapOutput:
+    """Map: a baseline, the makespan-aware pipeline, or a chain method on chain problems."""
+    if method == "naive":
+        return MapOutput(naive_mapping(inst), "feasible", None, None)
+    if makespan and method not in BASELINES:
+        from pimopt.makespan.balanced import balanced_mapping
+
+        inner = "sorted" if method == "balanced" else method
+
+        def solver(p: ChainProblem, seconds: float) -> Chains:
+            return CHAIN_METHODS[inner](p, Options(max(seconds, 0.05), opts.seed, opts.workers,
+                                                   opts.initial)).chains
+
+        info["per_crossbar_method"] = inner
+        mapping, claimed = balanced_mapping(inst, solver, metric=metric,
+                                            time_limit=opts.time_limit, reuse=reuse, info=info)
+        return MapOutput(mapping, "feasible", None, claimed)
+    name = "sorted" if method == "balanced" else method
+    mapping, status, bound, claimed = _map(inst, name, metric, opts, decomposition, info, reuse)
+    return MapOutput(mapping, status, bound, claimed)
+
+
+@dataclass
+class RetimeOutput:
+    """What the retime stage returns (``changed``: a new mapping or schedule to keep)."""
+
+    mapping: Mapping
+    schedule: Schedule
+    changed: bool
+    notes: list[str]
+
+
+def _retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bool,
+                  scheduler: str, granularity: str, overlap: bool, time_limit: float, seed: int,
+                  workers: int, method: str, info: dict[str, Any]) -> RetimeOutput:
+    """Input splitting, then CP-SAT re-timing or joint mapping and scheduling."""
+    out = RetimeOutput(mapping, sched, False, [])
+    t0 = time.perf_counter()
     if split:
         from pimopt.split import split_inputs
 
         so = split_inputs(inst, mapping, granularity=granularity, overlap=overlap,
                           time_limit=time_limit, method=method)
         info["split"] = so.info
+        out.notes.append(f"split {so.info['splits']}")
         if so.info["splits"]:
-            mapping, sched = so.mapping, so.schedule
-            claimed = None  # extra loads: the method's programming cost no longer applies
-            status = "feasible"
+            out.mapping, out.schedule, out.changed = so.mapping, so.schedule, True
+    left = max(0.5, time_limit - (time.perf_counter() - t0))
     if scheduler in ("cpsat", "joint"):
         from pimopt.cpsat_schedule import cpsat_schedule
 
-        share = time_limit if scheduler == "cpsat" else time_limit / 3
-        timed = cpsat_schedule(inst, sched, time_limit=share, seed=seed, workers=workers)
+        share = left if scheduler == "cpsat" else left / 3
+        timed = cpsat_schedule(inst, out.schedule, time_limit=share, seed=seed,
+                               workers=workers)
         info["scheduler"] = {"status": timed.status, "makespan_ps": timed.makespan_ps,
-                             "bound_ps": timed.bound_ps, "list_makespan_ps": sched.makespan_ps(),
-                             **timed.info}
-        sched = timed.schedule
-    if scheduler == "joint":
-        from pimopt.joint import joint_schedule
+                             "bound_ps": timed.bound_ps,
+                             "list_makespan_ps": out.schedule.makespan_ps(), **timed.info}
+        out.schedule, out.changed = timed.schedule, True
+        out.notes.append(f"cpsat scheduler {timed.status}")
+        if scheduler == "joint":
+            from pimopt.joint import joint_schedule
 
-        # the two-stage solution (this mapping, CP-SAT timing) is the joint model's hint
-        two_stage = sched.makespan_ps()
-        jo = joint_schedule(inst, mapping, sched, time_limit=time_limit - share, seed=seed,
-                            workers=workers)
-        info["joint"] = {"status": jo.status, "makespan_ps": jo.makespan_ps,
-                         "bound_ps": jo.bound_ps, "two_stage_makespan_ps": two_stage,
-                         "two_stage_loss": (two_stage - jo.makespan_ps) / two_stage
-                         if two_stage else 0.0, **jo.info}
-        mapping, sched = jo.mapping, jo.schedule
-        claimed = None  # the mapping changed: the method's programming cost no longer applies
-    report = verify(inst, sched, functional_samples=functional_samples, seed=seed)
-    if not report.ok:
-        raise VerificationError(f"method {method!r} produced an invalid schedule: "
-                                f"{report.first()}")
-    objs = mapping_objectives(inst, mapping)
+            # the two-stage solution (this mapping, CP-SAT timing) is the joint model's hint
+            two_stage = out.schedule.makespan_ps()
+            jo = joint_schedule(inst, out.mapping, out.schedule, time_limit=left - share,
+                                seed=seed, workers=workers)
+            info["joint"] = {"status": jo.status, "makespan_ps": jo.makespan_ps,
+                             "bound_ps": jo.bound_ps, "two_stage_makespan_ps": two_stage,
+                             "two_stage_loss": (two_stage - jo.makespan_ps) / two_stage
+                             if two_stage else 0.0, **jo.info}
+            out.mapping, out.schedule = jo.mapping, jo.schedule
+            out.notes.append(f"joint {jo.status}")
+    return out
+
+
+def _check_claims(method: str, chain_metric: str, claimed: int | None, objs: dict[str, int],
+                  report: Report, sched: Schedule, granularity: str) -> None:
+    """The method's claimed cost and the scheduler's makespan equal what the verifier found."""
     if report.metrics["makespan_ns"] * 1000 != sched.makespan_ps():
         raise VerificationError("the scheduler's makespan differs from the verifier's")
     if claimed is not None:
@@ -545,27 +613,186 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if granularity == "slot" and objs["programming_ps"] != round(
             report.metrics["programming_ns"] * 1000):
         raise VerificationError("mapping programming cost differs from the schedule's")
+
+
+def _mapping_bound(inst: Instance, objective: str, chain_metric: str,
+                   method_bound: float | None, instance_wide: bool) -> float | None:
+    """Best bound on a mapping objective (programming, cell writes, critical path)."""
+    unit = 1.0 if objective == "cell_writes" else 1000.0
+    candidates = [b for b in (method_bound,) if b is not None]
+    if instance_wide:  # the instance bound assumes shared loads are allowed
+        ib = instance_bound(inst, chain_metric)
+        if ib is not None:
+            candidates.append(ib)
+    if objective == "critical_path":
+        from pimopt.balance import critical_path_bound
+
+        candidates = [critical_path_bound(b, inst.arch.crossbars) for b in candidates]
+    return max(candidates) / unit if candidates else None
+
+
+_MAKESPAN_BOUNDS: dict[str, MakespanBound] = {}
+
+
+def cached_makespan_bound(inst: Instance, time_limit: float) -> MakespanBound:
+    """The makespan bound, cached per instance content (a complete one is reused as is)."""
+    key = inst.content_hash()
+    old = _MAKESPAN_BOUNDS.get(key)
+    if old is not None and (old.programming_term != "mixed" or time_limit <= old.seconds):
+        return old
+    mb = makespan_bound(inst, time_limit=time_limit)
+    if old is None or mb.value_ps >= old.value_ps:
+        _MAKESPAN_BOUNDS[key] = mb
+    return _MAKESPAN_BOUNDS[key]
+
+
+def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
+          time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
+          decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
+          scheduler: str = "list", functional_samples: int | None = 16,
+          bound: bool = True, reuse: bool = True, split: bool = False) -> Result:
+    """Map, schedule and verify an instance with one method.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    method
+        ``naive``, ``balanced`` (makespan-aware, scales to 10^6 blocks: every
+        layer's compute spread over all OUs, ``sorted`` chains inside each
+        crossbar) or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
+        (assignment + local search; granular above the dense limit), ``granular``
+        (candidate-based, for large layers), ``relax`` (heads chosen by the sparse
+        assignment LP, then rounds and granular moves), ``lns`` (CP-SAT large-neighbourhood
+        search from ``initial``), ``cpsat``, ``milp-cbc``, ``milp-highs``.
+    objective
+        What the result reports as objective: ``makespan``, ``programming``,
+        ``critical_path``, ``cell_writes`` or ``energy``. With ``makespan`` (and
+        ``decomposition="layer"``) every method except the baselines ``naive``
+        and ``sorted`` runs the makespan-aware pipeline
+        (:mod:`pimopt.makespan.balanced`) and minimises programming inside each
+        crossbar; otherwise methods minimise the total programming latency, or
+        cell writes for ``cell_writes``. ``info["aims_at"]`` says which.
+    time_limit
+        Wall-clock seconds for the whole solve: the bound, mapping, improvement
+        and retiming stages share it, and time for scheduling and verification
+        (linear in the blocks) is kept back; ``Result.stages`` reports each.
+    seed, workers
+        Seed of every randomised step; CP-SAT workers.
+    initial
+        Heuristic that warm-starts the exact methods.
+    decomposition
+        ``layer`` (default) or ``whole`` (one model for the network).
+    granularity, overlap
+        List-scheduler options (see :func:`pimopt.scheduler.list_schedule`).
+    scheduler
+        ``list`` (default) or ``cpsat``: the CP-SAT model re-times the list
+        schedule's operations for minimum makespan (``time_limit`` seconds).
+    functional_samples
+        Input vectors per layer in the bit-exact functional check (``None``: all).
+    bound
+        Compute the makespan bound (always, within its share of the time limit)
+        and, for mapping objectives, the layered assignment bound.
+    reuse
+        Pattern reuse: blocks of a layer with identical patterns share one load
+        (default). Across layers reuse is automatic: a load whose pattern is
+        still resident in its slot needs no write, and the mapping methods see
+        it as a free transition. ``False``: every block gets a load of its own
+        (the bound then no longer covers the run and is not reported).
+    split
+        Input splitting (:mod:`pimopt.split`): after mapping, move the second
+        half of bottleneck computes' inputs to new loads on other crossbars
+        while the list-scheduled makespan drops (up to ``time_limit`` seconds).
+
+    Returns
+    -------
+    Result
+        Only returned when the verifier accepts the schedule and the method's
+        claimed cost equals the cost recomputed from the schedule.
+    """
+    _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
+                     time_limit)
+    metric_name, chain_metric = OBJECTIVES[objective]
+    clock = _Clock(time_limit, min(RESERVE_PER_BLOCK_S * inst.n_nonzero, time_limit / 2))
+    info: dict[str, Any] = {}
+    stages: list[Stage] = []
+
+    # bound: the makespan bound first, within its own share of the time limit
+    mb: MakespanBound | None = None
+    if bound:
+        with clock.stage("bound", min(BOUND_SHARE * time_limit, BOUND_CAP_S), stages) as st:
+            mb = cached_makespan_bound(inst, st.budget)
+            st.note = f"makespan bound {mb.programming_term} programming term"
+            st.cut_short = mb.programming_term == "mixed"
+
+    # map (and, for critical_path, improve): the method's own time share
+    aims = _aims_at(method, objective, decomposition)
+    info["aims_at"] = aims
+    balance = objective == "critical_path" and method != "naive"
+    map_share = clock.left() / 2 if balance else clock.left()
+    with clock.stage("map", map_share, stages) as st:
+        mo = _map_stage(inst, method, chain_metric, Options(max(st.budget, 1e-3), seed,
+                                                            workers, initial),
+                        decomposition, reuse, aims == "makespan", info)
+        st.note = aims
+    mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
+    if balance:
+        from pimopt.balance import balance_rounds
+
+        with clock.stage("improve", clock.left(), stages) as st:
+            mapping, info["balance"] = balance_rounds(inst, mapping, time_limit=st.budget,
+                                                      seed=seed)
+        claimed = None  # loads moved: the method's total no longer applies
+        method_bound = None  # and its bound was on the total, not on the critical path
+    if objective not in ("programming", "cell_writes") or granularity != "slot":
+        # a method's proven optimum is for the mapping objective it minimised (slot
+        # operations); for any other objective only a bound below can prove optimality
+        status = "feasible"
+
+    with clock.stage("schedule", clock.left(), stages):
+        sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
+                              method=method)
+    if split or scheduler != "list":
+        with clock.stage("retime", clock.left(), stages) as st:
+            rt = _retime_stage(inst, mapping, sched, split=split, scheduler=scheduler,
+                               granularity=granularity, overlap=overlap,
+                               time_limit=max(st.budget, 0.5), seed=seed, workers=workers,
+                               method=method, info=info)
+            st.note = ", ".join(rt.notes)
+        if rt.changed:
+            mapping, sched = rt.mapping, rt.schedule
+            claimed = None  # extra loads or a new mapping: the method's cost no longer applies
+            status = "feasible"
+
+    with clock.stage("verify", None, stages):
+        report = verify(inst, sched, functional_samples=functional_samples, seed=seed)
+        if not report.ok:
+            raise VerificationError(f"method {method!r} produced an invalid schedule: "
+                                    f"{report.first()}")
+        objs = mapping_objectives(inst, mapping)
+        _check_claims(method, chain_metric, claimed, objs, report, sched, granularity)
+
     value = float(_metrics(report, objs)[metric_name])
     best_bound: float | None = None
-    if objective in ("programming", "cell_writes", "critical_path"):
-        unit = 1.0 if objective == "cell_writes" else 1000.0
-        candidates = [b for b in (method_bound,) if b is not None]
-        if bound and reuse:  # the instance bound assumes shared loads are allowed
-            ib = instance_bound(inst, chain_metric)
-            if ib is not None:
-                candidates.append(ib)
-        if objective == "critical_path":
-            from pimopt.balance import critical_path_bound
-
-            candidates = [critical_path_bound(b, inst.arch.crossbars) for b in candidates]
-        if candidates:
-            best_bound = max(candidates) / unit
-            if value <= best_bound + 1e-9:
-                status = "optimal"
+    if objective == "makespan" and mb is not None:
+        best_bound = mb.value_ps / 1000.0
+    elif objective in ("programming", "cell_writes", "critical_path"):
+        with clock.stage("bound", None, stages) as st:
+            best_bound = _mapping_bound(inst, objective, chain_metric, method_bound,
+                                        bound and reuse)
+            st.note = "layered assignment bound on the mapping objective"
+    if best_bound is not None:
+        if value < best_bound - 1e-6 * max(1.0, abs(best_bound)):
+            raise VerificationError(f"objective {value} is below the lower bound {best_bound}: "
+                                    "a bound or a cost is wrong")
+        if value <= best_bound + 1e-9:
+            status = "optimal"
     gap = None if best_bound is None else (
         (value - best_bound) / value if value > 0 else 0.0)
+    if mb is not None:
+        info["makespan_bound"] = mb.to_dict()
     return Result(method=method, objective_name=objective, status=status, objective=value,
-                  bound=best_bound, gap=gap, runtime_s=time.perf_counter() - t0, seed=seed,
+                  bound=best_bound, gap=gap, runtime_s=clock.elapsed(), seed=seed,
                   versions=versions(), mapping=mapping, schedule=sched, report=report,
                   objectives=objs,
                   options={"time_limit": time_limit, "workers": workers, "initial": initial,
@@ -573,4 +800,5 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                            "overlap": overlap, "scheduler": scheduler,
                            "functional_samples": functional_samples, "reuse": reuse,
                            "split": split},
-                  info=info)
+                  info=info, stages=stages,
+                  makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0)

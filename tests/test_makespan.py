@@ -1,0 +1,133 @@
+"""The makespan bound and the makespan-aware pipeline (pimopt.makespan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pimopt import Instance, load_instance, solve, verify
+from pimopt.makespan import makespan_bound
+from pimopt.problem import ChainProblem
+from pimopt.solve import layer_items
+from tests.conftest import random_network, small_arch
+from tests.exhaustive import exhaustive
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "instances" / "tiny"
+
+# architectures that stress each term of the bound
+ARCHS: list[dict[str, Any]] = [
+    {},
+    {"ous_per_crossbar": 2},
+    {"block_whole_crossbar": False},
+    {"max_programming_crossbars": 1, "crossbars": 3},
+    {"write_width": 8, "write_parallel": 2, "pulse_mode": "incremental"},
+    {"crossbars": 1, "t_verify": 5.0},
+]
+
+
+def test_bound_equals_the_serial_optimum_terms_and_stays_below_it() -> None:
+    """One crossbar, one OU, whole-crossbar blocking: the optimal makespan is the least
+    total programming plus all compute (exhaustive search); the bound's resource term is
+    a valid lower bound on the programming part plus exactly all compute."""
+    inst = load_instance(TINY / "tiny-mlp3.json", TINY / "arch.toml")
+    a = inst.arch
+    assert a.crossbars == 1 and a.ous_per_crossbar == 1 and a.block_whole_crossbar
+    layers = layer_items(inst)
+    items = np.concatenate([li.patterns for li in layers])
+    lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
+    p = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8), items, lay,
+                     {li.layer: len(li.patterns) for li in layers}, "latency")
+    least, _ = exhaustive(p)
+    compute = int(sum(a.compute_ps(int(n)) for n in inst.block_n_inputs[inst.nonzero_blocks]))
+    mb = makespan_bound(inst)
+    assert mb.programming_term == "exact"
+    assert mb.compute_ps == compute
+    assert 0 < mb.programming_lb_ps <= least
+    assert mb.resource_ps == mb.programming_lb_ps + compute
+    assert mb.value_ps <= least + compute
+    # and the joint model's proven optimum is never below it
+    res = solve(inst, "cpsat", objective="makespan", scheduler="joint", decomposition="whole",
+                time_limit=20)
+    assert res.info["joint"]["status"] == "optimal"
+    assert res.bound is not None and res.bound * 1000 == mb.value_ps <= res.objective * 1000
+
+
+@pytest.mark.parametrize("arch_kw", ARCHS, ids=lambda k: ",".join(f"{a}={b}" for a, b in
+                                                                  k.items()) or "small")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_schedule_is_at_least_the_bound(arch_kw: dict[str, Any], seed: int) -> None:
+    """Every method's verified makespan (input splitting, CP-SAT re-timing included) is at
+    least the bound; solve() itself raises if a result's objective is below its bound."""
+    inst = Instance(small_arch(**arch_kw), random_network(seed, n_layers=3, branchy=True,
+                                                           max_inputs=9))
+    mb = makespan_bound(inst)
+    runs = [("naive", {}), ("sorted", {"split": True}), ("balanced", {}),
+            ("greedy", {"scheduler": "cpsat"}), ("assignment", {"granularity": "crossbar"})]
+    for method, kw in runs:
+        res = solve(inst, method, objective="makespan", time_limit=2, functional_samples=None,
+                    **kw)
+        assert verify(inst, res.schedule, functional_samples=None).ok
+        assert res.bound is not None and res.bound * 1000 == mb.value_ps
+        assert res.schedule.makespan_ps() >= mb.value_ps, method
+        assert res.metrics["makespan_gap"] >= 0
+
+
+def test_bound_terms_on_the_default_instance() -> None:
+    inst = load_instance(None, "default")
+    mb = makespan_bound(inst, time_limit=30)
+    a = inst.arch
+    assert mb.programming_term == "exact"
+    # the compute term alone: all compute over the OUs that can run at once
+    assert mb.value_ps >= mb.compute_ps / (a.crossbars * a.ous_per_crossbar)
+    assert mb.value_ps == max(mb.path_ps, mb.resource_ps)
+    short = makespan_bound(inst, time_limit=1e-9)  # cut before the exact term: still valid
+    assert short.programming_term in ("mixed", "unique segments")
+    assert short.value_ps <= mb.value_ps
+
+
+@pytest.mark.parametrize("arch", ["default", "mlc2", "mnsim"])
+def test_balanced_beats_the_baselines_on_lenet(arch: str) -> None:
+    inst = load_instance(None, arch)
+    naive = solve(inst, "naive", objective="makespan", time_limit=10)
+    srt = solve(inst, "sorted", objective="makespan", time_limit=10)
+    bal = solve(inst, "balanced", objective="makespan", time_limit=10)
+    assert bal.info["aims_at"] == "makespan" and naive.info["aims_at"].startswith("nothing")
+    assert bal.objective <= min(naive.objective, srt.objective)
+    if arch == "default":
+        assert bal.objective <= naive.objective / 2
+    assert [st.name for st in bal.stages] == ["bound", "map", "schedule", "verify"]
+    assert all(st.seconds >= 0 for st in bal.stages)
+
+
+def test_balanced_splits_inputs_over_all_ous_when_blocks_are_few() -> None:
+    """Two blocks on 2 crossbars x 2 OUs: each block's inputs are split, every OU computes."""
+    from pimopt import Layer, Network
+
+    w = np.array([[3, -2], [1, 1], [0, 2], [1, 0]])  # 4 x 8 cells: two 4x4 blocks
+    net = Network(name="few", layers=(Layer(name="l0", weights=w, n_inputs=64),),
+                  weight_bits=4, encoding="differential", source="test")
+    inst = Instance(small_arch(ous_per_crossbar=2), net)
+    res = solve(inst, "balanced", objective="makespan", time_limit=2, functional_samples=None)
+    assert res.mapping.has_ranges
+    assert verify(inst, res.schedule, functional_samples=None).ok
+    used = {(int(x), int(s)) for x, s in zip(res.schedule.comp_crossbar,
+                                              res.schedule.comp_slot, strict=True)}
+    assert len(used) >= 4  # every OU of the chip got work
+    naive = solve(inst, "naive", objective="makespan", time_limit=2)
+    assert res.objective < naive.objective
+
+
+@pytest.mark.parametrize("method", ["greedy", "granular", "cpsat"])
+def test_objective_makespan_makes_chain_methods_makespan_aware(method: str) -> None:
+    inst = load_instance(TINY / "tiny-mlp3.json", None)
+    res = solve(inst, method, objective="makespan", time_limit=3)
+    assert res.info["aims_at"] == "makespan"
+    assert res.info["per_crossbar_method"] == method
+    prog = solve(inst, method, objective="programming", time_limit=3)
+    assert prog.info["aims_at"] == "programming"
+    whole = solve(inst, method, objective="makespan", decomposition="whole", time_limit=3)
+    assert whole.info["aims_at"].startswith("programming")
