@@ -532,11 +532,13 @@ def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decompos
     if makespan and method not in BASELINES:
         from pimopt.makespan.balanced import balanced_mapping
 
-        inner = "sorted" if method == "balanced" else method
+        inner = "assignment or sorted, then granular" if method == "balanced" else method
 
         def solver(p: ChainProblem, seconds: float) -> Chains:
-            return CHAIN_METHODS[inner](p, Options(max(seconds, 0.05), opts.seed, opts.workers,
-                                                   opts.initial)).chains
+            o = Options(max(seconds, 0.05), opts.seed, opts.workers, opts.initial)
+            if method == "balanced":
+                return _sorted_granular(p, o)
+            return CHAIN_METHODS[inner](p, o).chains
 
         info["per_crossbar_method"] = inner
         mapping, claimed = balanced_mapping(inst, solver, metric=metric,
@@ -545,6 +547,27 @@ def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decompos
     name = "sorted" if method == "balanced" else method
     mapping, status, bound, claimed = _map(inst, name, metric, opts, decomposition, info, reuse)
     return MapOutput(mapping, status, bound, claimed)
+
+
+GRANULAR_S_PER_ITEM = 5e-5  # candidate lists and a first descent, per item (measured)
+PAIRS_PER_S = 1_000_000  # latency-model pair evaluations per second, a safe estimate
+
+
+def _sorted_granular(p: ChainProblem, o: Options) -> Chains:
+    """``balanced``'s chains inside one crossbar, as good as its time share affords.
+
+    The round-by-round assignment when its pair evaluations fit in half the
+    share, else the sorted chains; then granular moves when the share affords
+    the candidate lists.
+    """
+    pairs = p.n_slots * p.n_items * max(p.capacity.values())
+    if pairs <= min(ROUND_PAIR_LIMIT, PAIRS_PER_S * o.time_limit / 2):
+        start = assignment_chains(p)
+    else:
+        start = sorted_chains(p)
+    if p.n_items < 2 or o.time_limit < GRANULAR_S_PER_ITEM * p.n_items:
+        return start
+    return granular_chains(p, time_limit=o.time_limit, seed=o.seed, initial=start)
 
 
 @dataclass

@@ -1,0 +1,226 @@
+"""Inference latency (makespan) of naive, sorted and the makespan-aware method, per
+instance x architecture preset, against the makespan lower bound.
+
+Every run is one ``pimopt.solve`` (verified, objective ``makespan``) in a fresh
+child process, so that its peak memory is its own; records go to
+``OUT/runs.jsonl`` as they finish (a second call skips finished runs), then
+``OUT/table.md``, ``OUT/table.csv`` and ``OUT/README.md`` (commit, versions,
+machine, limits, acceptance summary) are written from all records.
+
+Usage::
+
+    python scripts/bench_makespan.py [--instances lenet5,resnet20,...]
+        [--presets default,wv-mlc,multi-ou,small-chip] [--methods naive,sorted,balanced]
+        [--time-limit 60] [--large-time-limit 240] [--jobs 2] [--seed 0]
+        [--out results/makespan]
+
+Instances: ``lenet5`` (bundled), ``resnet20`` (imported from PyTorch), the
+trained ``digits-mlp`` and ``digits-cnn``, and real-shaped ``resnet18-cifar``,
+``resnet18-imagenet``, ``mobilenetv2-imagenet``, ``resnet50-imagenet``
+(generated into ``instances/real/generated/`` when missing, seed 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED = ROOT / "instances" / "real" / "generated"
+FILES = {
+    "lenet5": ROOT / "pimopt" / "data" / "lenet5.json",
+    "resnet20": ROOT / "instances" / "imported" / "resnet20-cifar.json",
+    "digits-mlp": ROOT / "instances" / "trained" / "digits-mlp.json",
+    "digits-cnn": ROOT / "instances" / "trained" / "digits-cnn.json",
+}
+REAL = ("resnet18-cifar", "resnet18-imagenet", "mobilenetv2-imagenet", "resnet50-imagenet")
+DEFAULT_INSTANCES = ("resnet50-imagenet", "resnet18-imagenet", "resnet18-cifar",
+                     "mobilenetv2-imagenet", "resnet20", "lenet5", "digits-mlp", "digits-cnn")
+BASELINES = ("naive", "sorted")
+
+
+def instance_path(name: str) -> Path:
+    """The network file of a named instance (real-shaped ones generated on demand)."""
+    if name in FILES:
+        return FILES[name]
+    if name not in REAL:
+        raise SystemExit(f"unknown instance {name!r}: one of {', '.join((*FILES, *REAL))}")
+    path = GENERATED / f"{name}.json"
+    if not path.exists():
+        from pimopt.generate import real_shaped
+
+        model, dataset = name.split("-")
+        GENERATED.mkdir(parents=True, exist_ok=True)
+        real_shaped(model, dataset, seed=0).save(path)
+    return path
+
+
+def run(name: str, preset: str, method: str, time_limit: float, seed: int) -> dict[str, Any]:
+    """One verified solve in this (fresh) process; returns its record."""
+    from pimopt import load_instance, solve
+    from pimopt.provenance import package_commit
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    inst = load_instance(instance_path(name), preset)
+    res = solve(inst, method, objective="makespan", time_limit=time_limit, seed=seed)
+    m = res.metrics
+    return {
+        "instance": name, "preset": preset, "method": method, "seed": seed,
+        "commit": package_commit(),
+        "time_limit_s": time_limit, "blocks": inst.n_blocks, "nonzero_blocks": inst.n_nonzero,
+        "layers": len(inst.network.layers), "status": res.status,
+        "verified": res.report.ok, "aims_at": res.info.get("aims_at"),
+        "makespan_ns": m["makespan_ns"], "programming_ns": m["programming_ns"],
+        "programming_exposed_share": m["programming_exposed_share"],
+        "bound_ns": m.get("makespan_bound_ns"), "gap": m.get("makespan_gap"),
+        "bound_term": res.info.get("makespan_bound", {}).get("programming_term"),
+        "solve_s": res.runtime_s, "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "stages": [st.to_dict() for st in res.stages],
+    }
+
+
+def _key(r: dict[str, Any]) -> tuple[str, str, str]:
+    return r["instance"], r["preset"], r["method"]
+
+
+def table(records: list[dict[str, Any]]) -> tuple[str, str, list[str]]:
+    """(Markdown table, CSV, acceptance lines) from the records."""
+    by = {_key(r): r for r in records}
+    cases = sorted({(r["instance"], r["preset"]) for r in records},
+                   key=lambda c: (DEFAULT_INSTANCES.index(c[0]) if c[0] in DEFAULT_INSTANCES
+                                  else 99, c[1]))
+    methods = sorted({r["method"] for r in records},
+                     key=lambda m: (m not in BASELINES, BASELINES.index(m)
+                                    if m in BASELINES else 0, m))
+    head = ["instance", "preset", "method", "non-zero blocks", "makespan (us)", "vs naive",
+            "programming (us)", "exposed share", "bound (us)", "gap", "wall (s)", "wall/limit",
+            "peak RSS (MB)"]
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["instance", "preset", "method", "nonzero_blocks", "makespan_us", "ratio_naive",
+                "programming_us", "exposed_share", "bound_us", "gap", "wall_s", "cpu_s",
+                "time_limit_s", "peak_rss_mb", "status", "verified"])
+    ok_all, within, total, lenet = True, 0, 0, None
+    notes: list[str] = []
+    for inst, preset in cases:
+        naive = by.get((inst, preset, "naive"))
+        aware = [by[(inst, preset, m)] for m in methods
+                 if m not in BASELINES and (inst, preset, m) in by]
+        for m in methods:
+            r = by.get((inst, preset, m))
+            if r is None:
+                continue
+            ratio = r["makespan_ns"] / naive["makespan_ns"] if naive else float("nan")
+            row = [inst, preset, m, f"{r['nonzero_blocks']:,}", f"{r['makespan_ns'] / 1e3:,.1f}",
+                   f"{ratio:.3f}", f"{r['programming_ns'] / 1e3:,.1f}",
+                   f"{100 * r['programming_exposed_share']:.2f}%",
+                   f"{r['bound_ns'] / 1e3:,.1f}", f"{100 * r['gap']:.2f}%",
+                   f"{r['wall_s']:.1f}", f"{r['wall_s'] / r['time_limit_s']:.2f}",
+                   f"{r['peak_rss_mb']:,.0f}"]
+            md.append("| " + " | ".join(row) + " |")
+            w.writerow([inst, preset, m, r["nonzero_blocks"], r["makespan_ns"] / 1e3, ratio,
+                        r["programming_ns"] / 1e3, r["programming_exposed_share"],
+                        r["bound_ns"] / 1e3, r["gap"], r["wall_s"], r["cpu_s"],
+                        r["time_limit_s"], r["peak_rss_mb"], r["status"], r["verified"]])
+        if not aware:
+            continue
+        best = min(aware, key=lambda r: r["makespan_ns"])
+        base = [by[(inst, preset, b)]["makespan_ns"] for b in BASELINES
+                if (inst, preset, b) in by]
+        total += 1
+        if base and best["makespan_ns"] > min(base):
+            ok_all = False
+            notes.append(f"- {inst} / {preset}: best makespan-aware ({best['method']}) "
+                         f"{best['makespan_ns'] / 1e3:,.1f} us is above a baseline "
+                         f"({min(base) / 1e3:,.1f} us)")
+        within += best["gap"] <= 0.10
+        if inst == "lenet5" and preset == "default" and naive:
+            lenet = naive["makespan_ns"] / best["makespan_ns"]
+    lines = [f"- best makespan-aware method <= naive and <= sorted on every case: "
+             f"{'yes' if ok_all else 'no'} ({total} cases)", *notes,
+             f"- within 10% of the makespan bound: {within} of {total} cases"]
+    if lenet is not None:
+        lines.append(f"- LeNet-5, default preset: naive / best = {lenet:.2f}x")
+    return "\n".join(md) + "\n", buf.getvalue(), lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--instances", default=",".join(DEFAULT_INSTANCES))
+    ap.add_argument("--presets", default="default,wv-mlc,multi-ou,small-chip")
+    ap.add_argument("--methods", default="naive,sorted,balanced")
+    ap.add_argument("--time-limit", type=float, default=60.0,
+                    help="seconds per solve (default 60)")
+    ap.add_argument("--large-time-limit", type=float, default=240.0,
+                    help="seconds per solve of the real-shaped instances (default 240)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(ROOT / "results" / "makespan"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_path = out / "runs.jsonl"
+    records = [json.loads(line) for line in runs_path.read_text().splitlines()
+               if line.strip()] if runs_path.exists() else []
+    done = {_key(r) for r in records}
+    for name in args.instances.split(","):
+        instance_path(name)  # generate missing instances before the pool starts
+    todo = [(i, p, m) for i in args.instances.split(",") for p in args.presets.split(",")
+            for m in args.methods.split(",") if (i, p, m) not in done]
+    print(f"{len(todo)} runs to do, {len(done)} already recorded", flush=True)
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(args.jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
+        futs = {pool.submit(run, i, p, m, args.large_time_limit if i in REAL
+                            else args.time_limit, args.seed): (i, p, m)
+                for i, p, m in todo}
+        for k, fut in enumerate(as_completed(futs), start=1):
+            rec = fut.result()
+            records.append(rec)
+            with runs_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(f"[{k}/{len(todo)}] {rec['instance']} {rec['preset']} {rec['method']}: "
+                  f"makespan {rec['makespan_ns'] / 1e3:,.1f} us, gap {100 * rec['gap']:.2f}%, "
+                  f"{rec['wall_s']:.1f} s, {rec['peak_rss_mb']:,.0f} MB", flush=True)
+    md, text, lines = table(records)
+    (out / "table.md").write_text(md, encoding="utf-8")
+    (out / "table.csv").write_text(text, encoding="utf-8")
+    from pimopt.provenance import machine, package_commit, versions
+
+    commits = sorted({r.get("commit", "") for r in records} - {""}) or [package_commit()]
+    readme = [
+        "# Minimum inference latency: makespan of naive, sorted and the makespan-aware "
+        "method", "",
+        f"Made by `python scripts/bench_makespan.py --time-limit {args.time_limit:g} "
+        f"--large-time-limit {args.large_time_limit:g} --jobs {args.jobs} "
+        f"--seed {args.seed}` at commit {', '.join(commits)}, on "
+        f"{machine()} ({platform.node()}); versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".", "",
+        "Every run is one verified `pimopt.solve(..., objective='makespan')` in a fresh "
+        "process (peak RSS is that process's). Makespan, programming and the bound in us; "
+        "`exposed share`: programming during which no OU computes, over the makespan; "
+        "`gap`: (makespan - bound) / makespan with the makespan bound of docs/bounds.md; "
+        "`wall/limit`: wall time of the whole run (instance build included) over the "
+        "solve's time limit. Presets: `pimopt presets` and docs/architecture.md.", "",
+        "## Acceptance summary", "", *lines, "", "## Table", "", md,
+    ]
+    (out / "README.md").write_text("\n".join(readme), encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
