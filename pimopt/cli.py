@@ -52,6 +52,13 @@ def _summary(inst: Instance, res: Result) -> str:
         f"passes {int(m['write_passes'])}, critical path {m['critical_path_ns']:.2f} ns",
         f"objective  {res.objective_name} = {res.objective:g}"
         + ("" if res.bound is None else f", bound {res.bound:g}, gap {res.gap:.2%}"),
+        *([] if res.makespan_bound_ns is None else [
+            f"latency    makespan bound {res.makespan_bound_ns:.2f} ns "
+            f"(docs/bounds.md section 6): makespan gap {m['makespan_gap']:.2%}; mapping aimed "
+            f"at {res.info.get('aims_at', '?')}"]),
+        "stages     " + ", ".join(f"{st.name} {st.seconds:.2f} s"
+                                  + (" (cut short)" if st.cut_short else "")
+                                  for st in res.stages),
         f"verified   {res.report.first()}",
     ]
     return "\n".join(lines)
@@ -291,15 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="map, schedule and verify an instance")
     s.add_argument("instance", nargs="?", help="network JSON (default: bundled LeNet-5)")
     s.add_argument("--arch", help=arch_help)
-    s.add_argument("--method", default="naive", choices=list(METHODS))
-    s.add_argument("--objective", default="makespan", choices=list(OBJECTIVES))
-    s.add_argument("--time-limit", type=float, default=60.0,
-                   help="seconds for time-limited methods (default 60)")
+    s.add_argument("--method", default="balanced", choices=list(METHODS),
+                   help="mapping method (default balanced: makespan-aware, any size; "
+                        "naive and sorted are the baselines)")
+    s.add_argument("--objective", default="makespan", choices=list(OBJECTIVES),
+                   help="reported and minimised objective (default makespan: every method "
+                        "but the baselines then aims at the inference latency)")
+    s.add_argument("--time-limit", type=float, default=10.0,
+                   help="wall-clock seconds for the whole solve (default 10)")
     s.add_argument("--workers", type=int, default=2, help="CP-SAT workers")
     s.add_argument("--initial", default="ls", help="heuristic warm-starting exact methods")
     s.add_argument("--decomposition", default="layer", choices=["layer", "whole"])
     s.add_argument("--no-bound", action="store_true",
-                   help="skip the lower bound (programming and cell_writes objectives)")
+                   help="skip the lower bounds (makespan bound, and the mapping bound of the "
+                        "programming and cell_writes objectives)")
     s.add_argument("--granularity", default="slot", choices=["slot", "crossbar"],
                    help="program operations per slot or per whole crossbar")
     s.add_argument("--no-overlap", action="store_true",

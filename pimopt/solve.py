@@ -419,7 +419,7 @@ def _instance_bound(inst: Instance, metric: str) -> float | None:
 
 
 # ---------------------------------------------------------------------- stages
-BOUND_SHARE = 0.1  # share of the time limit the makespan bound may use
+BOUND_SHARE = 0.3  # share of the time limit the makespan bound may use
 BOUND_CAP_S = 20.0  # and never more than this
 RESERVE_PER_BLOCK_S = 3e-5  # schedule + verify time kept back per non-zero block
 BASELINES = ("naive", "sorted")

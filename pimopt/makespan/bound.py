@@ -124,7 +124,7 @@ def _unique_segment_writes(inst: Instance, distinct: NDArray[np.uint8]) -> NDArr
     return np.maximum(unique, 1) * _single_pass_ps(a)
 
 
-def makespan_bound(inst: Instance, *, time_limit: float = 10.0) -> MakespanBound:
+def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> MakespanBound:
     """Lower bound on the makespan of every valid schedule of ``inst`` (ps).
 
     Parameters
@@ -133,7 +133,9 @@ def makespan_bound(inst: Instance, *, time_limit: float = 10.0) -> MakespanBound
         The instance.
     time_limit
         Seconds for the exact nearest-write term of the programming bound; when
-        it runs out the remaining patterns keep the single-pass term (still valid).
+        it runs out the remaining patterns keep the unique-segment term (still
+        valid). ``None``: no limit (deterministic; the term is exact whenever
+        the instance is below :data:`EXACT_PAIR_LIMIT` pattern pairs).
 
     Returns
     -------
@@ -175,7 +177,8 @@ def makespan_bound(inst: Instance, *, time_limit: float = 10.0) -> MakespanBound
     lb = np.minimum(from_zero, _unique_segment_writes(inst, distinct))
     term = "unique segments"
     if n * (n + 1) <= EXACT_PAIR_LIMIT and n:
-        lb, term = _nearest_writes(a, codes, pats, lb, t0 + time_limit)
+        deadline = float("inf") if time_limit is None else t0 + time_limit
+        lb, term = _nearest_writes(a, codes, pats, lb, deadline)
     share = max(1, int(a.write_width or a.ou_cols) // a.ou_cols)
     prog = int(lb.sum()) // share
     if a.block_whole_crossbar:
