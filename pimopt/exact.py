@@ -418,6 +418,21 @@ def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
     return status, (float(objective) if objective is not None else None), bound
 
 
+def _solution_objective(prob: Any, h: Any) -> float:
+    """Objective of the solution HiGHS returns (recomputed from its column values)."""
+    col = list(h.getSolution().col_value)
+    return float(sum(coef * col[v.index] for v, coef in prob.objective.items())
+                 + (prob.objective.constant or 0.0))
+
+
+def _solution_matches(prob: Any, h: Any) -> bool:
+    """True if HiGHS's objective value is the objective of the solution it returns."""
+    if h.getInfo().primal_solution_status != 2:
+        return True  # no solution: nothing to contradict
+    reported = float(h.getObjectiveValue())
+    return abs(_solution_objective(prob, h) - reported) <= 1e-6 * max(1.0, abs(reported))
+
+
 def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[int, int], Any],
                rank: list[Any], p: ChainProblem, threads: int,
                info: dict[str, Any]) -> tuple[str, float | None, float | None]:
@@ -443,6 +458,7 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
                 lp.solverModel.setSolution(sol)
             lp.solverModel.run()
 
+    t0 = time.perf_counter()
     cmd = _HiGHSWarm(msg=False, timeLimit=time_limit, threads=threads)
     # HiGHS keeps one thread scheduler per process: after any earlier HiGHS run with
     # another thread count (the sparse LP bound uses the default), a run with
@@ -450,6 +466,16 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
     highspy.Highs.resetGlobalScheduler(True)
     prob.solve(cmd)
     h = prob.solverModel
+    if warm is not None and not _solution_matches(prob, h):
+        # HiGHS 1.16 can report a better objective than the solution it returns after a
+        # MIP start (getSolution() gives the start back): solve again without the start
+        info["highs_solution_mismatch"] = _solution_objective(prob, h)
+        warm = None
+        cmd = _HiGHSWarm(msg=False, timeLimit=max(0.5, time_limit - (time.perf_counter() - t0)),
+                         threads=threads)
+        highspy.Highs.resetGlobalScheduler(True)
+        prob.solve(cmd)
+        h = prob.solverModel
     model_status = h.getModelStatus()
     hinfo = h.getInfo()
     info["highs_status"] = h.modelStatusToString(model_status)
@@ -459,6 +485,12 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
     objective = float(h.getObjectiveValue()) if primal_ok else None
     is_mip = any(var.cat == pulp.LpInteger for var in prob.variables())
     bound = float(hinfo.mip_dual_bound) if is_mip else None
+    if objective is not None and not _solution_matches(prob, h):
+        # never report an objective (or "optimal") that the returned solution does not have
+        info["highs_solution_mismatch"] = objective
+        objective = _solution_objective(prob, h)
+        return "feasible", objective, (None if bound is None or not np.isfinite(bound)
+                                       else bound)
     if model_status == ms.kOptimal:
         return "optimal", objective, (bound if is_mip else objective)
     if model_status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):

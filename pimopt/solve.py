@@ -136,7 +136,14 @@ def _exact(kind: str) -> ChainMethod:
         if out.chains is None or p.evaluate(out.chains) > p.evaluate(warm):
             # no solution in time (or a worse one): the warm start stands
             return Outcome(warm, "feasible", out.bound, dict(info, used="warm start"))
-        return Outcome(out.chains, out.status, out.bound, info)
+        status = out.status
+        if status == "optimal" and (out.objective is None
+                                    or abs(p.evaluate(out.chains) - out.objective) > 0.5):
+            # the solver's optimum is not the solution it returned: never claim it
+            status = "feasible"
+            info["optimal_dropped"] = f"solver objective {out.objective}, solution costs " \
+                                      f"{p.evaluate(out.chains)}"
+        return Outcome(out.chains, status, out.bound, info)
     return run
 
 

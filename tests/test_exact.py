@@ -175,3 +175,26 @@ def test_highs_milp_runs_after_another_highs_solve_in_the_same_process(
         out = solve_milp(p, solver="highs", time_limit=30, threads=threads)
         assert out.status == "optimal" and out.chains is not None, out.info
         assert p.evaluate(out.chains) == opt
+
+
+def test_highs_never_claims_an_optimum_its_solution_does_not_have() -> None:
+    """Issue reproducer: after a MIP start HiGHS reported objective 10 but returned the
+    start (11), and pimopt printed 'optimal 11, bound 10'. The solution is now re-read (a
+    solve without the start), and every exact method agrees on the optimum."""
+    from pimopt import Architecture, Instance, Layer, Network
+    from pimopt.solve import solve
+
+    arch = Architecture(crossbars=1, rows=4, cols=4, ou_rows=2, ou_cols=4, cell_bits=2,
+                        write_width=2, write_parallel=2, t_set=7.0, t_reset=10.0)
+    net = Network(name="highs-start", weight_bits=4, encoding="differential", source="test",
+                  layers=(Layer(name="a", weights=np.array([[0, 0], [1, 0]]), n_inputs=1),
+                          Layer(name="b", weights=np.array([[2, 0, -1], [0, 0, 2], [0, -2, -2],
+                                                            [-1, 1, -1]]), n_inputs=1),
+                          Layer(name="c", weights=np.array([[0], [-3], [0], [0]]),
+                                n_inputs=1)))
+    inst = Instance(arch, net)
+    results = {m: solve(inst, m, decomposition="whole", objective="cell_writes", time_limit=10)
+               for m in ("milp-highs", "milp-cbc", "cpsat")}
+    for m, res in results.items():
+        assert res.status == "optimal", m
+        assert res.bound is not None and res.objective == res.bound == 10, m
