@@ -523,12 +523,17 @@ def _aims_at(method: str, objective: str, decomposition: str) -> str:
 
 @dataclass
 class MapOutput:
-    """What the map stage returns."""
+    """What the map stage returns.
+
+    ``alternatives``: further candidate mappings (name, mapping, claimed cost);
+    the schedule stage times every candidate and keeps the shortest makespan.
+    """
 
     mapping: Mapping
     status: str
     bound: float | None
     claimed: int | None
+    alternatives: list[tuple[str, Mapping, int | None]] = field(default_factory=list)
 
 
 def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
@@ -548,9 +553,18 @@ def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decompos
             return CHAIN_METHODS[inner](p, o).chains
 
         info["per_crossbar_method"] = inner
-        mapping, claimed = balanced_mapping(inst, solver, metric=metric,
-                                            time_limit=opts.time_limit, reuse=reuse, info=info)
-        return MapOutput(mapping, "feasible", None, claimed)
+        alternatives: list[tuple[str, Mapping, int | None]] = []
+        t0 = time.perf_counter()
+        if method == "balanced":
+            # the weight-sorted mapping is a second candidate: where it schedules shorter
+            # (budget-bound chips can overlap one layer's programming with another's
+            # compute on crossbars the layer does not use) it is kept
+            srt, _, _, srt_cost = _map(inst, "sorted", metric, opts, "layer", {}, reuse)
+            alternatives.append(("sorted", srt, srt_cost))
+        left = max(0.0, opts.time_limit - (time.perf_counter() - t0))
+        mapping, claimed = balanced_mapping(inst, solver, metric=metric, time_limit=left,
+                                            reuse=reuse, info=info)
+        return MapOutput(mapping, "feasible", None, claimed, alternatives)
     name = "sorted" if method == "balanced" else method
     mapping, status, bound, claimed = _map(inst, name, metric, opts, decomposition, info, reuse)
     return MapOutput(mapping, status, bound, claimed)
@@ -753,7 +767,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
                      time_limit)
     metric_name, chain_metric = OBJECTIVES[objective]
-    clock = _Clock(time_limit, min(RESERVE_PER_BLOCK_S * inst.n_nonzero, time_limit / 2))
+    per_block = RESERVE_PER_BLOCK_S * (1.5 if method == "balanced" else 1.0)  # + a candidate
+    clock = _Clock(time_limit, min(per_block * inst.n_nonzero, time_limit / 2))
     info: dict[str, Any] = {}
     stages: list[Stage] = []
 
@@ -776,6 +791,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                         decomposition, reuse, aims == "makespan", info)
         st.note = aims
     mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
+    alternatives = mo.alternatives
     if balance:
         from pimopt.balance import balance_rounds
 
@@ -789,9 +805,20 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         # operations); for any other objective only a bound below can prove optimality
         status = "feasible"
 
-    with clock.stage("schedule", clock.left(), stages):
+    with clock.stage("schedule", clock.left(), stages) as st:
         sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                               method=method)
+        if alternatives:
+            tried = {"own": sched.makespan_ps()}
+            for name, alt, alt_claimed in alternatives:
+                other = list_schedule(inst, alt, granularity=granularity, overlap=overlap,
+                                      method=method)
+                tried[name] = other.makespan_ps()
+                if other.makespan_ps() < sched.makespan_ps():
+                    mapping, sched, claimed = alt, other, alt_claimed
+            kept = min(tried, key=lambda k: tried[k])
+            info["candidates"] = {"makespan_ps": tried, "kept": kept}
+            st.note = f"candidates {', '.join(tried)}; kept {kept}"
     if split or scheduler != "list":
         with clock.stage("retime", clock.left(), stages) as st:
             rt = _retime_stage(inst, mapping, sched, split=split, scheduler=scheduler,

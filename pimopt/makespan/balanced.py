@@ -169,15 +169,20 @@ class _Builder:
             out[xb] = p.evaluate(solver(p, seconds))
         return out
 
-    def place(self, plan: _Plan, solver: ChainSolver, budget: float,
+    def place(self, plan: _Plan, solver: ChainSolver, budget: float, deadline: float,
               rows: list[NDArray[np.int64]]) -> int:
-        """Solve every crossbar's chains, append mapping rows; returns the claimed cost."""
+        """Solve every crossbar's chains, append mapping rows; returns the claimed cost.
+
+        Each crossbar gets its share of ``budget``, never past ``deadline``; once
+        the deadline has passed the remaining crossbars take sorted chains.
+        """
         xbs = np.unique(plan.crossbar).tolist()
         claimed = 0
         for xb in xbs:
             p, sel, item = self.crossbar_problem(plan, xb)
-            seconds = budget * len(sel) / max(1, plan.block.size)
-            chains = solver(p, seconds)
+            seconds = min(budget * len(sel) / max(1, plan.block.size),
+                          deadline - time.perf_counter())
+            chains = solver(p, seconds) if seconds > 0 else sorted_chains(p)
             p.check(chains)
             claimed += p.evaluate(chains)
             item_slot = np.empty(p.n_items, dtype=np.int64)
@@ -259,7 +264,7 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
             if np.abs(want - comp).max() > 0.01 * target:
                 plan = _pieces(blocks, n_in, _cuts(np.repeat(want, ous), work), ous, split)
                 moved = float(np.abs(want - comp).sum() / 2 / max(1.0, comp.sum()))
-        claimed += build.place(plan, solver, budget, rows)
+        claimed += build.place(plan, solver, budget, t0 + time_limit, rows)
         layers_info.append({"layer": inst.network.layers[layer].name, "blocks": int(blocks.size),
                             "ous": ous, "split": split,
                             "split_blocks": int(np.unique(
