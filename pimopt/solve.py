@@ -226,6 +226,14 @@ class Result:
     stages: list[Stage] = field(default_factory=list)
     makespan_bound_ns: float | None = None
 
+    def __repr__(self) -> str:
+        unit = {"cell_writes": "cells", "energy": "pJ"}.get(self.objective_name, "ns")
+        bound = "None" if self.bound is None else f"{self.bound:g} {unit}"
+        gap = "None" if self.gap is None else f"{100 * self.gap:.2f}%"
+        return (f"Result(method={self.method!r}, status={self.status!r}, "
+                f"{self.objective_name}={self.objective:g} {unit}, bound={bound}, gap={gap}, "
+                f"runtime={self.runtime_s:.2f} s)")
+
     @property
     def metrics(self) -> dict[str, float]:
         """Metrics recomputed by the verifier plus the mapping objectives and the
@@ -565,8 +573,8 @@ def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decompos
         mapping, claimed = balanced_mapping(inst, solver, metric=metric, time_limit=left,
                                             reuse=reuse, info=info)
         return MapOutput(mapping, "feasible", None, claimed, alternatives)
-    name = "sorted" if method == "balanced" else method
-    mapping, status, bound, claimed = _map(inst, name, metric, opts, decomposition, info, reuse)
+    mapping, status, bound, claimed = _map(inst, method, metric, opts, decomposition, info,
+                                           reuse)
     return MapOutput(mapping, status, bound, claimed)
 
 
@@ -713,8 +721,10 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         The instance.
     method
         ``naive``, ``balanced`` (makespan-aware, scales to 10^6 blocks: every
-        layer's compute spread over all OUs, ``sorted`` chains inside each
-        crossbar) or a chain method: ``sorted``, ``greedy``, ``assignment``, ``ls``
+        layer's compute spread over all OUs, programming minimised inside each
+        crossbar as its time share affords; the sorted mapping is a second
+        candidate, the shorter schedule is kept) or a chain method: ``sorted``,
+        ``greedy``, ``assignment``, ``ls``
         (assignment + local search; granular above the dense limit), ``granular``
         (candidate-based, for large layers), ``relax`` (heads chosen by the sparse
         assignment LP, then rounds and granular moves), ``lns`` (CP-SAT large-neighbourhood
@@ -784,7 +794,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     aims = _aims_at(method, objective, decomposition)
     info["aims_at"] = aims
     balance = objective == "critical_path" and method != "naive"
-    map_share = clock.left() / 2 if balance else clock.left()
+    # the improve or retime stage that follows gets the other half
+    map_share = clock.left() / 2 if balance or split or scheduler != "list" else clock.left()
     with clock.stage("map", map_share, stages) as st:
         mo = _map_stage(inst, method, chain_metric, Options(max(st.budget, 1e-3), seed,
                                                             workers, initial),

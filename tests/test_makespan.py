@@ -149,3 +149,11 @@ def test_every_method_is_verified_under_the_new_presets(preset: str) -> None:
         assert res.schedule.makespan_ps() >= mb.value_ps, method
         if res.info["aims_at"] == "makespan":
             assert res.objective <= naive.objective, method
+
+
+def test_result_repr_is_short_and_has_units() -> None:
+    inst = load_instance(TINY / "tiny-fc2.json", TINY / "arch.toml")
+    res = solve(inst, "balanced", objective="makespan", time_limit=2)
+    text = repr(res)
+    assert text.startswith("Result(method='balanced'") and " ns, bound=" in text
+    assert "array" not in text and len(text) < 200
