@@ -66,8 +66,6 @@ class _Plan:
     last: NDArray[np.int64]
     channel: NDArray[np.int64]
     crossbar: NDArray[np.int64]
-    ous: int  # channels (OUs used) per crossbar
-    split: bool
 
 
 def _pieces(blocks: NDArray[np.int64], n_in: int, cuts: NDArray[np.int64], ous: int,
@@ -90,16 +88,14 @@ def _pieces(blocks: NDArray[np.int64], n_in: int, cuts: NDArray[np.int64], ous: 
     idx = lo // n_in
     channel = np.searchsorted(cuts, lo, side="right") - 1
     return _Plan(block=blocks[idx], first=lo - idx * n_in, last=hi - idx * n_in,
-                 channel=channel, crossbar=channel // ous, ous=ous, split=split)
+                 channel=channel, crossbar=channel // ous)
 
 
-def _cuts(quota: NDArray[np.float64], total: int) -> NDArray[np.int64]:
-    """Channel boundaries (units) for per-channel quotas that add up to ``total``."""
-    q = np.maximum(quota, 0.0)
-    q = q / q.sum() * total if q.sum() > 0 else np.full(q.size, total / q.size)
-    c: NDArray[np.int64] = np.asarray(np.round(np.r_[0.0, np.cumsum(q)]), dtype=np.int64)
-    c[-1] = total
-    return c
+def _equal_cuts(channels: int, total: int) -> NDArray[np.int64]:
+    """Boundaries (units) of ``channels`` equal shares of ``total`` units."""
+    out: NDArray[np.int64] = np.asarray(np.round(np.linspace(0, total, channels + 1)),
+                                        dtype=np.int64)
+    return out
 
 
 def _index_in(blocks: NDArray[np.int64], which: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -258,7 +254,8 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
     rebalance
         Run the quota pass (step 4 of the module docstring).
     info
-        Filled with per-layer choices (OUs used, split, quota moves).
+        Filled with per-layer choices (OUs used, split, share of pieces the
+        rebalance moved to another crossbar).
 
     Returns
     -------
@@ -288,7 +285,7 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         ous, split = _model_choice(inst, blocks, n_in)
         ch = a.crossbars * ous
         work = blocks.size * n_in
-        plan = _pieces(blocks, n_in, _cuts(np.ones(ch), work), ous, split)
+        plan = _pieces(blocks, n_in, _equal_cuts(ch, work), ous, split)
         left = time_limit - (time.perf_counter() - t0)
         budget = max(0.0, left) * blocks.size / total
         total -= blocks.size
@@ -307,13 +304,13 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
             cuts = _weighted_cuts(block_prog + n_in * unit / ous, n_in, a.crossbars, ous)
             plan = _pieces(blocks, n_in, cuts, ous, split)
             moved = float(np.abs(np.bincount(plan.crossbar, minlength=a.crossbars)
-                                 - old).sum() / 2 / max(1, old.sum()))
+                                 - old).sum() / 2 / max(1, old.sum()))  # share of pieces
         claimed += build.place(plan, solver, budget, t0 + time_limit, rows)
         layers_info.append({"layer": inst.network.layers[layer].name, "blocks": int(blocks.size),
                             "ous": ous, "split": split,
                             "split_blocks": int(np.unique(
                                 plan.block[plan.last - plan.first < n_in]).size),
-                            "compute_moved": round(moved, 4)})
+                            "pieces_moved": round(moved, 4)})
     if info is not None:
         info["balanced"] = layers_info
     arr = np.concatenate(rows) if rows else np.zeros((0, 6), dtype=np.int64)
