@@ -340,6 +340,12 @@ class _Verifier:
         else:
             grp_p, grp_c, what = self.w_gslot, self.c_gslot, "slot"
             p_start, p_end, p_id = self.w_start, self.w_end, s.write_op
+        # zero-length operations overlap nothing, and as candidates they would hide the
+        # operation before them: the latest-starting program of positive length is the
+        # one to compare (a resource's programs are serial, checked above)
+        busy_p = p_end > p_start
+        grp_p, p_start, p_end, p_id = grp_p[busy_p], p_start[busy_p], p_end[busy_p], \
+            p_id[busy_p]
         if p_start.size and s.n_compute:
             big = int(s.makespan_ps()) + 1
             order = np.lexsort((p_start, grp_p))
@@ -348,7 +354,7 @@ class _Verifier:
             j = np.searchsorted(pkey, grp_c * big + s.comp_end, side="left") - 1
             jj = order[np.maximum(j, 0)]
             hit = (j >= 0) & (grp_p[jj] == grp_c) & (p_end[jj] > s.comp_start) \
-                & (s.comp_end > s.comp_start) & (p_end[jj] > p_start[jj])
+                & (s.comp_end > s.comp_start)
             for i in np.flatnonzero(hit)[: self.max_messages]:
                 self.fail("resources", f"{self._op(i)} runs while program #{p_id[jj[i]]} "
                           f"[{p_start[jj[i]]}, {p_end[jj[i]]}) writes its {what}")

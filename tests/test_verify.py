@@ -165,3 +165,28 @@ def test_metrics_are_recomputed(case: tuple[Instance, Schedule]) -> None:
     assert 0 <= m["programming_exposed_ns"] <= m["programming_busy_ns"] <= m["programming_ns"]
     assert m["cell_writes"] > 0 and m["energy_pj"] > 0
     assert 0 < m["crossbar_utilisation"] <= 1
+
+
+def test_compute_during_programming_is_caught_behind_a_zero_length_operation(
+        case: tuple[Instance, Schedule]) -> None:
+    """A compute moved inside a program operation of its crossbar, with a zero-length
+    operation (rewriting a pattern the slot already holds) inserted inside the compute:
+    the check used to compare the compute only with that latest-starting operation."""
+    inst, s = case
+    bad = s.copy()
+    q = int(np.flatnonzero(s.prog_crossbar == 0)[-1])  # a program operation on crossbar 0
+    i = int(np.flatnonzero(s.comp_crossbar == 0)[0])
+    dur = int(s.comp_end[i] - s.comp_start[i])
+    t = int(s.prog_start[q]) + 1
+    bad.comp_start[i], bad.comp_end[i] = t, t + max(dur, 4)
+    w = int(np.flatnonzero(s.write_op == q)[0])  # q's first write, done again at no cost
+    at = int(q_end := s.prog_end[q])
+    bad.prog_crossbar = np.r_[bad.prog_crossbar, 0]
+    bad.prog_start = np.r_[bad.prog_start, min(at, t + 1)]
+    bad.prog_end = np.r_[bad.prog_end, min(at, t + 1)]
+    bad.write_op = np.r_[bad.write_op, s.n_program]
+    bad.write_slot = np.r_[bad.write_slot, s.write_slot[w]]
+    bad.write_block = np.r_[bad.write_block, s.write_block[w]]
+    bad.write_levels = np.concatenate([bad.write_levels, s.write_levels[w:w + 1]])
+    assert q_end > t
+    assert has(checks(inst, bad), "resources", "writes its crossbar")
