@@ -89,3 +89,21 @@ def test_bad_granularity() -> None:
     inst = Instance(small_arch(), random_network(0))
     with pytest.raises(ValueError, match="granularity"):
         list_schedule(inst, naive_mapping(inst), granularity="row")
+
+
+def test_write_budget_fills_earlier_gaps() -> None:
+    """At most one crossbar programs at once; an operation placed later in priority
+    order but earlier in time uses the free stretch (append-only channels made it wait
+    behind the latest operation)."""
+    import numpy as np
+
+    from pimopt.scheduler import _WriteBudget
+
+    b = _WriteBudget(1, np.array([0, 0, 1, 1]), crossbars=2)
+    ends = [0, 0]
+    assert b.place(0, 0, 10, ends) == 0
+    assert b.place(1, 0, 10, ends) == 10  # budget taken until 10
+    assert b.place(0, 50, 10, ends) == 50
+    assert b.place(1, 20, 10, ends) == 20  # the gap [20, 50) is free
+    full = _WriteBudget(2, np.array([0, 1]), crossbars=2)
+    assert not full.active and full.place(1, 7, 3, ends) == 7  # cannot bind: not tracked
