@@ -655,7 +655,9 @@ def _retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: b
 def _check_claims(method: str, chain_metric: str, claimed: int | None, objs: dict[str, int],
                   report: Report, sched: Schedule, granularity: str) -> None:
     """The method's claimed cost and the scheduler's makespan equal what the verifier found."""
-    if report.metrics["makespan_ns"] * 1000 != sched.makespan_ps():
+    # the metric is ns (a float): compare in integer ps after rounding, since
+    # x / 1000 * 1000 need not give x back in floating point
+    if round(report.metrics["makespan_ns"] * 1000) != sched.makespan_ps():
         raise VerificationError("the scheduler's makespan differs from the verifier's")
     if claimed is not None:
         recomputed = objs["programming_ps"] if chain_metric == "latency" else objs["cell_writes"]

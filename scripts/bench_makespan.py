@@ -182,13 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(i, p, m) for i in args.instances.split(",") for p in args.presets.split(",")
             for m in args.methods.split(",") if (i, p, m) not in done]
     print(f"{len(todo)} runs to do, {len(done)} already recorded", flush=True)
+    failed: list[str] = []
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(args.jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
         futs = {pool.submit(run, i, p, m, args.large_time_limit if i in REAL
                             else args.time_limit, args.seed): (i, p, m)
                 for i, p, m in todo}
         for k, fut in enumerate(as_completed(futs), start=1):
-            rec = fut.result()
+            try:
+                rec = fut.result()
+            except Exception as exc:  # a failed run is reported, the others go on
+                i, p, m = futs[fut]
+                print(f"[{k}/{len(todo)}] {i} {p} {m}: FAILED {type(exc).__name__}: {exc}",
+                      flush=True)
+                failed.append(f"- {i} / {p} / {m}: {type(exc).__name__}: {exc}")
+                continue
             records.append(rec)
             with runs_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec) + "\n")
@@ -215,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         "`gap`: (makespan - bound) / makespan with the makespan bound of docs/bounds.md; "
         "`wall/limit`: wall time of the whole run (instance build included) over the "
         "solve's time limit. Presets: `pimopt presets` and docs/architecture.md.", "",
-        "## Acceptance summary", "", *lines, "", "## Table", "", md,
+        "## Acceptance summary", "", *lines, "",
+        *(["## Failed runs (this call)", "", *failed, ""] if failed else []),
+        "## Table", "", md,
     ]
     (out / "README.md").write_text("\n".join(readme), encoding="utf-8")
     print("\n".join(lines))
