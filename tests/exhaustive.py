@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
+
+from pimopt.instance import Instance
 from pimopt.problem import FORBIDDEN, ChainProblem, Chains
 
 
@@ -55,3 +58,25 @@ def exhaustive(p: ChainProblem) -> tuple[int, Chains]:
         else:
             chains[k].append(m)
     return int(cost), chains
+
+
+def serial_optimum(inst: Instance) -> tuple[int, int]:
+    """(least total programming, all compute) in ps of an instance on one serial crossbar.
+
+    With one crossbar, one OU and whole-crossbar blocking every operation is
+    serial, so the optimal makespan is the least total programming over all
+    mappings (no per-layer round limit: each layer may use every position of
+    a slot) plus all compute.
+    """
+    from pimopt.solve import layer_items
+
+    a = inst.arch
+    assert a.crossbars == 1 and a.ous_per_crossbar == 1 and a.block_whole_crossbar
+    layers = layer_items(inst)
+    items = np.concatenate([li.patterns for li in layers])
+    lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
+    p = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8), items, lay,
+                     {li.layer: len(li.patterns) for li in layers}, "latency")
+    least, _ = exhaustive(p)
+    compute = int(sum(a.compute_ps(int(n)) for n in inst.block_n_inputs[inst.nonzero_blocks]))
+    return least, compute

@@ -41,23 +41,11 @@ def test_joint_proves_the_serial_optimum_found_by_exhaustive_search() -> None:
     """One crossbar, whole-crossbar blocking, one OU: every operation is serial, so the
     optimal makespan is the least total programming over all mappings (no per-layer
     round limit) plus all compute; exhaustive search gives that least total."""
-    import numpy as np
-
-    from pimopt.problem import ChainProblem
-    from pimopt.solve import layer_items
-    from tests.exhaustive import exhaustive
+    from tests.exhaustive import serial_optimum
 
     inst = load_instance(ROOT / "instances" / "tiny" / "tiny-mlp3.json",
                          ROOT / "instances" / "tiny" / "arch.toml")
-    a = inst.arch
-    assert a.crossbars == 1 and a.ous_per_crossbar == 1 and a.block_whole_crossbar
-    layers = layer_items(inst)
-    items = np.concatenate([li.patterns for li in layers])
-    lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
-    p = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8), items, lay,
-                     {li.layer: len(li.patterns) for li in layers}, "latency")
-    least, _ = exhaustive(p)
-    compute = int(sum(a.compute_ps(int(n)) for n in inst.block_n_inputs[inst.nonzero_blocks]))
+    least, compute = serial_optimum(inst)
     res = solve(inst, "cpsat", objective="makespan", scheduler="joint", decomposition="whole",
                 time_limit=20)
     j = res.info["joint"]

@@ -10,10 +10,8 @@ import pytest
 
 from pimopt import Instance, load_instance, solve, verify
 from pimopt.makespan import makespan_bound
-from pimopt.problem import ChainProblem
-from pimopt.solve import layer_items
 from tests.conftest import random_network, small_arch
-from tests.exhaustive import exhaustive
+from tests.exhaustive import serial_optimum
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "instances" / "tiny"
@@ -34,15 +32,7 @@ def test_bound_equals_the_serial_optimum_terms_and_stays_below_it() -> None:
     total programming plus all compute (exhaustive search); the bound's resource term is
     a valid lower bound on the programming part plus exactly all compute."""
     inst = load_instance(TINY / "tiny-mlp3.json", TINY / "arch.toml")
-    a = inst.arch
-    assert a.crossbars == 1 and a.ous_per_crossbar == 1 and a.block_whole_crossbar
-    layers = layer_items(inst)
-    items = np.concatenate([li.patterns for li in layers])
-    lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
-    p = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8), items, lay,
-                     {li.layer: len(li.patterns) for li in layers}, "latency")
-    least, _ = exhaustive(p)
-    compute = int(sum(a.compute_ps(int(n)) for n in inst.block_n_inputs[inst.nonzero_blocks]))
+    least, compute = serial_optimum(inst)
     mb = makespan_bound(inst, time_limit=None)
     assert mb.programming_term == "exact"
     assert mb.compute_ps == compute
