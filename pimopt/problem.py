@@ -200,6 +200,15 @@ class ChainProblem:
         u, v = self.arcs_of(chains)
         return int(self.arc_costs(u, v).sum()) if u.size else 0
 
+    def uncapped(self) -> ChainProblem:
+        """The same problem without the round limit: a chain may load every item of a
+        layer (the problem as DESIGN states it; the default capacity is a restriction
+        the heuristics use)."""
+        counts = {int(la): int((self.item_layer == la).sum())
+                  for la in np.unique(self.item_layer)}
+        return ChainProblem(self.arch, self.starts, self.items, self.item_layer, counts,
+                            self.metric)
+
     def final_patterns(self, chains: Chains) -> NDArray[np.uint8]:
         """Pattern each slot holds after its chain."""
         out = self.starts.copy()

@@ -126,12 +126,15 @@ def _warm(p: ChainProblem, o: Options) -> Chains:
 
 def _exact(kind: str) -> ChainMethod:
     def run(p: ChainProblem, o: Options) -> Outcome:
-        warm = _warm(p, o)
+        warm = _warm(p, o)  # the heuristics keep the round limit: a good, feasible start
+        # the model itself has no round limit, so its optimum and bound are those of the
+        # problem as DESIGN states it, not of the heuristics' restriction
+        true = p.uncapped()
         if kind == "cpsat":
-            out = solve_cpsat(p, time_limit=o.time_limit, seed=o.seed, workers=o.workers,
+            out = solve_cpsat(true, time_limit=o.time_limit, seed=o.seed, workers=o.workers,
                               hint=warm)
         else:
-            out = solve_milp(p, solver=kind, time_limit=o.time_limit, warm=warm)
+            out = solve_milp(true, solver=kind, time_limit=o.time_limit, warm=warm)
         info = dict(out.info, warm_start=o.initial, warm_objective=p.evaluate(warm))
         if out.chains is None or p.evaluate(out.chains) > p.evaluate(warm):
             # no solution in time (or a worse one): the warm start stands
@@ -175,6 +178,7 @@ CHAIN_METHODS: dict[str, ChainMethod] = {
     "milp-highs": _exact("highs"),
 }
 EXACT = ("cpsat", "milp-cbc", "milp-highs", "lns")  # methods that need a warm start
+EXACT_MODELS = ("cpsat", "milp-cbc", "milp-highs")  # solved without the round limit
 METHODS: tuple[str, ...] = ("naive", *CHAIN_METHODS, "balanced")
 
 
@@ -373,7 +377,8 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
         p = ChainProblem(arch, np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8), items, lay,
                          cap, metric)
         out = fn(p, opts)
-        p.check(out.chains)
+        # exact models solve the problem without the round limit (see _exact)
+        (p.uncapped() if method in EXACT_MODELS else p).check(out.chains)
         sizes = [len(li.patterns) for li in layers]
         offsets = list(np.cumsum([0, *sizes[:-1]]))
         info["layers"] = [{"status": out.status, "bound": out.bound, **out.info}]
@@ -391,7 +396,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
                         opts.initial)
         t0 = time.perf_counter()
         out = fn(p, share)
-        p.check(out.chains)
+        (p.uncapped() if method in EXACT_MODELS else p).check(out.chains)
         cost = p.evaluate(out.chains)
         claimed += cost
         info["layers"].append({"layer": inst.network.layers[li.layer].name, "items": n,
@@ -425,9 +430,10 @@ def _instance_bound(inst: Instance, metric: str) -> float | None:
     prev = [np.zeros((1, arch.ou_rows, arch.ou_cols), np.uint8)]
     for li in layers:
         n = len(li.patterns)
+        # no round limit: the sparse bound's chain-count row must hold for the problem
+        # as DESIGN states it (any number of a layer's loads per slot)
         problems.append(ChainProblem(arch, np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8),
-                                     li.patterns, np.zeros(n, np.int64),
-                                     {0: min_rounds(n, s)}, metric))
+                                     li.patterns, np.zeros(n, np.int64), {0: n}, metric))
         earlier.append(np.concatenate(prev))
         prev.append(li.patterns)
     return layered_ap_bound(problems, earlier)

@@ -198,3 +198,36 @@ def test_highs_never_claims_an_optimum_its_solution_does_not_have() -> None:
     for m, res in results.items():
         assert res.status == "optimal", m
         assert res.bound is not None and res.objective == res.bound == 10, m
+
+
+def test_exact_methods_prove_the_optimum_without_the_round_limit() -> None:
+    """DESIGN allows any number of loads of a layer per slot. The whole-network exact
+    models drop the heuristics' round limit, so 'optimal' is the exhaustive optimum of the
+    true problem, which is below the round-limited one where that limit binds."""
+    from pimopt import Instance
+    from pimopt.problem import min_rounds
+    from pimopt.solve import layer_items, solve
+    from tests.conftest import random_network, small_arch
+
+    binding = 0
+    for seed in range(4):
+        inst = Instance(small_arch(crossbars=1), random_network(seed, n_layers=2, max_k=8,
+                                                                  max_n=3, sparsity=0.2))
+        a = inst.arch
+        layers = layer_items(inst)
+        if sum(len(li.patterns) for li in layers) > 9:
+            continue  # keep exhaustive search small
+        items = np.concatenate([li.patterns for li in layers])
+        lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
+        capped = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8),
+                              items, lay, {li.layer: min_rounds(len(li.patterns), a.total_slots)
+                                           for li in layers}, "latency")
+        true_opt, _ = exhaustive(capped.uncapped())
+        capped_opt, _ = exhaustive(capped)
+        binding += true_opt < capped_opt
+        for method in ("cpsat", "milp-highs"):
+            res = solve(inst, method, objective="programming", decomposition="whole",
+                        time_limit=20)
+            assert res.status == "optimal", (seed, method)
+            assert round(res.objective * 1000) == true_opt, (seed, method)
+    assert binding >= 1  # the round limit bound on at least one instance tried
