@@ -31,7 +31,9 @@ import dataclasses
 import hashlib
 import json
 import multiprocessing
+import os
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -274,12 +276,29 @@ class BenchSummary:
     records: list[dict[str, Any]]
 
 
+def die_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """Process-pool initializer: the worker exits once ``parent`` is gone.
+
+    A pool's workers outlive a parent killed by SIGKILL (no clean-up runs), and
+    would go on solving for nobody; a daemon thread notices the worker has
+    been re-parented and ends it.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def _executor(jobs: int, scheduler: str | None, connect_timeout: float
               ) -> tuple[cf.Executor, Callable[[], None], str]:
     if scheduler is None:
-        # spawn: workers start clean (no inherited solver threads or Dask loops)
+        # spawn: workers start clean (no inherited solver threads or Dask loops); they
+        # die with this process
         pool = cf.ProcessPoolExecutor(max_workers=jobs,
-                                      mp_context=multiprocessing.get_context("spawn"))
+                                      mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=die_with_parent, initargs=(os.getpid(),))
         return pool, lambda: pool.shutdown(cancel_futures=True), f"{jobs} local process(es)"
     try:
         from distributed import Client

@@ -27,6 +27,7 @@ import csv
 import io
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import sys
@@ -34,6 +35,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+
+from pimopt.bench import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "instances" / "real" / "generated"
@@ -184,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(todo)} runs to do, {len(done)} already recorded", flush=True)
     failed: list[str] = []
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(args.jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
+    # one fresh process per run (its peak memory is its own); workers die with this process
+    with ProcessPoolExecutor(args.jobs, mp_context=ctx, max_tasks_per_child=1,
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futs = {pool.submit(run, i, p, m, args.large_time_limit if i in REAL
                             else args.time_limit, args.seed): (i, p, m)
                 for i, p, m in todo}

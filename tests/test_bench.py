@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,3 +208,36 @@ def test_generated_network_recipes() -> None:
     assert (scaled.layers[0].weights == net.layers[0].weights).all()
     with pytest.raises(InputError, match="'path' or 'generate'"):
         network_from_recipe({"generate": "magic"})
+
+
+def test_workers_die_with_a_killed_bench(tmp_path: Path) -> None:
+    """SIGKILL of the bench's main process alone (no clean-up runs): its pool workers
+    notice they lost their parent and exit instead of solving on for nobody."""
+    psutil = pytest.importorskip("psutil")
+    suite = _slow_suite(tmp_path)
+    cmd = [sys.executable, "-m", "pimopt", "bench", "--suite", str(suite), "--methods", "lns",
+           "--seeds", "0,1,2,3,4,5", "--time-limit", "1", "--jobs", "2",
+           "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    workers: list[Any] = []
+    try:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 120
+        workers = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            assert proc.poll() is None
+            workers = [c for c in parent.children(recursive=True)
+                       if "spawn_main" in " ".join(c.cmdline())]
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the pool's workers never started"
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only, not its group
+        proc.wait()
+        _, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, f"{len(alive)} worker(s) outlived their parent"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        for w in workers:  # whatever outlived the test
+            if w.is_running():
+                w.kill()
