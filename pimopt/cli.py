@@ -108,10 +108,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise InputError(f"schedule {args.schedule} records no architecture: pass --arch")
         arch = recorded
     inst = Instance(arch, net)
-    recorded_hash = sched.meta.get("instance", {}).get("sha256")
-    if recorded_hash and recorded_hash != inst.content_hash():
-        print(f"warning: the schedule was made for instance {recorded_hash[:12]}..., "
-              f"this is {inst.content_hash()[:12]}...", file=sys.stderr)
+    mismatch = _instance_mismatch(sched, inst)
+    if mismatch:  # a schedule is only correct for the instance it was made for
+        print(f"format: {mismatch}")
+        print("REJECTED: 1 violation(s) shown")
+        return 1
     report = verify(inst, sched, functional_samples=None if args.samples == 0 else args.samples,
                     seed=args.seed)
     for v in report.violations:
@@ -122,6 +123,35 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 0
     print(f"REJECTED: {len(report.violations)} violation(s) shown")
     return 1
+
+
+def _instance_mismatch(sched: Schedule, inst: Instance) -> str | None:
+    """Why ``sched`` was made for another instance than ``inst`` (``None``: it was not).
+
+    The schedule records its architecture and the content hashes of its network
+    and instance: an architecture with other parameter values (an edited
+    ``ous_per_crossbar``, say), another network, or a stored architecture that no
+    longer matches the stored instance hash is a mismatch.
+    """
+    recorded = sched.architecture()
+    if recorded is not None:
+        mine, theirs = inst.arch.to_dict(), recorded.to_dict()
+        diff = [k for k in mine if k != "name" and mine[k] != theirs.get(k)]
+        if diff:
+            k = diff[0]
+            return (f"the schedule was made for an architecture with {k} = {theirs.get(k)!r}, "
+                    f"this one has {k} = {mine[k]!r} ({len(diff)} parameter(s) differ)")
+    meta = sched.meta.get("instance", {})
+    net_hash = meta.get("network_sha256")
+    if net_hash and net_hash != inst.network.content_hash():
+        return (f"the schedule was made for network {net_hash[:12]}..., this is "
+                f"{inst.network.content_hash()[:12]}...")
+    inst_hash = meta.get("sha256")
+    if inst_hash and recorded is not None and inst_hash != Instance(
+            recorded, inst.network).content_hash():
+        return ("the schedule's recorded architecture does not match the instance hash it "
+                "records (edited after it was made)")
+    return None
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -122,3 +122,26 @@ def test_console_script_runs(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert "verified   verified" in res.stdout
+
+
+def test_verify_rejects_a_schedule_for_another_architecture(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An edited architecture in the schedule (two OUs computing at once passed with only
+    a warning) or an --arch with other parameters is a rejection, not a warning."""
+    net = random_network(4)
+    path = net.save(tmp_path / "net")
+    out = tmp_path / "o"
+    assert main(["solve", str(path), "--arch", "default", "--method", "naive",
+                 "--out", str(out)]) == 0
+    sched = out / "schedule.json"
+    assert main(["verify", str(path), str(sched)]) == 0
+    assert main(["verify", str(path), str(sched), "--arch", "default"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(path), str(sched), "--arch", "mnsim"]) == 1
+    assert "made for an architecture with" in capsys.readouterr().out
+    data = json.loads(sched.read_text())
+    data["architecture"]["ous_per_crossbar"] = 4
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    assert main(["verify", str(path), str(edited)]) == 1
+    assert "does not match the instance hash" in capsys.readouterr().out
