@@ -159,6 +159,12 @@ class Architecture:
 
     # ------------------------------------------------------------------ derived
     @property
+    def slots_per_write_segment(self) -> int:
+        """OU slots of one crossbar row band that share a write segment (1 unless
+        ``write_width`` is wider than an OU); whole-crossbar operations share passes there."""
+        return max(1, int(self.write_width or self.ou_cols) // self.ou_cols)
+
+    @property
     def slot_rows(self) -> int:
         """OU slots along the rows of a crossbar."""
         return self.rows // self.ou_rows

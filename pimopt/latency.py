@@ -160,7 +160,7 @@ def operation_costs(arch: Architecture, op: NDArray[np.integer], slot: NDArray[n
     slot_ = np.asarray(slot, dtype=np.int64)
     r, c = arch.ou_rows, arch.ou_cols
     ww = int(arch.write_width or c)
-    per_group = max(ww // c, 1)  # slots sharing one segment column band
+    per_group = arch.slots_per_write_segment  # slots sharing one segment column band
     if per_group == 1:
         return _sum_by(op_, pair_costs(arch, old, new), n_ops)
     srow, scol = np.divmod(slot_, arch.slot_cols)

@@ -695,7 +695,7 @@ def _mapping_bound(inst: Instance, objective: str, chain_metric: str,
         from pimopt.balance import critical_path_bound
 
         candidates = [critical_path_bound(b, inst.arch.crossbars) for b in candidates]
-    share = max(1, int(inst.arch.write_width or inst.arch.ou_cols) // inst.arch.ou_cols)
+    share = inst.arch.slots_per_write_segment
     if objective == "programming" and granularity == "crossbar" and share > 1:
         candidates = [b / share for b in candidates]
     return max(candidates) / unit if candidates else None

@@ -178,9 +178,8 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     term = "unique segments"
     if n * (n + 1) <= EXACT_PAIR_LIMIT and n:
         deadline = float("inf") if time_limit is None else t0 + time_limit
-        lb, term = _nearest_writes(a, codes, pats, lb, deadline)
-    share = max(1, int(a.write_width or a.ou_cols) // a.ou_cols)
-    prog = int(lb.sum()) // share
+        lb, term = _nearest_writes(a, codes, pats, from_zero, lb, deadline)
+    prog = int(lb.sum()) // a.slots_per_write_segment
     if a.block_whole_crossbar:
         resource = _ceil_div(prog * a.ous_per_crossbar + compute,
                              a.crossbars * a.ous_per_crossbar)
@@ -194,7 +193,7 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
 
 
 def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
-                    weak: NDArray[np.int64], deadline: float
+                    from_zero: NDArray[np.int64], weak: NDArray[np.int64], deadline: float
                     ) -> tuple[NDArray[np.int64], str]:
     """Cheapest write of every pattern from the erased slot or any other pattern.
 
@@ -215,8 +214,7 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
         c = _costs(arch, codes, pats, np.tile(src, tgt.size), np.repeat(tgt, n))
         c = c.reshape(tgt.size, n)
         c[np.arange(tgt.size), tgt - 1] = np.iinfo(np.int64).max  # not from itself
-        zero = _costs(arch, codes, pats, np.zeros(tgt.size, np.int64), tgt)
-        best[tgt - 1] = np.minimum(zero, c.min(axis=1))
+        best[tgt - 1] = np.minimum(from_zero[tgt - 1], c.min(axis=1))
         done[tgt - 1] = True
     if done.all():
         return best, "exact"
