@@ -13,7 +13,11 @@ Proofs of validity are in ``docs/bounds.md``; in short:
   ``c0(v) = min over those patterns of d(u, v)``; every other load of layer L
   has a layer-L predecessor. The assignment of layer L's items to S start
   columns of cost ``c0`` and to its own items is thus a relaxation of layer L's
-  part of any solution; the layers' parts add up to the total.
+  part of any solution; the layers' parts add up to the total. A layer too
+  large for the assignment, or reached after the bound's deadline, adds a
+  floor instead: per item, its cheapest write from the erased slot or the
+  unique-segment floor of :func:`pimopt.latency.write_floor` (0 if an earlier
+  layer has the same pattern), which every incoming arc costs at least.
 - :func:`lp_bound`: the LP relaxation of the MILP in :mod:`pimopt.exact`; its
   constraints include the assignment's, so it is at least the AP bound.
 """
@@ -21,14 +25,16 @@ Proofs of validity are in ``docs/bounds.md``; in short:
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
+from pimopt.architecture import Architecture
 from pimopt.errors import InputError
 from pimopt.exact import quiet_stdout, solve_milp
-from pimopt.latency import pair_costs
+from pimopt.latency import latency_from_codes, pair_costs, segment_codes
 from pimopt.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 
 _PAIR_CHUNK = 1 << 19
@@ -43,22 +49,45 @@ def ap_bound(p: ChainProblem) -> float:
     return float(d.T[rows, cols].sum())
 
 
-def _min_incoming(arch: object, sources: NDArray[np.uint8], targets: NDArray[np.uint8],
-                  metric: str) -> NDArray[np.int64]:
-    """For each target, the least cost of writing it over any source (streamed in chunks)."""
+def _min_incoming(arch: Architecture, sources: NDArray[np.uint8], targets: NDArray[np.uint8],
+                  metric: str, deadline: float | None = None) -> NDArray[np.int64] | None:
+    """For each target, the least cost of writing it over any source (streamed in chunks).
+
+    ``None`` if ``deadline`` (a ``time.perf_counter()`` value) passes before every
+    source is seen: a partial minimum is not a lower bound.
+    """
     best = np.full(len(targets), np.iinfo(np.int64).max, dtype=np.int64)
+    codes = segment_codes(arch, np.concatenate([sources, targets])) if metric == "latency" \
+        else None
     per = max(1, _PAIR_CHUNK // max(1, len(targets)))
     for lo in range(0, len(sources), per):
-        src = sources[lo: lo + per]
-        c = pair_costs(arch, np.repeat(src, len(targets), axis=0),  # type: ignore[arg-type]
-                       np.tile(targets, (len(src), 1, 1)))
-        vals = c.latency_ps if metric == "latency" else c.cell_writes
-        best = np.minimum(best, np.asarray(vals).reshape(len(src), len(targets)).min(axis=0))
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        hi = min(len(sources), lo + per)
+        if codes is not None:  # thermometer codes: ~5x faster than the general model
+            src, tgt = codes[lo:hi], codes[len(sources):]
+            vals = latency_from_codes(arch, np.repeat(src, len(targets), axis=0),
+                                      np.tile(tgt, (hi - lo, 1, 1)))
+        else:
+            c = pair_costs(arch, np.repeat(sources[lo:hi], len(targets), axis=0),
+                           np.tile(targets, (hi - lo, 1, 1)))
+            vals = c.latency_ps if metric == "latency" else c.cell_writes
+        best = np.minimum(best, np.asarray(vals).reshape(hi - lo, len(targets)).min(axis=0))
     return best
 
 
+PAIRS_PER_S = 2_000_000  # conservative arc-cost rate used to decide whether a pass fits
+
+
+def _fits(pairs: int, deadline: float | None) -> bool:
+    """Whether ``pairs`` cost evaluations fit before ``deadline`` at :data:`PAIRS_PER_S`."""
+    return deadline is None or time.perf_counter() + pairs / PAIRS_PER_S <= deadline
+
+
 def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint8]],
-                     sparse_limit: int = 20_000) -> float | None:
+                     sparse_limit: int = 20_000, *, floors: list[NDArray[np.int64]] | None = None,
+                     deadline: float | None = None,
+                     report: dict[str, Any] | None = None) -> float | None:
     """Valid bound on the total over all layers, whatever the decomposition.
 
     Parameters
@@ -69,28 +98,55 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
     earlier
         For each layer, the patterns a slot may hold before it (zero plus every
         item pattern of earlier layers).
-
     sparse_limit
-        Largest layer (items) bounded at all: above the dense limit the sparse
-        bound (:func:`sparse_ap_bound`, O(n^2) time) is used up to this size.
+        Largest layer (items) given the assignment bound: above the dense limit
+        the sparse bound (:func:`sparse_ap_bound`, O(n^2) time) is used up to
+        this size.
+    floors
+        For each layer, a valid lower bound on every item's incoming arc (its
+        cheapest write from any pattern a slot may hold before it). A layer
+        above ``sparse_limit``, or reached after ``deadline``, adds the sum of
+        its floors; every layer adds at least that.
+    deadline
+        ``time.perf_counter()`` value after which no layer starts its assignment
+        bound (the one running is cut where it can be: the start-cost scan and
+        the sparse bound's pricing passes).
+    report
+        If given, filled with ``complete`` (every layer got its assignment
+        bound) and ``floored`` (layers that kept only their floors).
 
     Returns
     -------
     float or None
-        The bound, or ``None`` if a layer exceeds ``sparse_limit``.
+        The bound; ``None`` if a layer needs its floor and ``floors`` is not given.
     """
     total = 0.0
-    for p, prev in zip(problems, earlier, strict=True):
+    floored: list[int] = []
+    for i, (p, prev) in enumerate(zip(problems, earlier, strict=True)):
         n, s = p.n_items, p.n_slots
         if n == 0:
             continue
-        c0 = _min_incoming(p.arch, prev, p.items, p.metric)
-        if n > DENSE_LIMIT:
-            if n > sparse_limit:
+        floor = 0.0 if floors is None else float(floors[i].sum())
+        late = deadline is not None and time.perf_counter() > deadline
+        skip = late or n > sparse_limit or not _fits(len(prev) * n + n * n, deadline)
+        c0 = None if skip else _min_incoming(p.arch, prev, p.items, p.metric, deadline)
+        if c0 is None:
+            if floors is None:
                 return None
+            floored.append(i)
+            total += floor
+            continue
+        if not _fits(n * n, deadline):  # one pass over the layer's arcs would overrun
+            floored.append(i)
+            total += floor
+            continue
+        if n > DENSE_LIMIT:
             from pimopt.heuristics import _node_candidates
 
-            total += sparse_ap_bound(p, _node_candidates(p, 16, 0), c0=c0)
+            sparse = sparse_ap_bound(p, _node_candidates(p, 16, 0), c0=c0, deadline=deadline)
+            if not np.isfinite(sparse):
+                floored.append(i)
+            total += max(sparse, floor)
             continue
         within = ChainProblem(p.arch, np.zeros((1, *p.items.shape[1:]), np.uint8), p.items,
                               np.zeros(n, np.int64), {0: n}, p.metric).dense()[1:]
@@ -99,7 +155,10 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
         m[:, :cols] = c0[:, None]
         m[:, cols:] = within.T
         rows, cc = linear_sum_assignment(m)
-        total += float(m[rows, cc].sum())
+        total += max(float(m[rows, cc].sum()), floor)
+    if report is not None:
+        report["complete"] = not floored
+        report["floored"] = floored
     return total
 
 
@@ -137,8 +196,9 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         (value at least 0.5 in the last LP) are appended to it: the relaxation's
         choice of chain heads, which a construction heuristic can use.
     deadline
-        ``time.perf_counter()`` value after which no further pricing pass starts
-        (the first always runs; every pass gives a valid bound).
+        ``time.perf_counter()`` value after which no further pricing pass starts;
+        a pass it interrupts is dropped (``-inf`` if it was the first). Every
+        completed pass gives a valid bound.
     """
     import highspy
 
@@ -207,7 +267,11 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         else:
             best, arg = c0 - beta[0] - gamma, np.zeros(n, dtype=np.int64)
         per = max(1, _PAIR_CHUNK // n)
+        cut = False
         for lo in range(0, n, per):
+            if deadline is not None and lo and time.perf_counter() > deadline:
+                cut = True  # a pass priced on part of the arcs proves nothing
+                break
             us = np.arange(lo, min(n, lo + per))
             c = p.arc_costs(s + np.repeat(us, n), np.tile(np.arange(n), us.size))
             c = c.reshape(us.size, n).astype(np.float64) - beta[g + us][:, None]
@@ -216,6 +280,8 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
             cmin = c[i, np.arange(n)]
             better = cmin < best
             best[better], arg[better] = cmin[better], g + us[i[better]]
+        if cut:
+            break
         # repaired duals are feasible for the full problem: a valid bound
         bound = float(np.minimum(alpha, best).sum() + (caps * beta[:g]).sum()
                       + beta[g: g + n].sum() + gamma * min_starts)

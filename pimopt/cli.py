@@ -1,5 +1,5 @@
-"""Command-line interface: ``pimopt solve | verify | info | import | generate | plot |
-bench | sweep | best | report | presets``.
+"""Command-line interface: ``pimopt solve | verify | bound | info | import | generate |
+plot | bench | sweep | best | report | presets``.
 
 Errors in the input give one line ``pimopt: error: ...`` on stderr and exit
 code 2; nothing is written then.
@@ -152,6 +152,26 @@ def _instance_mismatch(sched: Schedule, inst: Instance) -> str | None:
         return ("the schedule's recorded architecture does not match the instance hash it "
                 "records (edited after it was made)")
     return None
+
+
+def cmd_bound(args: argparse.Namespace) -> int:
+    from pimopt.solve import cached_makespan_bound, instance_bound
+
+    inst = _instance(args.instance, args.arch)
+    limit = None if args.time_limit <= 0 else args.time_limit
+    mb = cached_makespan_bound(inst, float("inf") if limit is None else limit / 2)
+    print(f"makespan bound      {mb.value_ps / 1000:.2f} ns (path {mb.path_ps / 1000:.2f} ns, "
+          f"resource {mb.resource_ps / 1000:.2f} ns; programming term {mb.programming_term}, "
+          f"{mb.seconds:.1f} s)")
+    for metric, unit, scale in (("latency", "ns", 1000.0), ("cell_writes", "cells", 1.0)):
+        ib = instance_bound(inst, metric, None if limit is None else limit / 4)
+        print(f"{metric + ' bound':<19} {ib.value / scale:.2f} {unit} (layered assignment, "
+              f"{'complete' if ib.complete else 'some layers floored'}, {ib.seconds:.1f} s)")
+    from pimopt.cache import cache_dir
+
+    where = cache_dir()
+    print(f"cached in  {where}" if where else "cache off ($PIMOPT_CACHE_DIR=off)")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -366,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--samples", type=int, default=16)
     v.set_defaults(func=cmd_verify)
+
+    bd = sub.add_parser("bound", help="compute and cache an instance's lower bounds once "
+                                      "(solve, bench and sweep then reuse them)")
+    bd.add_argument("instance", nargs="?", help="network JSON (default: bundled LeNet-5)")
+    bd.add_argument("--arch", help=arch_help)
+    bd.add_argument("--time-limit", type=float, default=600.0,
+                    help="seconds for all bounds (0: no limit; default 600)")
+    bd.set_defaults(func=cmd_bound)
 
     i = sub.add_parser("info", help="describe an instance")
     i.add_argument("instance", nargs="?")

@@ -224,3 +224,44 @@ def latency_from_codes(arch: Architecture, old: NDArray[np.uint64],
     down = ((old & ~new) != 0).reshape(n, old[0].size if n else 0).sum(axis=1, dtype=np.int64)
     tv = ns_to_ps(arch.t_verify)
     return up * (ns_to_ps(arch.t_set) + tv) + down * (ns_to_ps(arch.t_reset) + tv)
+
+
+def single_pass_ps(arch: Architecture) -> int:
+    """The cheapest possible write pass: one pulse (SET or RESET) and its verify read."""
+    return min(ns_to_ps(arch.t_set), ns_to_ps(arch.t_reset)) + ns_to_ps(arch.t_verify)
+
+
+def unique_segments(arch: Architecture, distinct: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Per pattern, its row segments that no other pattern has at the same place.
+
+    ``distinct`` (n, ou_rows, ou_cols) must hold pairwise different patterns.
+    Segments are those of a single-slot write (``min(write_width, ou_cols)``
+    cells). Time and memory O(n) per segment place (hashing by rows).
+    """
+    p = np.asarray(distinct, dtype=np.uint8)
+    n, r, c = p.shape
+    seg = min(int(arch.write_width or c), c)
+    cells = np.ascontiguousarray(p.reshape(n, r * (c // seg), seg))
+    unique = np.zeros(n, dtype=np.int64)
+    for j in range(cells.shape[1]):
+        col = np.ascontiguousarray(cells[:, j, :])
+        keys = col.view(np.dtype((np.void, seg))).ravel()
+        _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        unique += counts[inv.ravel()] == 1
+    return unique
+
+
+def write_floor(arch: Architecture, distinct: NDArray[np.integer],
+                metric: str = "latency") -> NDArray[np.int64]:
+    """Per pattern, a lower bound on writing it into a slot that holds any other pattern.
+
+    The sources are the other patterns of ``distinct`` (pairwise different;
+    the erased slot is not among them unless it is in ``distinct``). A segment
+    that no other pattern has at its place differs in every source, so it
+    needs at least one pass (latency: :func:`single_pass_ps`) and changes at
+    least one cell (``cell_writes``); every source differs somewhere, so the
+    floor is at least one unit. Used where the exact cheapest write (all pairs)
+    is too costly; time O(n) per segment place.
+    """
+    unit = single_pass_ps(arch) if metric == "latency" else 1
+    return np.maximum(unique_segments(arch, distinct), 1) * unit

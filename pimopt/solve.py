@@ -33,6 +33,7 @@ from pimopt.heuristics import (
     sorted_chains,
 )
 from pimopt.instance import Instance
+from pimopt.latency import pair_costs, write_floor
 from pimopt.lns import lns_chains
 from pimopt.makespan.bound import MakespanBound, makespan_bound
 from pimopt.mapping import Mapping
@@ -408,26 +409,86 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
     return chains_to_mapping(inst, layers, per_layer), "feasible", None, claimed
 
 
-_BOUND_CACHE: dict[tuple[str, str], float | None] = {}
+@dataclass(frozen=True)
+class InstanceBound:
+    """The layered assignment bound on a mapping objective (:func:`instance_bound`).
 
-
-def instance_bound(inst: Instance, metric: str) -> float | None:
-    """Best valid bound on the total mapping objective (layered AP), or ``None`` if too large.
-
-    Cached per instance content and metric (it does not depend on the method).
+    Attributes
+    ----------
+    value
+        The bound (ps for latency, cells for cell writes).
+    complete
+        Every layer got its assignment bound; ``False``: some layers kept the
+        unique-segment floor (too large, or the time limit ran out).
+    seconds
+        Time it took to compute.
     """
+
+    value: float
+    complete: bool
+    seconds: float
+
+
+_BOUND_CACHE: dict[tuple[str, str], InstanceBound] = {}
+
+
+def instance_bound(inst: Instance, metric: str, time_limit: float | None = None
+                   ) -> InstanceBound:
+    """Best valid bound on the total mapping objective (layered assignment bound).
+
+    Every layer gets at least a floor (docs/bounds.md), so there is a bound at
+    every size. Cached per instance content and metric, in memory and on disk
+    (:mod:`pimopt.cache`): it does not depend on the method. A complete bound
+    is reused as is; an incomplete one only by runs with no more time for it.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    metric
+        ``"latency"`` (ps) or ``"cell_writes"``.
+    time_limit
+        Seconds it may take (``None``: no limit).
+    """
+    from pimopt import cache
+
     key = (inst.content_hash(), metric)
-    if key not in _BOUND_CACHE:
-        _BOUND_CACHE[key] = _instance_bound(inst, metric)
+    old = _BOUND_CACHE.get(key)
+    if old is None:
+        rec = cache.load(f"instance-bound-{metric}", key[0])
+        if rec is not None:
+            old = _BOUND_CACHE[key] = InstanceBound(float(rec["value"]), bool(rec["complete"]),
+                                                    float(rec["seconds"]))
+    if old is not None and (old.complete or (time_limit is not None
+                                             and time_limit <= old.seconds)):
+        return old
+    t0 = time.perf_counter()
+    report: dict[str, Any] = {}
+    value = _instance_bound(inst, metric, None if time_limit is None else t0 + time_limit,
+                            report)
+    new = InstanceBound(value, bool(report["complete"]), time.perf_counter() - t0)
+    if old is None or new.value >= old.value:
+        _BOUND_CACHE[key] = new
+        cache.store(f"instance-bound-{metric}", key[0],
+                    {"value": new.value, "complete": new.complete, "seconds": new.seconds})
     return _BOUND_CACHE[key]
 
 
-def _instance_bound(inst: Instance, metric: str) -> float | None:
+def _instance_bound(inst: Instance, metric: str, deadline: float | None,
+                    report: dict[str, Any]) -> float:
     layers = layer_items(inst)
     arch = inst.arch
     s = arch.total_slots
-    problems, earlier = [], []
-    prev = [np.zeros((1, arch.ou_rows, arch.ou_cols), np.uint8)]
+    zero = np.zeros((1, arch.ou_rows, arch.ou_cols), np.uint8)
+    # floors: every distinct pattern of the network is a possible source, so a segment
+    # unique among them is unique among any item's real sources
+    nz = inst.nonzero_blocks
+    pids, first = np.unique(inst.pattern_id[nz], return_index=True)
+    floor_of = dict(zip(pids.tolist(), write_floor(arch, inst.patterns[nz[first]], metric)
+                        .tolist(), strict=True))
+    problems, earlier, floors = [], [], []
+    prev = [zero]
+    seen: set[int] = set()
     for li in layers:
         n = len(li.patterns)
         # no round limit: the sparse bound's chain-count row must hold for the problem
@@ -435,8 +496,18 @@ def _instance_bound(inst: Instance, metric: str) -> float | None:
         problems.append(ChainProblem(arch, np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8),
                                      li.patterns, np.zeros(n, np.int64), {0: n}, metric))
         earlier.append(np.concatenate(prev))
+        item_pid = np.zeros(n, dtype=np.int64)
+        item_pid[li.item_of_block] = inst.pattern_id[li.blocks]
+        cost0 = pair_costs(arch, np.repeat(zero, n, axis=0), li.patterns)
+        from_zero = cost0.latency_ps if metric == "latency" else cost0.cell_writes
+        floor = np.array([0 if q in seen else floor_of[q] for q in item_pid.tolist()],
+                         dtype=np.int64)  # an earlier layer's equal pattern may stay loaded
+        floors.append(np.minimum(floor, np.asarray(from_zero, dtype=np.int64)))
+        seen.update(item_pid.tolist())
         prev.append(li.patterns)
-    return layered_ap_bound(problems, earlier)
+    value = layered_ap_bound(problems, earlier, floors=floors, deadline=deadline, report=report)
+    assert value is not None  # every layer has a floor
+    return value
 
 
 # ---------------------------------------------------------------------- stages
@@ -675,9 +746,8 @@ def _check_claims(method: str, chain_metric: str, claimed: int | None, objs: dic
         raise VerificationError("mapping programming cost differs from the schedule's")
 
 
-def _mapping_bound(inst: Instance, objective: str, chain_metric: str,
-                   method_bound: float | None, instance_wide: bool,
-                   granularity: str) -> float | None:
+def _mapping_bound(inst: Instance, objective: str, method_bound: float | None,
+                   ib: InstanceBound | None, granularity: str) -> float | None:
     """Best bound on a mapping objective (programming, cell writes, critical path).
 
     The bounds are on loads costed alone. Whole-crossbar program operations
@@ -687,10 +757,8 @@ def _mapping_bound(inst: Instance, objective: str, chain_metric: str,
     """
     unit = 1.0 if objective == "cell_writes" else 1000.0
     candidates = [b for b in (method_bound,) if b is not None]
-    if instance_wide:  # the instance bound assumes shared loads are allowed
-        ib = instance_bound(inst, chain_metric)
-        if ib is not None:
-            candidates.append(ib)
+    if ib is not None:
+        candidates.append(ib.value)
     if objective == "critical_path":
         from pimopt.balance import critical_path_bound
 
@@ -705,14 +773,24 @@ _MAKESPAN_BOUNDS: dict[str, MakespanBound] = {}
 
 
 def cached_makespan_bound(inst: Instance, time_limit: float) -> MakespanBound:
-    """The makespan bound, cached per instance content (a complete one is reused as is)."""
+    """The makespan bound, cached per instance content in memory and on disk
+    (:mod:`pimopt.cache`); a complete one is reused as is, a cut one only by runs
+    with no more time for it."""
+    from pimopt import cache
+
     key = inst.content_hash()
     old = _MAKESPAN_BOUNDS.get(key)
+    if old is None:
+        rec = cache.load("makespan-bound", key)
+        if rec is not None:
+            rec.pop("key")
+            old = _MAKESPAN_BOUNDS[key] = MakespanBound(**rec)
     if old is not None and (old.programming_term != "mixed" or time_limit <= old.seconds):
         return old
     mb = makespan_bound(inst, time_limit=time_limit)
     if old is None or mb.value_ps >= old.value_ps:
         _MAKESPAN_BOUNDS[key] = mb
+        cache.store("makespan-bound", key, mb.to_dict())
     return _MAKESPAN_BOUNDS[key]
 
 
@@ -790,13 +868,23 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     info: dict[str, Any] = {}
     stages: list[Stage] = []
 
-    # bound: the makespan bound first, within its own share of the time limit
+    # bounds first, within their own share of the time limit: the makespan bound, and for
+    # mapping objectives the layered assignment bound (it assumes shared loads: reuse)
     mb: MakespanBound | None = None
+    ib: InstanceBound | None = None
     if bound:
         with clock.stage("bound", min(BOUND_SHARE * time_limit, BOUND_CAP_S), stages) as st:
-            mb = cached_makespan_bound(inst, st.budget)
+            mapping_objective = objective != "makespan" and reuse
+            t_b = time.perf_counter()
+            mb = cached_makespan_bound(inst, st.budget / 2 if mapping_objective else st.budget)
             st.note = f"makespan bound {mb.programming_term} programming term"
             st.cut_short = mb.programming_term == "mixed"
+            if mapping_objective:
+                left = st.budget - (time.perf_counter() - t_b)
+                ib = instance_bound(inst, chain_metric, max(left, 0.0))
+                st.note += ("; layered assignment bound" if ib.complete else
+                            "; layered assignment bound (some layers floored)")
+                st.cut_short = st.cut_short or not ib.complete
 
     # map (and, for critical_path, improve): the method's own time share
     aims = _aims_at(method, objective, decomposition)
@@ -864,10 +952,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if objective == "makespan" and mb is not None:
         best_bound = mb.value_ps / 1000.0
     elif objective in ("programming", "cell_writes", "critical_path"):
-        with clock.stage("bound", None, stages) as st:
-            best_bound = _mapping_bound(inst, objective, chain_metric, method_bound,
-                                        bound and reuse, granularity)
-            st.note = "layered assignment bound on the mapping objective"
+        best_bound = _mapping_bound(inst, objective, method_bound, ib, granularity)
     if best_bound is not None:
         if value < best_bound - 1e-6 * max(1.0, abs(best_bound)):
             raise VerificationError(f"objective {value} is below the lower bound {best_bound}: "

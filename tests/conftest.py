@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 import numpy as np
 import pytest
 
 from pimopt import Architecture, Instance, Layer, Network
+
+# the bound cache of this test session: never the user's, never stale entries
+os.environ["PIMOPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="pimopt-test-cache-")
 
 
 def small_arch(**kw: Any) -> Architecture:

@@ -38,9 +38,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.architecture import ns_to_ps
 from pimopt.instance import Instance
-from pimopt.latency import latency_from_codes, pair_costs, segment_codes
+from pimopt.latency import latency_from_codes, pair_costs, segment_codes, write_floor
 
 EXACT_PAIR_LIMIT = 40_000_000  # pattern pairs the exact nearest-write term may evaluate
 _PAIRS = 1 << 20  # pairs per vectorised batch
@@ -99,31 +98,6 @@ def _costs(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
     return np.asarray(pair_costs(arch, pats[u], pats[v]).latency_ps, dtype=np.int64)
 
 
-def _single_pass_ps(arch: Any) -> int:
-    """Cheapest possible pass: one pulse (SET or RESET) and its verify read."""
-    return min(ns_to_ps(arch.t_set), ns_to_ps(arch.t_reset)) + ns_to_ps(arch.t_verify)
-
-
-def _unique_segment_writes(inst: Instance, distinct: NDArray[np.uint8]) -> NDArray[np.int64]:
-    """Per pattern, a lower bound on writing it into a slot holding another pattern.
-
-    A row segment of ``v`` that no other pattern of the network has at that
-    place differs in every other pattern, so it needs at least one pass of its
-    own: ``max(1, unique segments) * single pass``.
-    """
-    a = inst.arch
-    n, r, c = distinct.shape
-    seg = min(int(a.write_width or c), c)
-    cells = np.ascontiguousarray(distinct.reshape(n, r * (c // seg), seg))
-    unique = np.zeros(n, dtype=np.int64)
-    for j in range(cells.shape[1]):
-        col = np.ascontiguousarray(cells[:, j, :])
-        keys = col.view(np.dtype((np.void, seg))).ravel()
-        _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        unique += counts[inv.ravel()] == 1
-    return np.maximum(unique, 1) * _single_pass_ps(a)
-
-
 def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> MakespanBound:
     """Lower bound on the makespan of every valid schedule of ``inst`` (ps).
 
@@ -174,7 +148,7 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     path = p0 + max(dist, default=0)
 
     # programming no crossbar can compute through
-    lb = np.minimum(from_zero, _unique_segment_writes(inst, distinct))
+    lb = np.minimum(from_zero, write_floor(a, distinct))
     term = "unique segments"
     if n * (n + 1) <= EXACT_PAIR_LIMIT and n:
         deadline = float("inf") if time_limit is None else t0 + time_limit

@@ -1,0 +1,92 @@
+"""Bound floors, time limits and the bound cache."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pimopt import Instance
+from pimopt.bounds import layered_ap_bound
+from pimopt.latency import pair_costs, write_floor
+from pimopt.solve import _BOUND_CACHE, _MAKESPAN_BOUNDS, cached_makespan_bound, instance_bound
+from tests.conftest import random_network, small_arch
+from tests.test_validity import make_case
+
+
+@pytest.mark.parametrize("metric", ["latency", "cell_writes"])
+@pytest.mark.parametrize("seed", range(6))
+def test_write_floor_is_below_every_write_from_another_pattern(metric: str, seed: int) -> None:
+    """Brute force over all ordered pairs of distinct patterns."""
+    inst = make_case(seed).inst
+    pats = np.unique(inst.patterns[inst.nonzero_blocks], axis=0)
+    n = len(pats)
+    floor = write_floor(inst.arch, pats, metric)
+    c = pair_costs(inst.arch, np.repeat(pats, n, axis=0), np.tile(pats, (n, 1, 1)))
+    vals = np.asarray(c.latency_ps if metric == "latency" else c.cell_writes).reshape(n, n)
+    vals[np.arange(n), np.arange(n)] = np.iinfo(np.int64).max
+    cheapest = vals.min(axis=0)
+    if n > 1:
+        assert (floor <= cheapest).all(), (floor, cheapest)
+        assert (floor > 0).all()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_instance_bound_cut_by_time_is_a_floor_below_the_full_bound(seed: int) -> None:
+    case = make_case(seed)
+    inst = case.inst
+    _BOUND_CACHE.clear()
+    cut = instance_bound(inst, "latency", time_limit=0.0)
+    assert not cut.complete
+    _BOUND_CACHE.clear()
+    full = instance_bound(inst, "latency", time_limit=None)
+    assert full.complete
+    assert 0 < cut.value <= full.value <= case.optimum["latency"]
+
+
+def test_layered_bound_without_floors_is_none_above_its_size_limit() -> None:
+    inst = make_case(1).inst
+    from pimopt.problem import ChainProblem
+    from pimopt.solve import layer_items
+
+    li = layer_items(inst)[0]
+    a = inst.arch
+    n = len(li.patterns)
+    p = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8), li.patterns,
+                     np.zeros(n, np.int64), {0: n}, "latency")
+    zero = np.zeros((1, a.ou_rows, a.ou_cols), np.uint8)
+    assert layered_ap_bound([p], [zero], sparse_limit=0) is None
+    report: dict[str, object] = {}
+    floors = [np.ones(n, dtype=np.int64)]
+    assert layered_ap_bound([p], [zero], sparse_limit=0, floors=floors, report=report) == n
+    assert report == {"complete": False, "floored": [0]}
+    past = time.perf_counter() - 1
+    assert layered_ap_bound([p], [zero], floors=floors, deadline=past) == n
+
+
+def test_bounds_are_cached_on_disk_by_instance_content(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIMOPT_CACHE_DIR", str(tmp_path))
+    inst = Instance(small_arch(), random_network(5, sparsity=0.2))
+    _BOUND_CACHE.clear()
+    _MAKESPAN_BOUNDS.clear()
+    ib = instance_bound(inst, "latency")
+    mb = cached_makespan_bound(inst, 10.0)
+    files = sorted(p.name for p in tmp_path.rglob("*.json"))
+    assert files == sorted([f"{inst.content_hash()}.json"] * 2)
+    # a fresh process (empty memory caches) reads them back instead of recomputing
+    _BOUND_CACHE.clear()
+    _MAKESPAN_BOUNDS.clear()
+    assert instance_bound(inst, "latency") == ib
+    assert cached_makespan_bound(inst, 10.0) == mb
+    # a corrupt entry is a miss, not an error
+    for p in tmp_path.rglob("*.json"):
+        p.write_text("{not json")
+    _BOUND_CACHE.clear()
+    assert instance_bound(inst, "latency").value == ib.value
+    monkeypatch.setenv("PIMOPT_CACHE_DIR", "off")
+    _BOUND_CACHE.clear()
+    assert instance_bound(inst, "latency").value == ib.value
+    assert not list(tmp_path.rglob("*.tmp"))
