@@ -76,12 +76,14 @@ def _min_incoming(arch: Architecture, sources: NDArray[np.uint8], targets: NDArr
     return best
 
 
-PAIRS_PER_S = 2_000_000  # conservative arc-cost rate used to decide whether a pass fits
+# conservative arc-cost rates (pairs/s; measured 6.3 M/s and 1.4 M/s on the reference
+# machine) used to decide whether a pass fits: thermometer codes, general latency model
+PAIRS_PER_S = {True: 4_000_000, False: 1_000_000}
 
 
-def _fits(pairs: int, deadline: float | None) -> bool:
-    """Whether ``pairs`` cost evaluations fit before ``deadline`` at :data:`PAIRS_PER_S`."""
-    return deadline is None or time.perf_counter() + pairs / PAIRS_PER_S <= deadline
+def _fits(pairs: int, deadline: float | None, fast: bool) -> bool:
+    """Whether ``pairs`` cost evaluations fit before ``deadline`` (``fast``: codes apply)."""
+    return deadline is None or time.perf_counter() + pairs / PAIRS_PER_S[fast] <= deadline
 
 
 def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint8]],
@@ -128,7 +130,8 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
             continue
         floor = 0.0 if floors is None else float(floors[i].sum())
         late = deadline is not None and time.perf_counter() > deadline
-        skip = late or n > sparse_limit or not _fits(len(prev) * n + n * n, deadline)
+        fast = p.metric == "latency" and segment_codes(p.arch, p.items[:1]) is not None
+        skip = late or n > sparse_limit or not _fits(len(prev) * n + n * n, deadline, fast)
         c0 = None if skip else _min_incoming(p.arch, prev, p.items, p.metric, deadline)
         if c0 is None:
             if floors is None:
@@ -136,7 +139,7 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
             floored.append(i)
             total += floor
             continue
-        if not _fits(n * n, deadline):  # one pass over the layer's arcs would overrun
+        if not _fits(n * n, deadline, fast):  # one pass over the layer's arcs would overrun
             floored.append(i)
             total += floor
             continue
@@ -160,6 +163,35 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
         report["complete"] = not floored
         report["floored"] = floored
     return total
+
+
+START_ARC_LIMIT = 2_000_000  # start arcs the sparse LP holds at first (memory)
+
+
+def _start_arcs(p: ChainProblem, start_nodes: NDArray[np.int64], per_item: int
+                ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """(start index, item, cost) of each item's ``per_item`` cheapest start arcs.
+
+    Streams the start groups in chunks, so memory is O(n per_item) however many
+    distinct starts there are.
+    """
+    n, g = p.n_items, len(start_nodes)
+    keep = min(per_item, g)
+    top_u = np.zeros((0, n), dtype=np.int64)
+    top_c = np.zeros((0, n), dtype=np.int64)
+    per = max(1, (1 << 20) // n)
+    for lo in range(0, g, per):
+        js = np.arange(lo, min(g, lo + per))
+        c = p.arc_costs(np.repeat(start_nodes[js], n), np.tile(np.arange(n), js.size))
+        cu = np.r_[top_u, np.repeat(js, n).reshape(js.size, n)]
+        cc = np.r_[top_c, np.asarray(c, dtype=np.int64).reshape(js.size, n)]
+        if len(cc) > keep:
+            pick = np.argpartition(cc, keep - 1, axis=0)[:keep]
+            cu = np.take_along_axis(cu, pick, axis=0)
+            cc = np.take_along_axis(cc, pick, axis=0)
+        top_u, top_c = cu, cc
+    items = np.broadcast_to(np.arange(n), top_u.shape)
+    return top_u.ravel(), items.ravel().copy(), top_c.ravel()
 
 
 def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
@@ -214,13 +246,13 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         caps = np.array([float(s)])
         start_nodes = np.array([-1])
     g = len(start_nodes)
-    # arcs: start u -> every item (g x n), item candidates, artificial start -> every item
-    su = np.repeat(np.arange(g), n)
-    sv = np.tile(np.arange(n), g)
+    # arcs: start u -> item (all g x n, or each item's cheapest START_ARC_LIMIT / n when
+    # that is too many: pricing adds the others it needs), item candidates, artificial
+    # start -> every item
     if c0 is None:
-        sc = p.arc_costs(start_nodes[su], sv)
+        su, sv, sc = _start_arcs(p, start_nodes, max(4, START_ARC_LIMIT // n))
     else:
-        sc = np.tile(c0, g)
+        su, sv, sc = np.zeros(n, np.int64), np.arange(n), c0
     iu, slot = np.nonzero(cand[s:] >= 0)
     iv = cand[s:][iu, slot]
     ic = p.arc_costs(s + iu, iv)
@@ -250,8 +282,11 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
               colidx[order].astype(np.int32), np.ones(len(order)))
     best_bound = -np.inf
     for _ in range(max(1, rounds)):
+        if deadline is not None:  # an LP stopped early still has duals: repaired, they bound
+            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.1))
         h.run()
         duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        duals[~np.isfinite(duals)] = 0.0  # any duals give a bound once repaired
         alpha = duals[:n]
         beta = np.minimum(duals[n: n + g + n], 0.0)  # the sign of <= rows (minimisation)
         gamma = max(float(duals[nrows - 1]), 0.0)  # the sign of a >= row
@@ -305,6 +340,8 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         col_u = np.r_[col_u, new_u]
         col_v = np.r_[col_v, price]
     if heads is not None:
+        if deadline is not None:
+            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.1))
         h.run()
         x = np.asarray(h.getSolution().col_value)
         from_start = (col_u[: x.size] < g) & (x > 0.5)

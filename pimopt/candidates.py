@@ -12,12 +12,17 @@ latency model.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from numpy.typing import NDArray
 
+_ROWS = 1 << 14  # items per chunk: temporary memory O(_ROWS * window * cells)
+_FAR = np.iinfo(np.int32).max
+
 
 def candidate_lists(patterns: NDArray[np.uint8], k: int = 16, projections: int = 4,
-                    seed: int = 0) -> NDArray[np.int64]:
+                    seed: int = 0, deadline: float | None = None) -> NDArray[np.int64]:
     """Up to ``k`` candidate neighbours of every pattern, (n, k), ``-1``-padded.
 
     Parameters
@@ -30,40 +35,67 @@ def candidate_lists(patterns: NDArray[np.uint8], k: int = 16, projections: int =
         Random projection orders besides the lexicographic one.
     seed
         Seed of the projections.
+    deadline
+        ``time.perf_counter()`` value after which no further order is merged in,
+        and the items of the lexicographic order not reached yet take their
+        nearest positions in it unranked: the lists stay valid, only coarser.
+        Memory stays O(n k) whatever ``n``: each order is merged in chunks of
+        items.
     """
     n = len(patterns)
     flat = patterns.reshape(n, -1).astype(np.int16)
     rng = np.random.default_rng(seed)
-    orders = [np.lexsort(flat.T[::-1])]
-    for _ in range(projections):
-        key = flat @ rng.normal(size=flat.shape[1])
-        orders.append(np.argsort(key, kind="stable"))
     window = max(1, k // 2)
-    pool = []
-    for order in orders:
+    best = np.full((n, k), -1, dtype=np.int64)
+    dist = np.full((n, k), _FAR, dtype=np.int64)
+    last = 0.0  # seconds the previous order took: one that cannot finish is not started
+    for j in range(projections + 1):
+        t0 = time.perf_counter()
+        if j and deadline is not None and t0 + last > deadline:
+            break
+        if j == 0:
+            order = np.lexsort(flat.T[::-1])
+        else:
+            order = np.argsort(flat @ rng.normal(size=flat.shape[1]), kind="stable")
         pos = np.empty(n, dtype=np.int64)
         pos[order] = np.arange(n)
-        for off in range(-window, window + 1):
-            if off == 0:
+        offsets = np.r_[np.arange(-window, 0), np.arange(1, window + 1)]
+        for lo in range(0, n, _ROWS):
+            late = deadline is not None and time.perf_counter() > deadline
+            if late and j:
+                break  # the items merged so far keep the richer lists
+            rows = np.arange(lo, min(n, lo + _ROWS))
+            at = pos[rows, None] + offsets
+            valid = (at >= 0) & (at < n)
+            cand = np.where(valid, order[np.clip(at, 0, n - 1)], -1)
+            if late:  # first order, out of time: the nearest positions, unranked
+                near = np.argsort(np.abs(offsets), kind="stable")[:k]
+                best[rows] = cand[:, near]
                 continue
-            j = pos + off
-            valid = (j >= 0) & (j < n)
-            pool.append(np.where(valid, order[np.clip(j, 0, n - 1)], -1))
-    cand = np.stack(pool, axis=1)  # n, pool
-    # rank the pool by L1 distance of the levels, drop duplicates and self
-    dist = np.full(cand.shape, np.iinfo(np.int32).max, dtype=np.int64)
-    for c in range(cand.shape[1]):
-        ok = (cand[:, c] >= 0) & (cand[:, c] != np.arange(n))
-        idx = np.flatnonzero(ok)
-        dist[idx, c] = np.abs(flat[idx] - flat[cand[idx, c]]).sum(axis=1)
+            d = np.abs(flat[rows, None, :] - flat[np.maximum(cand, 0)]).sum(axis=2,
+                                                                          dtype=np.int64)
+            d[~valid] = _FAR
+            best[rows], dist[rows] = _merge(best[rows], dist[rows], cand, d, rows, k)
+        last = time.perf_counter() - t0
+    return best
+
+
+def _merge(c1: NDArray[np.int64], d1: NDArray[np.int64], c2: NDArray[np.int64],
+           d2: NDArray[np.int64], rows: NDArray[np.int64], k: int
+           ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The ``k`` closest distinct candidates (not the item itself) of two lists per row."""
+    cand = np.concatenate([c1, c2], axis=1)
+    dist = np.concatenate([d1, d2], axis=1)
+    dist[(cand < 0) | (cand == rows[:, None])] = _FAR
     order = np.lexsort((cand, dist), axis=1)  # by distance, equal candidates adjacent
     cand = np.take_along_axis(cand, order, axis=1)
     dist = np.take_along_axis(dist, order, axis=1)
-    valid = dist < np.iinfo(np.int32).max
+    valid = dist < _FAR
     valid[:, 1:] &= cand[:, 1:] != cand[:, :-1]
     first = np.argsort(~valid, axis=1, kind="stable")[:, :k]  # valid ones first, in order
     out = np.take_along_axis(cand, first, axis=1)
-    out[~np.take_along_axis(valid, first, axis=1)] = -1
-    if out.shape[1] < k:
-        out = np.pad(out, ((0, 0), (0, k - out.shape[1])), constant_values=-1)
-    return out
+    out_d = np.take_along_axis(dist, first, axis=1)
+    keep = np.take_along_axis(valid, first, axis=1)
+    out[~keep] = -1
+    out_d[~keep] = _FAR
+    return out, out_d

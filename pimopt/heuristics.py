@@ -302,15 +302,20 @@ def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
     deadline = time.perf_counter() + time_limit
     if initial is not None and len(_layers(p)) == 1:
         return _by_layer(p, lambda sub: _granular_search(
-            sub, initial, _node_candidates(sub, k, seed), deadline, seed))
+            sub, initial, _node_candidates(sub, k, seed, _candidate_deadline(deadline)),
+            deadline, seed))
     return _by_layer(p, lambda sub: _granular_layer(sub, deadline, seed, k))
 
 
-def _node_candidates(p: ChainProblem, k: int, seed: int) -> NDArray[np.int64]:
+def _node_candidates(p: ChainProblem, k: int, seed: int,
+                     deadline: float | None = None) -> NDArray[np.int64]:
     """The ``k`` cheapest successor candidates of every node (starts and items).
 
     A pool of ``4 k`` close patterns per node (:func:`candidate_lists`) is ranked
-    by the true cost of the arc node -> item (the latency model).
+    by the true cost of the arc node -> item (the latency model), in chunks of
+    nodes. After ``deadline`` no further projection order is merged into the
+    pool and the nodes not yet ranked keep the pool's L1 order: the lists stay
+    valid, only coarser, and the caller's time limit holds.
     """
     from pimopt.candidates import candidate_lists
 
@@ -318,21 +323,36 @@ def _node_candidates(p: ChainProblem, k: int, seed: int) -> NDArray[np.int64]:
     g = rep.size
     s = p.n_slots
     pats = np.concatenate([p.starts[rep], p.items])
-    pool = candidate_lists(pats, k=4 * k, seed=seed)
+    pool = candidate_lists(pats, k=4 * k, seed=seed, deadline=deadline)
     pool = np.where(pool >= g, pool - g, -1)  # items only, as item indices
     node = np.r_[rep, s + np.arange(p.n_items)]  # node of every row of the pool
-    rows, cols = np.nonzero(pool >= 0)
-    cost = np.full(pool.shape, np.iinfo(np.int64).max, dtype=np.int64)
-    cost[rows, cols] = p.arc_costs(node[rows], pool[rows, cols])
-    order = np.argsort(cost, axis=1, kind="stable")[:, :k]
-    cand = np.take_along_axis(pool, order, axis=1)
-    cand[np.take_along_axis(cost, order, axis=1) == np.iinfo(np.int64).max] = -1
+    cand = pool[:, :k].copy()
+    rows_per = max(1, (1 << 20) // pool.shape[1])
+    for lo in range(0, len(pool), rows_per):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        part = pool[lo: lo + rows_per]
+        rows, cols = np.nonzero(part >= 0)
+        cost = np.full(part.shape, np.iinfo(np.int64).max, dtype=np.int64)
+        cost[rows, cols] = p.arc_costs(node[lo + rows], part[rows, cols])
+        order = np.argsort(cost, axis=1, kind="stable")[:, :k]
+        c = np.take_along_axis(part, order, axis=1)
+        c[np.take_along_axis(cost, order, axis=1) == np.iinfo(np.int64).max] = -1
+        cand[lo: lo + len(part)] = c
     return np.concatenate([cand[:g][group], cand[g:]])
+
+
+CANDIDATE_SHARE = 0.4  # of a layer's time left, the most its candidate lists may take
+
+
+def _candidate_deadline(deadline: float) -> float:
+    now = time.perf_counter()
+    return now + CANDIDATE_SHARE * max(0.0, deadline - now)
 
 
 def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chains:
     s, n = p.n_slots, p.n_items
-    cand = _node_candidates(p, k, seed)
+    cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
     flat = p.items.reshape(n, -1)
     fallback = np.lexsort(flat.T[::-1])  # sorted order, for chains whose candidates ran out
     remaining = np.ones(n, dtype=bool)
@@ -342,6 +362,14 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
     # round by round, a greedy matching of slots to free candidate items (cheapest arcs
     # first); slots left without a free candidate take free items in sorted order
     while remaining.any():
+        if time.perf_counter() > deadline:
+            # out of time: the rest in sorted order, a contiguous run per slot (every slot
+            # has had the same rounds, so a run of ceil(rest / S) keeps the round limit)
+            rest = fallback[remaining[fallback]]
+            per = -(-rest.size // s)
+            for t, v in enumerate(rest.tolist()):
+                chains[t // per].append(v)
+            return chains
         slot_e = np.repeat(np.arange(s), cand.shape[1])
         item_e = cand[cur].ravel()
         keep = item_e >= 0
@@ -696,7 +724,7 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
         if sub.n_items > RELAX_LIMIT:
             return granular_chains(sub, time_limit=max(0.5, deadline - time.perf_counter()),
                                    seed=seed)
-        cand = _node_candidates(sub, 16, seed)
+        cand = _node_candidates(sub, 16, seed, _candidate_deadline(deadline))
         heads: list[NDArray[np.int64]] = []
         # the LP may use half of the time left; construction and moves need the rest
         now = time.perf_counter()
@@ -709,6 +737,15 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
         if h.size:
             _assign_round(sub, cur, h, chains)  # round 1: the heads (at most S of them)
         left = np.setdiff1d(np.arange(sub.n_items), h)
+        free = np.array([k for k in range(s) if not chains[k]], dtype=np.int64)
+        if free.size and left.size:
+            # fewer heads than slots (an LP cut by its time limit): the free slots take
+            # their first items now, so that every slot keeps within the round limit
+            rows, cols = linear_sum_assignment(_sub_costs(sub, cur[free], left))
+            for r_, c_ in zip(rows.tolist(), cols.tolist(), strict=True):
+                chains[int(free[r_])].append(int(left[c_]))
+                cur[free[r_]] = s + int(left[c_])
+            left = np.delete(left, cols)
         while left.size:
             left = np.delete(left, _assign_round(sub, cur, left, chains))
         sub.check(chains)

@@ -365,13 +365,23 @@ def _split(chains: Chains, sizes: list[int], offsets: list[int]) -> list[Chains]
 
 def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
          info: dict[str, Any], reuse: bool = True) -> tuple[Mapping, str, float | None, int]:
-    """Run a chain method; returns (mapping, status, bound of the method, claimed cost)."""
+    """Run a chain method; returns (mapping, status, bound of the method, claimed cost).
+
+    The methods get ``opts.time_limit`` minus the time this function itself
+    takes around them (items, and the mapping built from the chains, estimated
+    at :data:`MAP_OVERHEAD_PER_BLOCK_S`); with the layer decomposition each
+    layer gets the time left in proportion to its share of the items left, so
+    an overrun of one layer shortens the next ones instead of the limit.
+    """
+    t_start = time.perf_counter()
+    deadline = t_start + opts.time_limit - MAP_OVERHEAD_PER_BLOCK_S * inst.n_nonzero
     layers = layer_items(inst, reuse)
     arch = inst.arch
     s = arch.total_slots
-    total_items = sum(len(li.patterns) for li in layers)
     fn = CHAIN_METHODS[method]
     if decomposition == "whole":
+        opts = Options(max(deadline - time.perf_counter(), 0.05), opts.seed, opts.workers,
+                       opts.initial)
         items = np.concatenate([li.patterns for li in layers])
         lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
         cap = {li.layer: min_rounds(len(li.patterns), s) for li in layers}
@@ -389,12 +399,15 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
     per_layer: list[Chains] = []
     claimed = 0
     info["layers"] = []
+    items_left = sum(len(li.patterns) for li in layers)
     for li in layers:
         n = len(li.patterns)
         p = ChainProblem(arch, starts, li.patterns, np.zeros(n, np.int64),
                          {0: min_rounds(n, s)}, metric)
-        share = Options(max(1.0, opts.time_limit * n / total_items), opts.seed, opts.workers,
+        left = deadline - time.perf_counter()
+        share = Options(max(left * n / items_left, 0.05), opts.seed, opts.workers,
                         opts.initial)
+        items_left -= n
         t0 = time.perf_counter()
         out = fn(p, share)
         (p.uncapped() if method in EXACT_MODELS else p).check(out.chains)
@@ -511,6 +524,7 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
 
 
 # ---------------------------------------------------------------------- stages
+MAP_OVERHEAD_PER_BLOCK_S = 4e-6  # items and mapping around the methods (3 s per 10^6 blocks)
 BOUND_SHARE = 0.3  # share of the time limit the makespan bound may use
 BOUND_CAP_S = 20.0  # and never more than this
 RESERVE_PER_BLOCK_S = 3e-5  # schedule + verify time kept back per non-zero block
@@ -591,6 +605,40 @@ def _check_arguments(inst: Instance, method: str, objective: str, decomposition:
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")
+
+
+def _check_size(inst: Instance, method: str, decomposition: str, reuse: bool) -> None:
+    """Refuse, before any work, a method whose model would exceed its size limit.
+
+    The limits are those the methods enforce (round-based heuristics: slot-item
+    pairs; exact models: arcs, at least ``n * (min(S, n) + n)`` after
+    interchangeable slots are merged); checked on every problem the mapping
+    stage would build, so a run is never refused after minutes on earlier layers.
+    """
+    from pimopt.exact import EXACT_ARC_LIMIT
+
+    layers = layer_items(inst, reuse)
+    sizes = [len(li.patterns) for li in layers]
+    s = inst.arch.total_slots
+    problems = [("the whole network", sum(sizes))] if decomposition == "whole" else [
+        (f"layer {inst.network.layers[li.layer].name!r}", n)
+        for li, n in zip(layers, sizes, strict=True)]
+    for name, n in problems:
+        if method in ("greedy", "assignment"):
+            # whole: each layer keeps its own round limit; the largest layer decides
+            cap = max(min_rounds(k, s) for k in sizes) if decomposition == "whole" \
+                else min_rounds(n, s)
+            pairs = s * n * cap
+            if pairs > ROUND_PAIR_LIMIT:
+                raise InputError(f"method {method!r} would evaluate {pairs} slot-item pairs on "
+                                 f"{name} ({n} items, {s} slots), more than {ROUND_PAIR_LIMIT}: "
+                                 "use 'granular' or 'balanced' for layers this large")
+        if method in EXACT_MODELS:
+            arcs = n * (min(s, n) + n)
+            if arcs > EXACT_ARC_LIMIT:
+                raise InputError(f"method {method!r} would build a model of at least {arcs} "
+                                 f"arcs on {name} ({n} items), more than {EXACT_ARC_LIMIT}: "
+                                 "use a heuristic ('lns' keeps exact moves on small windows)")
 
 
 def _aims_at(method: str, objective: str, decomposition: str) -> str:
@@ -862,9 +910,11 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     """
     _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
                      time_limit)
+    if _aims_at(method, objective, decomposition) != "makespan":
+        _check_size(inst, method, decomposition, reuse)
     metric_name, chain_metric = OBJECTIVES[objective]
     per_block = RESERVE_PER_BLOCK_S * (1.5 if method == "balanced" else 1.0)  # + a candidate
-    clock = _Clock(time_limit, min(per_block * inst.n_nonzero, time_limit / 2))
+    clock = _Clock(time_limit, min(per_block * inst.n_nonzero, 0.6 * time_limit))
     info: dict[str, Any] = {}
     stages: list[Stage] = []
 

@@ -127,3 +127,27 @@ def test_crossbar_granularity_bound_stays_below_shared_write_passes() -> None:
     assert res.bound is not None and 0 < res.bound <= res.objective
     assert res.gap is not None and res.gap >= 0
     assert res.status == "feasible"
+
+
+def test_size_limits_are_checked_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A method whose model would be too large for a later layer is refused at once, naming
+    that layer, instead of after solving the earlier ones (and after the bounds)."""
+    import importlib
+
+    import pimopt.exact
+
+    solve_mod = importlib.import_module("pimopt.solve")  # the attribute is the function
+
+    inst = Instance(small_arch(), random_network(1, sparsity=0.2))
+    sizes = {inst.network.layers[li.layer].name: len(li.patterns) for li in layer_items(inst)}
+    big = max(sizes, key=lambda k: sizes[k])
+    n = sizes[big]
+    calls: list[str] = []
+    monkeypatch.setattr(solve_mod, "instance_bound", lambda *a, **k: calls.append("bound"))
+    monkeypatch.setattr(pimopt.exact, "EXACT_ARC_LIMIT", n * (min(8, n) + n) - 1)
+    with pytest.raises(InputError, match=f"layer '{big}'.*cpsat|cpsat.*layer '{big}'"):
+        solve(inst, "cpsat", objective="programming", decomposition="layer")
+    monkeypatch.setattr(solve_mod, "ROUND_PAIR_LIMIT", 1)
+    with pytest.raises(InputError, match="slot-item pairs on the whole network"):
+        solve(inst, "assignment", objective="programming", decomposition="whole")
+    assert calls == []
