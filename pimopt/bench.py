@@ -291,6 +291,54 @@ def die_with_parent(parent: int, every_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...], tuple[Any, ...]],
+                 runs_path: Path, *, jobs: int = 1,
+                 describe: Callable[[dict[str, Any]], str] = lambda r: "",
+                 key_of: Callable[[dict[str, Any]], tuple[str, ...]] = lambda r: tuple(r["key"]),
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run ``fn(*args)`` for every task not yet in ``runs_path``, each in a fresh process.
+
+    For the benchmark scripts that measure one run's peak memory: every task
+    gets a process of its own (``max_tasks_per_child=1``, spawn), whose workers
+    die with this process. Each record (the dict ``fn`` returns; ``key_of``
+    gives its task key, by default its ``"key"`` field) is appended to the
+    JSON-lines file ``runs_path`` as it arrives, so a second call resumes.
+
+    Returns
+    -------
+    (records, failures)
+        Every record in the file (earlier ones included) and one line per task
+        that raised in this call.
+    """
+    runs_path.parent.mkdir(parents=True, exist_ok=True)
+    records = [json.loads(line) for line in runs_path.read_text().splitlines()
+               if line.strip()] if runs_path.exists() else []
+    done = {key_of(r) for r in records}
+    todo = {k: a for k, a in tasks.items() if k not in done}
+    print(f"{len(todo)} runs to do, {len(tasks) - len(todo)} already recorded", flush=True)
+    failed: list[str] = []
+    if not todo:
+        return records, failed
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1,
+                                initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        futs = {pool.submit(fn, *args): key for key, args in todo.items()}
+        for n, fut in enumerate(cf.as_completed(futs), start=1):
+            key = futs[fut]
+            try:
+                rec = fut.result()
+            except Exception as exc:  # a failed run is reported, the others go on
+                failed.append(f"- {' / '.join(key)}: {type(exc).__name__}: {exc}")
+                print(f"[{n}/{len(todo)}] {' '.join(key)}: FAILED {type(exc).__name__}: {exc}",
+                      flush=True)
+                continue
+            records.append(rec)
+            with runs_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(f"[{n}/{len(todo)}] {' '.join(key)}: {describe(rec)}", flush=True)
+    return records, failed
+
+
 def _executor(jobs: int, scheduler: str | None, connect_timeout: float
               ) -> tuple[cf.Executor, Callable[[], None], str]:
     if scheduler is None:

@@ -25,18 +25,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
-import multiprocessing as mp
-import os
 import platform
 import resource
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from pimopt.bench import die_with_parent
+from pimopt.bench import run_isolated
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "instances" / "real" / "generated"
@@ -176,38 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs_path = out / "runs.jsonl"
-    records = [json.loads(line) for line in runs_path.read_text().splitlines()
-               if line.strip()] if runs_path.exists() else []
-    done = {_key(r) for r in records}
     for name in args.instances.split(","):
         instance_path(name)  # generate missing instances before the pool starts
-    todo = [(i, p, m) for i in args.instances.split(",") for p in args.presets.split(",")
-            for m in args.methods.split(",") if (i, p, m) not in done]
-    print(f"{len(todo)} runs to do, {len(done)} already recorded", flush=True)
-    failed: list[str] = []
-    ctx = mp.get_context("spawn")
-    # one fresh process per run (its peak memory is its own); workers die with this process
-    with ProcessPoolExecutor(args.jobs, mp_context=ctx, max_tasks_per_child=1,
-                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futs = {pool.submit(run, i, p, m, args.large_time_limit if i in REAL
-                            else args.time_limit, args.seed): (i, p, m)
-                for i, p, m in todo}
-        for k, fut in enumerate(as_completed(futs), start=1):
-            try:
-                rec = fut.result()
-            except Exception as exc:  # a failed run is reported, the others go on
-                i, p, m = futs[fut]
-                print(f"[{k}/{len(todo)}] {i} {p} {m}: FAILED {type(exc).__name__}: {exc}",
-                      flush=True)
-                failed.append(f"- {i} / {p} / {m}: {type(exc).__name__}: {exc}")
-                continue
-            records.append(rec)
-            with runs_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec) + "\n")
-            print(f"[{k}/{len(todo)}] {rec['instance']} {rec['preset']} {rec['method']}: "
-                  f"makespan {rec['makespan_ns'] / 1e3:,.1f} us, gap {100 * rec['gap']:.2f}%, "
-                  f"{rec['wall_s']:.1f} s, {rec['peak_rss_mb']:,.0f} MB", flush=True)
+    tasks: dict[tuple[str, ...], tuple[Any, ...]] = {
+        (i, p, m): (i, p, m, args.large_time_limit if i in REAL else args.time_limit,
+                    args.seed)
+        for i in args.instances.split(",") for p in args.presets.split(",")
+        for m in args.methods.split(",")}
+    records, failed = run_isolated(
+        run, tasks, out / "runs.jsonl", jobs=args.jobs, key_of=_key,
+        describe=lambda r: f"makespan {r['makespan_ns'] / 1e3:,.1f} us, gap "
+                           f"{100 * r['gap']:.2f}%, {r['wall_s']:.1f} s, "
+                           f"{r['peak_rss_mb']:,.0f} MB")
     md, text, lines = table(records)
     (out / "table.md").write_text(md, encoding="utf-8")
     (out / "table.csv").write_text(text, encoding="utf-8")
