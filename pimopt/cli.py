@@ -24,6 +24,8 @@ from pimopt.schedule import Schedule
 from pimopt.solve import METHODS, OBJECTIVES, Result, reuse_counts, solve
 from pimopt.verify import verify
 
+AUTO_NPZ_BLOCKS = 100_000  # --format auto writes columnar files from this size on
+
 
 def _instance(path: str | None, arch: str | None) -> Instance:
     net = Network.load(path if path else default_instance_path())
@@ -64,14 +66,14 @@ def _summary(inst: Instance, res: Result) -> str:
     return "\n".join(lines)
 
 
-def _write_outputs(out: Path, files: dict[str, str]) -> None:
+def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
     """Write all files into a temporary folder, then move them into ``out`` together."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     tmp.chmod(0o755)  # mkdtemp makes it private; the results folder is not
     try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
+        for name, data in files.items():
+            (tmp / name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         if not out.exists():
             os.replace(tmp, out)
             return
@@ -89,11 +91,22 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 overlap=not args.no_overlap, scheduler=args.scheduler,
                 bound=not args.no_bound, reuse=not args.no_reuse, split=args.split,
                 functional_samples=None if args.samples == 0 else args.samples)
-    _write_outputs(Path(args.out), {"mapping.csv": res.mapping.to_csv(inst),
-                                    "schedule.json": res.schedule.dumps(),
-                                    "metrics.json": res.dumps(inst)})
+    fmt = args.format
+    if fmt == "auto":  # text below 10^5 blocks; columnar above (GBs of JSON otherwise)
+        fmt = "json" if inst.n_nonzero < AUTO_NPZ_BLOCKS else "npz"
+    mfmt, sfmt = {"json": ("csv", "json"), "gz": ("csv.gz", "json.gz"),
+                  "npz": ("npz", "npz")}[fmt]
+    files: dict[str, str | bytes] = {
+        f"mapping.{mfmt}": res.mapping.to_bytes(inst, mfmt),
+        f"schedule.{sfmt}": res.schedule.to_bytes(sfmt),
+        "metrics.json": res.dumps(inst)}
+    out = Path(args.out)
+    _write_outputs(out, files)
+    for stale in ({"mapping.csv", "mapping.csv.gz", "mapping.npz", "schedule.json",
+                   "schedule.json.gz", "schedule.npz"} - set(files)):
+        (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
     print(_summary(inst, res))
-    print(f"wrote      {args.out}/mapping.csv, schedule.json, metrics.json")
+    print(f"wrote      {args.out}/{', '.join(files)}")
     return 0
 
 
@@ -377,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, default=16,
                    help="input vectors per layer in the functional check (0 = all)")
     s.add_argument("--out", default="pimopt-out", help="output folder")
+    s.add_argument("--format", default="auto", choices=["auto", "json", "gz", "npz"],
+                   help="mapping and schedule files: json (mapping.csv, schedule.json), gz "
+                        "(gzip-compressed), npz (columnar numpy); auto: json below "
+                        f"{AUTO_NPZ_BLOCKS:,} non-zero blocks, npz above. verify and plot "
+                        "read any of them")
     s.set_defaults(func=cmd_solve)
 
     v = sub.add_parser("verify", help="check a schedule against an instance")
@@ -433,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="plot a schedule")
     pl.add_argument("kind", choices=["gantt"])
-    pl.add_argument("schedule", help="schedule.json")
+    pl.add_argument("schedule", help="schedule file (.json, .json.gz or .npz)")
     pl.add_argument("--instance", help="network JSON (colours computes by layer)")
     pl.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
     pl.add_argument("-o", "--output", default="gantt.png")

@@ -37,11 +37,16 @@ def _read(path: str | Path, what: str, parse: Callable[[str], Any],
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file atomically (temporary file in the same folder, then rename)."""
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write a file atomically (temporary file in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())  # the record is on disk before it gets its name
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are not

@@ -13,7 +13,9 @@ computes all of its block's inputs.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +23,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.fileio import write_atomic
+from pimopt.fileio import write_atomic, write_atomic_bytes
 from pimopt.instance import Instance
 
 CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",
               "last")
+
+
+def _format_of(path: str | Path) -> str:
+    name = Path(path).name.lower()
+    for fmt in ("csv.gz", "csv", "npz"):
+        if name.endswith("." + fmt):
+            return fmt
+    raise InputError(f"mapping file {path}: the name must end with .csv, .csv.gz or .npz")
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +208,54 @@ class Mapping:
         """Write the mapping table as CSV (atomically)."""
         write_atomic(Path(path), self.to_csv(inst))
 
+    def to_bytes(self, inst: Instance, fmt: str) -> bytes:
+        """The file contents in format ``fmt``: ``csv``, ``csv.gz`` or ``npz`` (columnar)."""
+        if fmt == "csv":
+            return self.to_csv(inst).encode()
+        if fmt == "csv.gz":
+            return gzip.compress(self.to_csv(inst).encode(), compresslevel=6, mtime=0)
+        if fmt == "npz":
+            first, last = self.ranges(inst)
+            buf = io.BytesIO()
+            np.savez_compressed(buf, block=self.block, crossbar=self.crossbar, slot=self.slot,
+                                position=self.position, first=first, last=last)
+            return buf.getvalue()
+        raise InputError(f"mapping format {fmt!r} is unknown: one of csv, csv.gz, npz")
+
+    def save(self, path: str | Path, inst: Instance) -> None:
+        """Write the mapping atomically in the format its name ends with
+        (``.csv``, ``.csv.gz`` or ``.npz``)."""
+        write_atomic_bytes(Path(path), self.to_bytes(inst, _format_of(path)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Mapping:
+        """Read a mapping file in the format its name ends with (see :meth:`save`)."""
+        fmt = _format_of(path)
+        p = Path(path)
+        if fmt == "csv":
+            return cls.from_csv(p)
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"mapping file {p} does not exist") from None
+        if fmt == "csv.gz":
+            try:
+                text = gzip.decompress(raw).decode("utf-8")
+            except (OSError, EOFError, UnicodeDecodeError) as exc:
+                raise InputError(f"mapping file {p} is not gzip-compressed CSV: {exc}") from None
+            return cls._from_rows(list(csv.DictReader(io.StringIO(text))), p)
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise InputError(f"mapping file {p} is not a valid .npz archive: {exc}") from None
+        names = ("block", "crossbar", "slot", "position", "first", "last")
+        for f in names:
+            if f not in arrays or arrays[f].dtype.kind not in "iu" or arrays[f].ndim != 1:
+                raise InputError(f"mapping file {p}: array {f!r} is missing or not a vector "
+                                 "of integers")
+        return cls(**{f: arrays[f].astype(np.int64) for f in names})
+
     @classmethod
     def from_csv(cls, path: str | Path) -> Mapping:
         """Read a mapping table written by :meth:`save_csv`."""
@@ -207,6 +265,10 @@ class Mapping:
                 rows = list(csv.DictReader(fh))
         except FileNotFoundError:
             raise InputError(f"mapping file {p} does not exist") from None
+        return cls._from_rows(rows, p)
+
+    @classmethod
+    def _from_rows(cls, rows: list[dict[str, str]], p: Path) -> Mapping:
         names = ["block", "crossbar", "slot", "position"]
         if rows and rows[0].get("first") not in (None, ""):
             names += ["first", "last"]  # input ranges (files of older versions have none)

@@ -166,3 +166,23 @@ def test_bound_command_computes_and_caches_the_bounds(tmp_path: Path,
     res = solve(inst, "naive", objective="programming", time_limit=5)
     # naive has no bound of its own: the reported one is the cached instance bound
     assert res.bound is not None and res.bound * 1000 == pytest.approx(cached.value)
+
+
+@pytest.mark.parametrize("fmt,names", [("npz", ["mapping.npz", "schedule.npz"]),
+                                       ("gz", ["mapping.csv.gz", "schedule.json.gz"])])
+def test_solve_writes_compact_files_that_verify_and_plot_read(
+        tmp_path: Path, fmt: str, names: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    net = tmp_path / "net.json"
+    random_network(6, sparsity=0.2).save(net)
+    out = tmp_path / "out"
+    assert main(["solve", str(net), "--method", "sorted", "--out", str(out)]) == 0
+    assert main(["solve", str(net), "--method", "sorted", "--out", str(out),
+                 "--format", fmt]) == 0
+    # the earlier run's JSON files are gone: one schedule per folder
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "metrics.json"])
+    capsys.readouterr()
+    assert main(["verify", str(net), str(out / names[1])]) == 0
+    assert "verified:" in capsys.readouterr().out
+    assert main(["plot", "gantt", str(out / names[1]), "--instance", str(net), "-o",
+                 str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").stat().st_size > 0
