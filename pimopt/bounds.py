@@ -16,7 +16,7 @@ Proofs of validity are in ``docs/bounds.md``; in short:
   part of any solution; the layers' parts add up to the total. A layer too
   large for the assignment, or reached after the bound's deadline, adds a
   floor instead: per item, its cheapest write from the erased slot or the
-  unique-segment floor of :func:`pimopt.latency.write_floor` (0 if an earlier
+  segment-distance floor of :func:`pimopt.latency.write_floor` (0 if an earlier
   layer has the same pattern), which every incoming arc costs at least.
 - :func:`lp_bound`: the LP relaxation of the MILP in :mod:`pimopt.exact`; its
   constraints include the assignment's, so it is at least the AP bound.

@@ -20,7 +20,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "PIMOPT_CACHE_DIR"
-FORMAT = 2  # bump whenever the computation of a cached bound changes
+FORMAT = 3  # bump whenever the computation of a cached bound changes
 
 
 def cache_dir() -> Path | None:

@@ -25,6 +25,8 @@ optimisers, the scheduler, the metrics and the verifier call this module.
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -231,37 +233,78 @@ def single_pass_ps(arch: Architecture) -> int:
     return min(ns_to_ps(arch.t_set), ns_to_ps(arch.t_reset)) + ns_to_ps(arch.t_verify)
 
 
-def unique_segments(arch: Architecture, distinct: NDArray[np.integer]) -> NDArray[np.int64]:
-    """Per pattern, its row segments that no other pattern has at the same place.
+def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
+                      deadline: float | None = None) -> tuple[NDArray[np.int64], bool]:
+    """Per pattern, a lower bound on the write segments in which it differs from every
+    other pattern.
 
     ``distinct`` (n, ou_rows, ou_cols) must hold pairwise different patterns.
     Segments are those of a single-slot write (``min(write_width, ou_cols)``
-    cells). Time and memory O(n) per segment place (hashing by rows).
+    cells), ``P`` per pattern. Level by level, ``d = 1, 2, ...``: for every set
+    ``M`` of ``d`` segment places, two patterns that agree outside ``M`` differ
+    in at most ``d`` segments; a pattern that shares its key (its segments
+    outside ``M``) with no other for any ``M`` of size ``< d`` differs from
+    every other pattern in at least ``d`` segments. Keys are 64-bit hashes of
+    exact per-place segment ids: a collision can only report a neighbour that
+    is not there, which lowers the result and keeps it a lower bound. Time
+    ``O(C(P, d) n log n)`` per level; at ``deadline`` the level in progress is
+    dropped and the unresolved patterns keep the last completed level + 1.
+
+    Returns
+    -------
+    (distance, complete)
+        The lower bound per pattern (at least 1), and whether it is the exact
+        nearest distance for every pattern.
     """
     p = np.asarray(distinct, dtype=np.uint8)
     n, r, c = p.shape
     seg = min(int(arch.write_width or c), c)
-    cells = np.ascontiguousarray(p.reshape(n, r * (c // seg), seg))
-    unique = np.zeros(n, dtype=np.int64)
-    for j in range(cells.shape[1]):
-        col = np.ascontiguousarray(cells[:, j, :])
-        keys = col.view(np.dtype((np.void, seg))).ravel()
-        _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
-        unique += counts[inv.ravel()] == 1
-    return unique
+    places = r * (c // seg)
+    cells = np.ascontiguousarray(p.reshape(n, places, seg))
+    ids = np.empty((n, places), dtype=np.uint64)
+    for j in range(places):
+        col = np.ascontiguousarray(cells[:, j, :]).view(np.dtype((np.void, seg))).ravel()
+        _, inv = np.unique(col, return_inverse=True)
+        ids[:, j] = inv.ravel().astype(np.uint64) + np.uint64(1)
+    mult = np.random.default_rng(0).integers(1, 2**63, size=places, dtype=np.uint64)
+    mult |= np.uint64(1)
+    hashed = ids * mult  # uint64 arithmetic wraps: a hash, collisions only lower the bound
+    dist = np.zeros(n, dtype=np.int64)  # 0: not resolved yet
+    if n < 2:
+        return np.ones(n, dtype=np.int64), True
+    for d in range(1, places + 1):
+        found = np.zeros(n, dtype=bool)
+        for masked in itertools.combinations(range(places), d):
+            if deadline is not None and time.perf_counter() > deadline:
+                dist[dist == 0] = d  # every level below d was complete
+                return dist, False
+            keep = np.ones(places, dtype=bool)
+            keep[list(masked)] = False
+            key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
+            order = np.argsort(key, kind="stable")
+            sk = key[order]
+            same = np.zeros(n, dtype=bool)
+            eq = sk[1:] == sk[:-1]
+            same[1:] |= eq
+            same[:-1] |= eq
+            found[order[same]] = True
+        dist[found & (dist == 0)] = d
+        if (dist > 0).all():
+            return dist, True
+    dist[dist == 0] = places  # unreachable for distinct patterns
+    return dist, True
 
 
-def write_floor(arch: Architecture, distinct: NDArray[np.integer],
-                metric: str = "latency") -> NDArray[np.int64]:
+def write_floor(arch: Architecture, distinct: NDArray[np.integer], metric: str = "latency",
+                deadline: float | None = None) -> NDArray[np.int64]:
     """Per pattern, a lower bound on writing it into a slot that holds any other pattern.
 
     The sources are the other patterns of ``distinct`` (pairwise different;
-    the erased slot is not among them unless it is in ``distinct``). A segment
-    that no other pattern has at its place differs in every source, so it
-    needs at least one pass (latency: :func:`single_pass_ps`) and changes at
-    least one cell (``cell_writes``); every source differs somewhere, so the
-    floor is at least one unit. Used where the exact cheapest write (all pairs)
-    is too costly; time O(n) per segment place.
+    the erased slot is not among them unless it is in ``distinct``). Every
+    write segment in which source and target differ needs at least one pass
+    (latency: :func:`single_pass_ps`) and changes at least one cell
+    (``cell_writes``), so the floor is :func:`segment_distances` times that
+    unit. Used where the exact cheapest write (all pairs) is too costly.
     """
     unit = single_pass_ps(arch) if metric == "latency" else 1
-    return np.maximum(unique_segments(arch, distinct), 1) * unit
+    return segment_distances(arch, distinct, deadline)[0] * unit

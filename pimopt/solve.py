@@ -432,7 +432,7 @@ class InstanceBound:
         The bound (ps for latency, cells for cell writes).
     complete
         Every layer got its assignment bound; ``False``: some layers kept the
-        unique-segment floor (too large, or the time limit ran out).
+        segment-distance floor (too large, or the time limit ran out).
     seconds
         Time it took to compute.
     """
@@ -497,8 +497,10 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
     # unique among them is unique among any item's real sources
     nz = inst.nonzero_blocks
     pids, first = np.unique(inst.pattern_id[nz], return_index=True)
-    floor_of = dict(zip(pids.tolist(), write_floor(arch, inst.patterns[nz[first]], metric)
-                        .tolist(), strict=True))
+    floor_end = None if deadline is None else time.perf_counter() + 0.3 * max(
+        0.0, deadline - time.perf_counter())
+    floor_of = dict(zip(pids.tolist(), write_floor(arch, inst.patterns[nz[first]], metric,
+                                                   floor_end).tolist(), strict=True))
     problems, earlier, floors = [], [], []
     prev = [zero]
     seen: set[int] = set()
@@ -833,7 +835,7 @@ def cached_makespan_bound(inst: Instance, time_limit: float) -> MakespanBound:
         if rec is not None:
             rec.pop("key")
             old = _MAKESPAN_BOUNDS[key] = MakespanBound(**rec)
-    if old is not None and (old.programming_term != "mixed" or time_limit <= old.seconds):
+    if old is not None and (old.complete or time_limit <= old.seconds):
         return old
     mb = makespan_bound(inst, time_limit=time_limit)
     if old is None or mb.value_ps >= old.value_ps:
@@ -928,7 +930,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             t_b = time.perf_counter()
             mb = cached_makespan_bound(inst, st.budget / 2 if mapping_objective else st.budget)
             st.note = f"makespan bound {mb.programming_term} programming term"
-            st.cut_short = mb.programming_term == "mixed"
+            st.cut_short = not mb.complete
             if mapping_objective:
                 left = st.budget - (time.perf_counter() - t_b)
                 ib = instance_bound(inst, chain_metric, max(left, 0.0))

@@ -90,3 +90,25 @@ def test_bounds_are_cached_on_disk_by_instance_content(tmp_path: Path,
     _BOUND_CACHE.clear()
     assert instance_bound(inst, "latency").value == ib.value
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_segment_distances_are_the_exact_nearest_distance(seed: int) -> None:
+    """Masked hashing against brute force over all pairs (segments that differ)."""
+    from pimopt.latency import segment_distances
+
+    rng = np.random.default_rng(seed)
+    arch = small_arch(ou_rows=4, ou_cols=4, write_width=2, write_parallel=2)  # 8 segments
+    base = rng.integers(0, 4, size=(40, 4, 4)).astype(np.uint8)
+    near = base[rng.integers(0, 40, size=200)].copy()  # near copies: small distances
+    flip = rng.random(near.shape) < 0.15
+    near[flip] = rng.integers(0, 4, size=int(flip.sum()))
+    pats = np.unique(np.concatenate([base, near]), axis=0)
+    dist, complete = segment_distances(arch, pats)
+    assert complete
+    seg = pats.reshape(len(pats), 8, 2)
+    differ = (seg[:, None] != seg[None, :]).any(axis=3).sum(axis=2)
+    np.fill_diagonal(differ, 99)
+    assert (dist == differ.min(axis=1)).all()
+    cut, done = segment_distances(arch, pats, deadline=time.perf_counter() - 1)
+    assert not done and (cut == 1).all()

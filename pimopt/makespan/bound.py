@@ -17,8 +17,9 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   pattern is written at least once, from a slot holding something else, so
   ``P >= sum_v lb(v) / k`` where ``lb(v)`` is the cheapest write of ``v`` from
   the erased state or any other pattern of the network (computed exactly for
-  small instances; else at least one pass per row segment of ``v`` that no
-  other pattern shares, and at least one pass), and ``k`` the slots that
+  small instances; else one pass per write segment in which ``v`` differs
+  from the pattern nearest to it in differing segments,
+  :func:`pimopt.latency.segment_distances`), and ``k`` the slots that
   can share one write segment (``write_width / ou_cols``). Without
   ``block_whole_crossbar``: ``X * o * M >= C``.
 - **write budget**: a crossbar's program operations are serial and at most
@@ -39,7 +40,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.instance import Instance
-from pimopt.latency import latency_from_codes, pair_costs, segment_codes, write_floor
+from pimopt.latency import (
+    latency_from_codes,
+    pair_costs,
+    segment_codes,
+    segment_distances,
+    single_pass_ps,
+)
 
 EXACT_PAIR_LIMIT = 40_000_000  # pattern pairs the exact nearest-write term may evaluate
 _PAIRS = 1 << 20  # pairs per vectorised batch
@@ -66,8 +73,12 @@ class MakespanBound:
         Lower bound on all programming ``P`` used in ``resource_ps``.
     programming_term
         ``"exact"`` (nearest write computed over all pattern pairs),
-        ``"unique segments"`` (a pass per row segment no other pattern shares)
-        or ``"mixed"`` (the exact term was cut by its time limit part-way).
+        ``"segment distance"`` (a pass per write segment in which the pattern
+        differs from its nearest pattern) or ``"mixed"`` (the exact term was
+        cut by its time limit part-way; the others keep the segment distance).
+    complete
+        No part of the programming term was cut by the time limit (a cut
+        term is still valid, only weaker).
     seconds
         Time spent computing the bound.
     """
@@ -79,6 +90,7 @@ class MakespanBound:
     compute_ps: int
     programming_lb_ps: int
     programming_term: str
+    complete: bool
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,10 +118,11 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     inst
         The instance.
     time_limit
-        Seconds for the exact nearest-write term of the programming bound; when
-        it runs out the remaining patterns keep the unique-segment term (still
-        valid). ``None``: no limit (deterministic; the term is exact whenever
-        the instance is below :data:`EXACT_PAIR_LIMIT` pattern pairs).
+        Seconds for the programming term (segment distances, then the exact
+        nearest writes where affordable); when it runs out the term keeps what
+        it has (still valid, weaker). ``None``: no limit (deterministic; the
+        term is exact whenever the instance is below :data:`EXACT_PAIR_LIMIT`
+        pattern pairs).
 
     Returns
     -------
@@ -147,12 +160,18 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
         dist[i] = here + max((dist[d] for d in deps[i]), default=0)
     path = p0 + max(dist, default=0)
 
-    # programming no crossbar can compute through
-    lb = np.minimum(from_zero, write_floor(a, distinct))
-    term = "unique segments"
-    if n * (n + 1) <= EXACT_PAIR_LIMIT and n:
+    # programming no crossbar can compute through: every pattern's cheapest write, exact
+    # (all pairs) where affordable, else one pass per segment it differs in from its
+    # nearest pattern (the floor also stands in for patterns the exact term cannot reach)
+    exact = n * (n + 1) <= EXACT_PAIR_LIMIT and n > 0
+    floor_end = None if time_limit is None else t0 + time_limit * (0.3 if exact else 1.0)
+    seg_dist, complete = segment_distances(a, distinct, floor_end)
+    lb = np.minimum(from_zero, seg_dist * single_pass_ps(a))
+    term = "segment distance"
+    if exact:
         deadline = float("inf") if time_limit is None else t0 + time_limit
         lb, term = _nearest_writes(a, codes, pats, from_zero, lb, deadline)
+        complete = term == "exact"
     prog = int(lb.sum()) // a.slots_per_write_segment
     if a.block_whole_crossbar:
         resource = _ceil_div(prog * a.ous_per_crossbar + compute,
@@ -163,7 +182,8 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     resource = max(resource, _ceil_div(prog, budget))
     return MakespanBound(value_ps=max(path, resource), path_ps=path, resource_ps=resource,
                          first_write_ps=p0, compute_ps=compute, programming_lb_ps=prog,
-                         programming_term=term, seconds=time.perf_counter() - t0)
+                         programming_term=term, complete=bool(complete),
+                         seconds=time.perf_counter() - t0)
 
 
 def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
@@ -172,7 +192,7 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
     """Cheapest write of every pattern from the erased slot or any other pattern.
 
     Streams all pairs in batches; patterns not reached before ``deadline`` keep
-    ``weak`` (the valid unique-segment value).
+    ``weak`` (the valid segment-distance value).
     """
     n = len(pats) - 1
     best = weak.copy()  # only a floor until the exact minimum replaces it
@@ -192,4 +212,4 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
         done[tgt - 1] = True
     if done.all():
         return best, "exact"
-    return best, "mixed" if done.any() else "unique segments"
+    return best, "mixed" if done.any() else "segment distance"
