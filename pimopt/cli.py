@@ -273,7 +273,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
         recorded = sched.architecture()
         arch = load_architecture(args.arch) if args.arch or recorded is None else recorded
         inst = Instance(arch, Network.load(args.instance))
-    out = gantt(sched, args.output, inst)
+    window = None
+    if args.from_us is not None or args.to_us is not None:
+        lo = args.from_us if args.from_us is not None else 0.0
+        hi = args.to_us if args.to_us is not None else sched.makespan_ps() * 1e-6
+        if not hi > lo:
+            raise InputError(f"--from {lo} us must be before --to {hi} us")
+        window = (lo, hi)
+    out = gantt(sched, args.output, inst, view=args.view, window_us=window)
     print(f"wrote {out}")
     return 0
 
@@ -454,7 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("schedule", help="schedule file (.json, .json.gz or .npz)")
     pl.add_argument("--instance", help="network JSON (colours computes by layer)")
     pl.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
-    pl.add_argument("-o", "--output", default="gantt.png")
+    pl.add_argument("-o", "--output", default="gantt.png", help="PNG file (default gantt.png)")
+    pl.add_argument("--view", default="auto", choices=["auto", "crossbar", "slot"],
+                    help="crossbar: programming and per-layer compute aggregated per crossbar; "
+                         "slot: a sub-lane per OU slot; auto (default): slot view up to 2,000 "
+                         "computes")
+    pl.add_argument("--from", dest="from_us", type=float, help="zoom: start time (us)")
+    pl.add_argument("--to", dest="to_us", type=float, help="zoom: end time (us)")
     pl.set_defaults(func=cmd_plot)
 
     b = sub.add_parser("bench", help="run a suite: instances x methods x seeds, resumable")
