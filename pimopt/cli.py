@@ -8,7 +8,9 @@ code 2; nothing is written then.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -21,7 +23,7 @@ from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
 from pimopt.network import Network
 from pimopt.schedule import Schedule
-from pimopt.solve import METHODS, OBJECTIVES, Result, reuse_counts, solve
+from pimopt.solve import METHODS, OBJECTIVES, solve
 from pimopt.verify import verify
 
 AUTO_NPZ_BLOCKS = 100_000  # --format auto writes columnar files from this size on
@@ -30,40 +32,6 @@ AUTO_NPZ_BLOCKS = 100_000  # --format auto writes columnar files from this size 
 def _instance(path: str | None, arch: str | None) -> Instance:
     net = Network.load(path if path else default_instance_path())
     return Instance(load_architecture(arch), net)
-
-
-def _summary(inst: Instance, res: Result) -> str:
-    m = res.metrics
-    ru = reuse_counts(inst, res.mapping, res.schedule)
-    lines = [
-        f"instance   {inst.network.name} ({inst.network.source or 'no source recorded'})",
-        f"arch       {inst.arch.name}: {inst.arch.crossbars} crossbars x "
-        f"{inst.arch.slots_per_crossbar} OU slots of {inst.arch.ou_rows}x{inst.arch.ou_cols}",
-        f"method     {res.method} (status {res.status}, {res.runtime_s:.2f} s)",
-        f"blocks     {inst.n_blocks} total, {inst.n_blocks - inst.n_nonzero} zero, "
-        f"{inst.n_nonzero - inst.n_distinct_nonzero} reused patterns "
-        f"({inst.n_distinct_nonzero} distinct non-zero)",
-        f"reuse      {ru['blocks_sharing_a_load']} blocks share a load, "
-        f"{ru['loads_already_resident']} loads already resident: {ru['writes_saved']} writes "
-        f"saved ({ru['slot_writes']} slot writes)",
-        f"makespan   {m['makespan_ns']:.2f} ns",
-        f"programming {m['programming_ns']:.2f} ns in {int(m['program_ops'])} operations; "
-        f"exposed {m['programming_exposed_ns']:.2f} ns "
-        f"= {100 * m['programming_exposed_share']:.1f}% of the makespan",
-        f"cell writes {int(m['cell_writes'])}, energy {m['energy_pj']:.1f} pJ, "
-        f"passes {int(m['write_passes'])}, critical path {m['critical_path_ns']:.2f} ns",
-        f"objective  {res.objective_name} = {res.objective:g}"
-        + ("" if res.bound is None else f", bound {res.bound:g}, gap {res.gap:.2%}"),
-        *([] if res.makespan_bound_ns is None else [
-            f"latency    makespan bound {res.makespan_bound_ns:.2f} ns "
-            f"(docs/bounds.md section 6): makespan gap {m['makespan_gap']:.2%}; mapping aimed "
-            f"at {res.info.get('aims_at', '?')}"]),
-        "stages     " + ", ".join(f"{st.name} {st.seconds:.2f} s"
-                                  + (" (cut short)" if st.cut_short else "")
-                                  for st in res.stages),
-        f"verified   {res.report.first()}",
-    ]
-    return "\n".join(lines)
 
 
 def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
@@ -105,7 +73,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     for stale in ({"mapping.csv", "mapping.csv.gz", "mapping.npz", "schedule.json",
                    "schedule.json.gz", "schedule.npz"} - set(files)):
         (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
-    print(_summary(inst, res))
+    print(res.summary())
     print(f"wrote      {args.out}/{', '.join(files)}")
     return 0
 
@@ -361,7 +329,18 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pimopt", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="pimopt", description="Static schedules of weight programming for ReRAM PIM "
+        "accelerators: map, schedule, verify, bound, benchmark. Errors in the input print one "
+        "line 'pimopt: error: ...' and exit with code 2; Ctrl-C exits with 130.")
+    from pimopt import __version__
+
+    p.add_argument("--version", action="version",
+                   version=f"%(prog)s {__version__} (python {platform.python_version()})")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more diagnostics on stderr (-v: stages and caches, -vv: debug)")
+    p.add_argument("-q", "--quiet", action="count", default=0,
+                   help="fewer diagnostics on stderr (errors only)")
     sub = p.add_subparsers(dest="command", required=True)
     arch_help = f"architecture: a preset ({', '.join(preset_names())}) or a TOML file"
 
@@ -516,8 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pimopt`` console script."""
     args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
+    logging.basicConfig(level=max(logging.DEBUG, min(level, logging.ERROR)), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", force=True)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C: outputs are written atomically, none is left partial
+        print("pimopt: interrupted", file=sys.stderr)
+        return 130
     except InputError as exc:
         print(f"pimopt: error: {exc}", file=sys.stderr)
         return 2

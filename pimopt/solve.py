@@ -11,10 +11,12 @@ layer with identical patterns are one item: they share a load.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,8 @@ from pimopt.schedule import Schedule
 from pimopt.scheduler import list_schedule
 from pimopt.verify import Report, verify
 
+log = logging.getLogger(__name__)
+
 # objective name -> (verifier metric, chain-problem metric the methods minimise)
 OBJECTIVES: dict[str, tuple[str, str]] = {
     "makespan": ("makespan_ns", "latency"),
@@ -52,7 +56,16 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     "cell_writes": ("cell_writes", "cell_writes"),
     "energy": ("energy_pj", "latency"),
 }
-STATUSES = ("optimal", "feasible", "infeasible", "timeout")
+class Status(StrEnum):
+    """How a solve ended (str-valued: compares and serialises as its text)."""
+
+    OPTIMAL = "optimal"  # the objective equals a valid lower bound (proven)
+    FEASIBLE = "feasible"  # verified, not proven optimal
+    INFEASIBLE = "infeasible"
+    TIMEOUT = "timeout"  # no solution within the time limit
+
+
+STATUSES = tuple(s.value for s in Status)
 DECOMPOSITIONS = ("layer", "whole")
 SCHEDULERS = ("list", "cpsat", "joint")
 
@@ -211,11 +224,13 @@ class Result:
     makespan_bound_ns
         The makespan lower bound (:mod:`pimopt.makespan.bound`), reported with
         every result unless ``bound=False``; ``metrics`` gives the makespan's gap to it.
+    instance
+        The instance solved (for :meth:`summary`, :meth:`to_json`, :meth:`dumps`).
     """
 
     method: str
     objective_name: str
-    status: str
+    status: Status
     objective: float
     bound: float | None
     gap: float | None
@@ -230,14 +245,79 @@ class Result:
     info: dict[str, Any] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
     makespan_bound_ns: float | None = None
+    instance: Instance | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
+    @property
+    def unit(self) -> str:
+        """The objective's unit."""
+        return {"cell_writes": "cells", "energy": "pJ"}.get(self.objective_name, "ns")
 
     def __repr__(self) -> str:
-        unit = {"cell_writes": "cells", "energy": "pJ"}.get(self.objective_name, "ns")
+        unit = self.unit
         bound = "None" if self.bound is None else f"{self.bound:g} {unit}"
         gap = "None" if self.gap is None else f"{100 * self.gap:.2f}%"
-        return (f"Result(method={self.method!r}, status={self.status!r}, "
+        return (f"Result(method={self.method!r}, status={self.status.value!r}, "
                 f"{self.objective_name}={self.objective:g} {unit}, bound={bound}, gap={gap}, "
                 f"runtime={self.runtime_s:.2f} s)")
+
+    def _inst(self, inst: Instance | None) -> Instance:
+        got = inst if inst is not None else self.instance
+        if got is None:
+            raise InputError("this Result carries no instance: pass the instance solved")
+        return got
+
+    def summary(self, inst: Instance | None = None) -> str:
+        """A readable table of the result: every number with its unit."""
+        inst = self._inst(inst)
+        m = self.metrics
+        ru = reuse_counts(inst, self.mapping, self.schedule)
+        a = inst.arch
+
+        def pct(x: float) -> str:  # small shares keep enough digits not to read as 0
+            return f"{100 * x:.3g}%" if 0 < abs(x) < 0.001 else f"{100 * x:.1f}%"
+
+        unit = self.unit
+        obj = (f"{self.objective:,.2f} {unit}" if unit != "cells"
+               else f"{int(self.objective):,} {unit}")
+        rows = [
+            ("instance", f"{inst.network.name} ({inst.network.source or 'no source recorded'})"),
+            ("arch", f"{a.name}: {a.crossbars} crossbars x {a.slots_per_crossbar} OU slots of "
+                     f"{a.ou_rows}x{a.ou_cols} cells"),
+            ("method", f"{self.method} (status {self.status.value}, {self.runtime_s:.2f} s; "
+                       f"aimed at {self.info.get('aims_at', '?')})"),
+            ("blocks", f"{inst.n_blocks:,} total, {inst.n_blocks - inst.n_nonzero:,} zero, "
+                       f"{inst.n_distinct_nonzero:,} distinct non-zero patterns"),
+            ("reuse", f"{ru['blocks_sharing_a_load']:,} blocks share a load, "
+                      f"{ru['loads_already_resident']:,} loads already resident: "
+                      f"{ru['writes_saved']:,} slot writes saved ({ru['slot_writes']:,} made)"),
+            ("makespan", f"{m['makespan_ns']:,.2f} ns (inference latency)"
+             + ("" if self.makespan_bound_ns is None else
+                f"; bound {self.makespan_bound_ns:,.2f} ns, gap {pct(m['makespan_gap'])} "
+                "(docs/bounds.md section 6)")),
+            ("programming", f"{m['programming_ns']:,.2f} ns in {int(m['program_ops']):,} "
+                            f"program operations; exposed (no OU computing) "
+                            f"{m['programming_exposed_ns']:,.2f} ns = "
+                            f"{pct(m['programming_exposed_share'])} of the makespan"),
+            ("writes", f"{int(m['cell_writes']):,} cells changed in {int(m['write_passes']):,} "
+                       f"write passes (one row segment, one direction each); energy "
+                       f"{m['energy_pj']:,.1f} pJ"),
+            ("critical path", f"{m['critical_path_ns']:,.2f} ns (programming round by round, "
+                              "crossbars in parallel)"),
+            ("objective", f"{self.objective_name} = {obj}"
+             + ("" if self.bound is None else
+                f", bound {self.bound:,.2f} {unit}, gap {pct(self.gap or 0.0)}")
+             + ("" if self.objective_name != "makespan" else " (the makespan bound above)")),
+            ("stages", ", ".join(f"{st.name} {st.seconds:.2f} s"
+                                 + (" (cut short)" if st.cut_short else "")
+                                 for st in self.stages)),
+            ("check", "schedule verified by replay (timing, capacity, write budget, "
+                      "bit-exact outputs)" if self.report.ok else self.report.first()),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -250,8 +330,9 @@ class Result:
             m["makespan_gap"] = (mk - self.makespan_bound_ns) / mk if mk > 0 else 0.0
         return m
 
-    def to_json(self, inst: Instance) -> dict[str, Any]:
-        """The content of ``metrics.json``."""
+    def to_json(self, inst: Instance | None = None) -> dict[str, Any]:
+        """The content of ``metrics.json`` (the instance defaults to the one solved)."""
+        inst = self._inst(inst)
         return {
             "method": self.method, "objective_name": self.objective_name,
             "status": self.status, "objective": self.objective, "bound": self.bound,
@@ -274,8 +355,8 @@ class Result:
             "info": self.info,
         }
 
-    def dumps(self, inst: Instance) -> str:
-        """``metrics.json`` text."""
+    def dumps(self, inst: Instance | None = None) -> str:
+        """``metrics.json`` text (the instance defaults to the one solved)."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
 
 
@@ -474,6 +555,7 @@ def instance_bound(inst: Instance, metric: str, time_limit: float | None = None
                                                     float(rec["seconds"]))
     if old is not None and (old.complete or (time_limit is not None
                                              and time_limit <= old.seconds)):
+        log.info("instance bound (%s) from the cache: %g", metric, old.value)
         return old
     t0 = time.perf_counter()
     report: dict[str, Any] = {}
@@ -585,6 +667,9 @@ class _Clock:
                 st.cut_short = True  # overran: the stage could not stop in time
                 st.note = (st.note + "; " if st.note else "") + "overran its budget"
             stages.append(st)
+            log.info("stage %s: %.2f s of %s%s%s", name, st.seconds,
+                     "no budget" if budget is None else f"{budget:.2f} s",
+                     " (cut short)" if st.cut_short else "", f"; {st.note}" if st.note else "")
 
 
 def _check_arguments(inst: Instance, method: str, objective: str, decomposition: str,
@@ -836,6 +921,7 @@ def cached_makespan_bound(inst: Instance, time_limit: float) -> MakespanBound:
             rec.pop("key")
             old = _MAKESPAN_BOUNDS[key] = MakespanBound(**rec)
     if old is not None and (old.complete or time_limit <= old.seconds):
+        log.info("makespan bound from the cache: %d ps (%s)", old.value_ps, old.programming_term)
         return old
     mb = makespan_bound(inst, time_limit=time_limit)
     if old is None or mb.value_ps >= old.value_ps:
@@ -1015,7 +1101,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         (value - best_bound) / value if value > 0 else 0.0)
     if mb is not None:
         info["makespan_bound"] = mb.to_dict()
-    return Result(method=method, objective_name=objective, status=status, objective=value,
+    return Result(method=method, objective_name=objective, status=Status(status), objective=value,
                   bound=best_bound, gap=gap, runtime_s=clock.elapsed(), seed=seed,
                   versions=versions(), mapping=mapping, schedule=sched, report=report,
                   objectives=objs,
@@ -1025,4 +1111,4 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                            "functional_samples": functional_samples, "reuse": reuse,
                            "split": split},
                   info=info, stages=stages,
-                  makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0)
+                  makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0, instance=inst)

@@ -19,9 +19,10 @@ def test_solve_default_instance_writes_verified_outputs(tmp_path: Path,
     out = tmp_path / "out"
     assert main(["solve", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    for word in ("makespan", "programming", "cell writes", "energy", "blocks", "zero",
-                 "reused patterns", "verified   verified"):
+    for word in ("makespan", "programming", "cells changed", "energy", "blocks", "zero",
+                 "distinct non-zero patterns", "schedule verified by replay", " ns", " pJ"):
         assert word in text
+    assert "verified   verified" not in text and "e+0" not in text  # no bare exponents
     assert sorted(p.name for p in out.iterdir()) == ["mapping.csv", "metrics.json",
                                                      "schedule.json"]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -121,7 +122,7 @@ def test_console_script_runs(tmp_path: Path) -> None:
                           "--granularity", "crossbar", "--arch", "mnsim"],
                          capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
-    assert "verified   verified" in res.stdout
+    assert "schedule verified by replay" in res.stdout
 
 
 def test_verify_rejects_a_schedule_for_another_architecture(
@@ -186,3 +187,26 @@ def test_solve_writes_compact_files_that_verify_and_plot_read(
     assert main(["plot", "gantt", str(out / names[1]), "--instance", str(net), "-o",
                  str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_version_verbosity_and_interrupt(capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    import pimopt
+    import pimopt.cli as cli
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and pimopt.__version__ in capsys.readouterr().out
+    net = tmp_path / "net.json"
+    random_network(3, sparsity=0.2).save(net)
+    assert main(["-v", "solve", str(net), "--out", str(tmp_path / "o"), "--time-limit",
+                 "2"]) == 0
+    assert "stage map" in capsys.readouterr().err  # -v: the stages on stderr
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_info", interrupted)  # the parser binds it when built
+    assert main(["info", str(net)]) == 130
+    assert "interrupted" in capsys.readouterr().err

@@ -151,3 +151,25 @@ def test_size_limits_are_checked_before_any_work(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(InputError, match="slot-item pairs on the whole network"):
         solve(inst, "assignment", objective="programming", decomposition="whole")
     assert calls == []
+
+
+def test_result_repr_summary_dumps_and_status() -> None:
+    import json
+
+    from pimopt.solve import Status
+
+    inst = Instance(small_arch(), random_network(3, sparsity=0.2))
+    res = solve(inst, "assignment", objective="programming", time_limit=3)
+    text = repr(res)
+    assert text.startswith("Result(method='assignment', status=") and " ns, bound=" in text
+    assert "gap=" in text and "runtime=" in text and len(text) < 200
+    assert isinstance(res.status, Status) and res.status in ("optimal", "feasible")
+    summary = res.summary()
+    assert "makespan" in summary and "objective" in summary and "ns" in summary
+    data = json.loads(res.dumps())  # no arguments: the instance solved
+    assert data["status"] == res.status.value and data["instance"]["sha256"] == \
+        inst.content_hash()
+    assert json.loads(res.dumps(inst)) == data
+    bare = type(res)(**{**res.__dict__, "instance": None})
+    with pytest.raises(InputError, match="pass the instance"):
+        bare.dumps()
