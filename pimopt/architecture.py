@@ -256,7 +256,8 @@ def preset_names() -> list[str]:
 
 
 def load_architecture(spec: str | Path | None) -> Architecture:
-    """Load an architecture from a preset name or a TOML file path.
+    """Load an architecture from a preset name, a TOML file path or ``pimopt:NAME``
+    (a TOML file shipped with the package, e.g. ``pimopt:tiny/arch``).
 
     ``None`` gives the ``default`` preset.
     """
@@ -267,6 +268,10 @@ def load_architecture(spec: str | Path | None) -> Architecture:
         ref = resources.files("pimopt.presets").joinpath(f"{text}.toml")
         with resources.as_file(ref) as p:
             return Architecture.from_toml(p)
+    if text.startswith("pimopt:"):  # a file shipped with the package
+        from pimopt.fileio import package_path
+
+        return Architecture.from_toml(package_path(text, ".toml"))
     p = Path(text)
     if p.suffix == ".toml" or p.exists():
         return Architecture.from_toml(p)

@@ -45,12 +45,12 @@ from typing import Any
 
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.errors import InputError
-from pimopt.fileio import read_json, read_toml, write_atomic
+from pimopt.fileio import package_path, read_json, read_toml, write_atomic
 from pimopt.network import Network
 from pimopt.provenance import machine, package_commit, versions
 
 RUN_FORMAT = "pimopt-run"
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
 SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
     "decomposition": str, "granularity": str, "overlap": bool, "scheduler": str,
     "workers": int, "initial": str, "functional_samples": int, "bound": bool, "reuse": bool,
@@ -241,14 +241,43 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+RECORD_SCHEMA = Path(__file__).parent / "data" / "schemas" / "run-record.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _record_validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(RECORD_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_record(data: Any, source: str = "run record") -> None:
+    """Check a run record against the published JSON Schema (``RECORD_SCHEMA``).
+
+    Raises
+    ------
+    InputError
+        Naming the record, the first offending field and what the schema wants.
+    """
+    errors = sorted(_record_validator().iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = "/".join(str(x) for x in e.path) or "(top level)"
+        raise InputError(f"{source}: field {where}: {e.message} (schema {RECORD_SCHEMA.name})")
+
+
 def load_records(out: str | Path) -> list[dict[str, Any]]:
-    """Every run record under ``out`` (any depth), sorted by run id."""
+    """Every run record under ``out`` (any depth), sorted by run id, each checked
+    against the run-record JSON Schema."""
     recs = []
     for p in sorted(Path(out).rglob("*.json")):
         if p.name.startswith("."):
             continue
         data = read_json(p, "run record")
         if isinstance(data, dict) and data.get("format") == RUN_FORMAT:
+            validate_record(data, f"run record {p}")
             recs.append(data)
     return sorted(recs, key=lambda r: r["run_id"])
 
@@ -474,7 +503,8 @@ class Suite:
 
 def suite_dirs() -> list[Path]:
     """Where suite names are looked up: ``./instances/suites`` and the package's own."""
-    return [Path.cwd() / "instances" / "suites", Path(__file__).parent / "data" / "suites"]
+    data = Path(__file__).parent / "data"
+    return [Path.cwd() / "instances" / "suites", data / "suites", data / "instances" / "suites"]
 
 
 def load_suite(spec: str | Path) -> Suite:
@@ -531,7 +561,7 @@ def resolve_path(base: Path, value: object) -> Path:
     """A path from a suite or sweep file: relative to that file; ``pimopt:`` = the package."""
     text = str(value)
     if text.startswith("pimopt:"):
-        return (Path(__file__).parent / text[len("pimopt:"):]).resolve()
+        return package_path(text)
     q = Path(text)
     return q if q.is_absolute() else (base.parent / q).resolve()
 

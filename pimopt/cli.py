@@ -8,6 +8,7 @@ code 2; nothing is written then.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import platform
@@ -257,6 +258,8 @@ def _bench_options(args: argparse.Namespace) -> dict[str, object]:
     opts: dict[str, object] = {"workers": args.workers}
     if args.samples is not None:
         opts["functional_samples"] = args.samples
+    if args.no_bound:
+        opts["bound"] = False
     return opts
 
 
@@ -288,7 +291,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for s in sw.specs:
             print(f"  {s.run_id}  {s.params}")
         return 0
-    summary = run_specs(sw.specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
+    specs = sw.specs
+    if args.no_bound:  # every run without the bounds (their options change: new run ids)
+        specs = [dataclasses.replace(s, options={**s.options, "bound": False}) for s in specs]
+    summary = run_specs(specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
     return _bench_done(summary, args.out)
 
 
@@ -463,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CP-SAT workers per run (default 1: jobs x workers <= cores)")
     b.add_argument("--samples", type=int,
                    help="input vectors per layer in the functional check (0 = all)")
+    b.add_argument("--no-bound", action="store_true",
+                   help="skip the lower bounds in every run (no gaps are reported)")
     b.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run there")
     b.add_argument("--out", required=True, help="output folder (records in OUT/runs)")
     b.set_defaults(func=cmd_bench)
@@ -472,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     sw.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run there")
     sw.add_argument("--dry-run", action="store_true", help="list the runs, run nothing")
+    sw.add_argument("--no-bound", action="store_true",
+                    help="skip the lower bounds in every run (no gaps are reported)")
     sw.add_argument("--out", required=True, help="output folder (records in OUT/runs)")
     sw.set_defaults(func=cmd_sweep)
 

@@ -12,6 +12,25 @@ from typing import Any
 
 from pimopt.errors import InputError
 
+PACKAGE = Path(__file__).parent
+DATA_DIRS = (PACKAGE / "data", PACKAGE / "data" / "instances")  # where pimopt:NAME is looked up
+
+
+def package_path(spec: str | Path, suffix: str = "") -> Path:
+    """The file a ``pimopt:NAME`` reference names: ``NAME`` (``suffix`` added if missing)
+    under the package's data (``pimopt/data``, then ``pimopt/data/instances``: the
+    repository's instances, suites and sweeps, installed with the package);
+    ``pimopt:data/...`` is also relative to the package itself.
+    """
+    name = str(spec).removeprefix("pimopt:")
+    names = [name] if not suffix or name.endswith(suffix) else [name + suffix, name]
+    for base in (*DATA_DIRS, PACKAGE):
+        for n in names:
+            if (base / n).is_file():
+                return (base / n).resolve()
+    raise InputError(f"{spec} names no file shipped with pimopt (looked for "
+                     f"{' or '.join(names)} in {', '.join(str(d) for d in (*DATA_DIRS, PACKAGE))})")
+
 
 def read_json(path: str | Path, what: str) -> Any:
     """Parse a JSON file; ``what`` names it in errors (``"schedule file"``)."""

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
-from pimopt.fileio import read_json
+from pimopt.fileio import package_path, read_json
 
 FORMAT = "pimopt-network"
 FORMAT_VERSION = 1
@@ -203,8 +203,12 @@ class Network:
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
-        """Load a network from its JSON file (or the NPZ beside it)."""
-        p = Path(path)
+        """Load a network from its JSON file (or the NPZ beside it).
+
+        ``pimopt:NAME`` names a network shipped with the package
+        (:func:`pimopt.fileio.package_path`), e.g. ``pimopt:tiny/tiny-fc2``.
+        """
+        p = package_path(path, ".json") if str(path).startswith("pimopt:") else Path(path)
         json_path = p.with_suffix(".json") if p.suffix == ".npz" else p
         meta = read_json(json_path, "network file")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -335,6 +335,7 @@ class Result:
         inst = self._inst(inst)
         return {
             "method": self.method, "objective_name": self.objective_name,
+            "objective_unit": self.unit,
             "status": self.status, "objective": self.objective, "bound": self.bound,
             "gap": self.gap, "runtime_s": self.runtime_s, "seed": self.seed,
             "options": self.options, "versions": self.versions,

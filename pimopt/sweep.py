@@ -99,9 +99,23 @@ def _unresolved(arch: Architecture) -> dict[str, Any]:
     return data
 
 
+def sweep_dirs() -> list[Path]:
+    """Where sweep names are looked up: ``./instances/sweeps`` and the package's own."""
+    return [Path.cwd() / "instances" / "sweeps",
+            Path(__file__).parent / "data" / "instances" / "sweeps"]
+
+
 def load_sweep(path: str | Path) -> Sweep:
-    """Parse a sweep file and expand its grid into run specs (validated, nothing run)."""
+    """Parse a sweep file (a path, or a name in :func:`sweep_dirs`) and expand its grid
+    into run specs (validated, nothing run)."""
     p = Path(path)
+    if not p.is_file() and not p.suffix:
+        found = [d / f"{path}.toml" for d in sweep_dirs() if (d / f"{path}.toml").is_file()]
+        if not found:
+            names = sorted({f.stem for d in sweep_dirs() if d.is_dir() for f in d.glob("*.toml")})
+            raise InputError(f"sweep {str(path)!r} is neither a TOML file nor a sweep name; "
+                             f"known names: {', '.join(names) or 'none'}")
+        p = found[0]
     data = read_toml(p, "sweep file")
     where = f"sweep file {p}"
     unknown = sorted(set(data) - TOP_KEYS)

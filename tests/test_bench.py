@@ -241,3 +241,40 @@ def test_workers_die_with_a_killed_bench(tmp_path: Path) -> None:
         for w in workers:  # whatever outlived the test
             if w.is_running():
                 w.kill()
+
+
+def test_run_records_follow_the_published_json_schema(tmp_path: Path) -> None:
+    """Solved, refused and failed records validate; broken ones are named field by field;
+    every committed reference record validates."""
+    from pimopt.bench import RECORD_SCHEMA, validate_record
+
+    assert RECORD_SCHEMA.is_file()
+    spec = _tiny3().specs(["assignment"], [0], 5.0)[0]
+    out = run_specs([spec], tmp_path, progress=lambda s: None)
+    solved = json.loads(next((tmp_path / "runs").glob("*.json")).read_text())
+    validate_record(solved)
+    assert solved["version"] == 2 and solved["objective_unit"] == "ns" and solved["stages"]
+    bad = RunSpec.from_dict({**spec.to_dict(), "network": {"path": str(tmp_path / "x.json"),
+                                                           "sha256": "x"}})
+    validate_record(run_specs([bad], tmp_path / "b", progress=lambda s: None).records[0])
+    assert out.errors == 0
+    for field, value, words in (("metrics", None, "metrics"),
+                                ("status", "done", "status"),
+                                ("stages", [{"name": "map"}], "stages/0")):
+        broken = {**solved, field: value} if value is not None else {
+            k: v for k, v in solved.items() if k != field}
+        with pytest.raises(InputError, match=words):
+            validate_record(broken, "my record")
+    unverified = {**solved, "verification": {"verified": False, "violations": ["x"]}}
+    with pytest.raises(InputError, match="verification/verified"):
+        validate_record(unverified)
+    assert len(load_records(ROOT / "results")) > 100  # committed records: all valid
+
+
+def test_bench_and_sweep_without_bounds(tmp_path: Path) -> None:
+    assert main(["bench", "--suite", str(TINY), "--methods", "sorted", "--time-limit", "5",
+                 "--no-bound", "--out", str(tmp_path / "b")]) == 0
+    recs = load_records(tmp_path / "b")
+    assert recs and all(r["bound"] is None and r["gap"] is None for r in recs)
+    assert all("bound" not in [st["name"] for st in r["stages"]] for r in recs)
+    assert all(r["spec"]["options"]["bound"] is False for r in recs)

@@ -210,3 +210,24 @@ def test_version_verbosity_and_interrupt(capsys: pytest.CaptureFixture[str],
     monkeypatch.setattr(cli, "cmd_info", interrupted)  # the parser binds it when built
     assert main(["info", str(net)]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_bundled_suites_sweeps_and_networks_are_found_from_any_directory(
+        tmp_path: Path) -> None:
+    """Run from an empty directory: names and pimopt: references resolve to package data."""
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pimopt", *argv], cwd=tmp_path,
+                              capture_output=True, text=True, check=False)
+
+    res = run("bench", "--suite", "tiny", "--methods", "naive", "--time-limit", "5",
+              "--out", "b")
+    assert res.returncode == 0, res.stderr
+    assert "6 run now" in res.stdout
+    res = run("solve", "pimopt:tiny/tiny-fc2", "--arch", "pimopt:tiny/arch", "--out", "s",
+              "--time-limit", "2")
+    assert res.returncode == 0, res.stderr
+    assert "tiny-fc2" in res.stdout
+    res = run("sweep", "ablation", "--dry-run", "--out", "w")
+    assert res.returncode == 0 and "grid points" in res.stdout, res.stderr
+    res = run("info", "pimopt:no-such-network")
+    assert res.returncode == 2 and "names no file shipped with pimopt" in res.stderr
