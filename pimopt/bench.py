@@ -33,6 +33,7 @@ import json
 import multiprocessing
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -424,8 +425,7 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
     for s in specs:
         unique.setdefault(s.run_id, s)
     runs_dir = Path(out) / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    done = _finished_ids(runs_dir)
+    done = _finished_ids(runs_dir) if runs_dir.is_dir() else set()
     todo = [s for rid, s in unique.items() if rid not in done]
     skipped = len(unique) - len(todo)
     records: list[dict[str, Any]] = []
@@ -433,34 +433,68 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
     if not todo:
         say(f"{len(unique)} runs, all finished earlier in {runs_dir}: nothing to do")
         return BenchSummary(len(unique), skipped, 0, 0, records)
+    # connect first: a cluster that cannot be reached leaves no empty output folder
     executor, close, where = _executor(jobs, scheduler, connect_timeout)
+    runs_dir.mkdir(parents=True, exist_ok=True)
     say(f"{len(unique)} runs: {skipped} finished earlier (skipped), {len(todo)} to run on "
         f"{where}")
+    bar = None
+    if progress is None and sys.stdout.isatty():  # a terminal: a live bar with ETA
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True)
+        say = bar.write
+    t0 = time.perf_counter()
     try:
         futures = {executor.submit(run_one, s.to_dict()): s for s in todo}
-        for k, fut in enumerate(cf.as_completed(futures), 1):
-            spec = futures[fut]
-            try:
-                rec = fut.result()
-            except Exception as exc:  # the worker died (a crash in a solver): retried next call
-                rec = dict(_record_head(spec), status="error",
-                           error=f"worker failed: {exc!r}", **_NO_RESULT)
-            write_atomic(runs_dir / f"{spec.run_id}.json",
-                         json.dumps(rec, indent=1, default=str) + "\n")
-            records.append(rec)
-            if rec["status"] == "error":
-                errors += 1
-            say(_progress_line(k, len(todo), spec, rec))
+        pending = set(futures)
+        k = 0
+        while pending:
+            finished, pending = cf.wait(pending, timeout=1.0 if bar else HEARTBEAT_S,
+                                        return_when=cf.FIRST_COMPLETED)
+            if not finished:  # alive: the bar's clock ticks, logs get a line
+                if bar is not None:
+                    bar.refresh()
+                else:
+                    say(f"... {len(pending)} run(s) going, {k}/{len(todo)} done, "
+                        f"{time.perf_counter() - t0:,.0f} s elapsed")
+                continue
+            for fut in finished:
+                k += 1
+                spec = futures[fut]
+                try:
+                    rec = fut.result()
+                except Exception as exc:  # the worker died (a crash in a solver): retried
+                    rec = dict(_record_head(spec), status="error",
+                               error=f"worker failed: {exc!r}", **_NO_RESULT)
+                write_atomic(runs_dir / f"{spec.run_id}.json",
+                             json.dumps(rec, indent=1, default=str) + "\n")
+                records.append(rec)
+                if rec["status"] == "error":
+                    errors += 1
+                say(_progress_line(k, len(todo), spec, rec))
+                if bar is not None:
+                    bar.update(1)
     finally:
+        if bar is not None:
+            bar.close()
         close()
     return BenchSummary(len(unique), skipped, len(todo), errors, records)
 
 
+HEARTBEAT_S = 30.0  # without a terminal, a line this often while runs are going
+
+
 def _progress_line(k: int, n: int, spec: RunSpec, rec: dict[str, Any]) -> str:
-    head = f"[{k}/{n}] {spec.instance} {spec.method} seed {spec.seed}: {rec['status']}"
+    """One line per finished run: the grid point, the objective with its unit, the gap."""
+    point = ", ".join(f"{key}={value}" for key, value in spec.params.items())
+    head = (f"[{k}/{n}] {spec.instance}{f' ({point})' if point else ''} {spec.method} "
+            f"seed {spec.seed}: {rec['status']}")
     if rec.get("objective") is not None:
+        unit = rec.get("objective_unit", "")
         gap = "" if rec.get("gap") is None else f", gap {100 * rec['gap']:.2f}%"
-        return f"{head} {spec.objective} {rec['objective']:.6g}{gap} ({rec['runtime_s']:.1f} s)"
+        return (f"{head}, {spec.objective} {rec['objective']:,.2f} {unit}{gap} "
+                f"({rec['runtime_s']:.1f} s)")
     return f"{head}: {rec.get('error')}"
 
 

@@ -278,3 +278,23 @@ def test_bench_and_sweep_without_bounds(tmp_path: Path) -> None:
     assert recs and all(r["bound"] is None and r["gap"] is None for r in recs)
     assert all("bound" not in [st["name"] for st in r["stages"]] for r in recs)
     assert all(r["spec"]["options"]["bound"] is False for r in recs)
+
+
+def test_unreachable_cluster_leaves_no_output_folder(tmp_path: Path) -> None:
+    specs = _tiny3().specs(["naive"], [0], 5.0)
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        run_specs(specs, tmp_path / "out", scheduler="tcp://127.0.0.1:9", connect_timeout=1.0,
+                  progress=lambda s: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_long_runs_show_they_are_alive_and_lines_name_the_unit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pimopt.bench as bench
+
+    monkeypatch.setattr(bench, "HEARTBEAT_S", 0.2)
+    suite = load_suite(_slow_suite(tmp_path))
+    lines: list[str] = []
+    run_specs(suite.specs(["lns"], [0], 3.0), tmp_path / "o", progress=lines.append)
+    assert any(line.startswith("... 1 run(s) going") for line in lines)
+    assert any(" ns" in line and "[1/1]" in line for line in lines)
