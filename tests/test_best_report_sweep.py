@@ -183,3 +183,15 @@ def test_best_command(tiny_runs: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["best", str(copy_dir), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "tiny.best.json" in out
+
+
+def test_the_documented_sweep_example_is_valid(tmp_path: Path) -> None:
+    """The complete example of instances/sweeps/README.md parses and expands."""
+    from pimopt.sweep import load_sweep
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "instances" / "sweeps" / "README.md").read_text(encoding="utf-8")
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "s.toml").write_text(example, encoding="utf-8")
+    sw = load_sweep(tmp_path / "s.toml")
+    assert len(sw.points) == 12 and len(sw.specs) == 36
