@@ -125,19 +125,40 @@ def _ranks(p: ChainProblem, chains: Chains) -> dict[int, int]:
 # ---------------------------------------------------------------------- CP-SAT
 def solve_cpsat(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0, workers: int = 2,
                 hint: Chains | None = None, fix_to_hint: bool = False,
-                log: bool = False) -> ExactOutcome:
-    """Solve the chain problem with CP-SAT (see :func:`_cpsat` for the parameters)."""
+                log: bool = False, deterministic_time: float | None = None) -> ExactOutcome:
+    """Solve the chain problem with CP-SAT (see :func:`_cpsat` for the parameters).
+
+    ``deterministic_time`` (CP-SAT's ``max_deterministic_time``, machine
+    independent) cuts the search as well as the wall-clock ``time_limit``: tests
+    use it so that their outcome does not depend on the machine's load. When
+    the solver returns no solution but a hint was given, the hint is returned
+    (status ``feasible``, ``info["used"] = "hint"``).
+    """
     sub, kept, sub_hint = _prepare(p, hint)
     out = _cpsat(sub, time_limit=time_limit, seed=seed, workers=workers, hint=sub_hint,
-                 fix_to_hint=fix_to_hint, log=log)
+                 fix_to_hint=fix_to_hint, log=log, deterministic_time=deterministic_time)
+    out = _or_warm(sub, out, sub_hint, "hint")
     if out.chains is not None:
         out.chains = expand_chains(out.chains, kept, p.n_slots)
     out.info["useful_slots"] = int(kept.size)
     return out
 
 
+def _or_warm(p: ChainProblem, out: ExactOutcome, warm: Chains | None, name: str
+             ) -> ExactOutcome:
+    """The warm start (feasible, checked) when the solver found nothing in time."""
+    if out.chains is not None or warm is None or out.status == "infeasible":
+        return out
+    p.check(warm)
+    cost = p.evaluate(warm)
+    bound = out.bound if out.bound is not None and out.bound <= cost + 1e-6 else None
+    return ExactOutcome([list(c) for c in warm], "feasible", float(cost), bound,
+                        dict(out.info, used=name, solver_status=out.status))
+
+
 def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
-           hint: Chains | None, fix_to_hint: bool, log: bool) -> ExactOutcome:
+           hint: Chains | None, fix_to_hint: bool, log: bool,
+           deterministic_time: float | None = None) -> ExactOutcome:
     """Solve the chain problem with CP-SAT.
 
     Parameters
@@ -218,6 +239,8 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
 
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
+    if deterministic_time is not None:
+        solver.parameters.max_deterministic_time = float(deterministic_time)
     solver.parameters.random_seed = int(seed)
     solver.parameters.num_workers = int(workers)
     lines: list[str] = []
@@ -252,7 +275,8 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
                             solver.best_objective_bound, info)
     if code == cp_model.INFEASIBLE:
         return ExactOutcome(None, "infeasible", None, None, info)
-    return ExactOutcome(None, "timeout", None, None, info)
+    bound = solver.best_objective_bound
+    return ExactOutcome(None, "timeout", None, bound if np.isfinite(bound) else None, info)
 
 
 # ---------------------------------------------------------------------- MILP
@@ -265,6 +289,8 @@ def solve_milp(p: ChainProblem, *, solver: str = "cbc", time_limit: float = 60.0
     sub, kept, sub_warm = _prepare(p, warm)
     out = _milp(sub, solver=solver, time_limit=time_limit, warm=sub_warm, relax=relax,
                 threads=threads)
+    if not relax:
+        out = _or_warm(sub, out, sub_warm, "warm start")
     if out.chains is not None:
         out.chains = expand_chains(out.chains, kept, p.n_slots)
     out.info["useful_slots"] = int(kept.size)

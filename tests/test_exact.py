@@ -112,7 +112,8 @@ def test_fixed_hint_solve_reproduces_the_hint() -> None:
 def test_time_limit_returns_feasible_with_bound() -> None:
     p = make_problem(9, n=45, s=5)
     warm = assignment_chains(p)
-    out = solve_cpsat(p, time_limit=0.5, hint=warm, workers=1)
+    # a deterministic cut-off (machine independent): the outcome does not depend on load
+    out = solve_cpsat(p, time_limit=60, deterministic_time=0.2, hint=warm, workers=1)
     assert out.status in ("feasible", "optimal") and out.chains is not None
     assert out.bound is not None and out.objective is not None
     assert out.bound <= out.objective + 1e-6
@@ -231,3 +232,15 @@ def test_exact_methods_prove_the_optimum_without_the_round_limit() -> None:
             assert res.status == "optimal", (seed, method)
             assert round(res.objective * 1000) == true_opt, (seed, method)
     assert binding >= 1  # the round limit bound on at least one instance tried
+
+
+def test_a_solver_cut_before_any_solution_returns_the_warm_start() -> None:
+    """No solution from the solver (deterministic cut-off at zero): the checked warm start
+    comes back as 'feasible', never a bare 'timeout' without chains."""
+    p = make_problem(9, n=45, s=5)
+    warm = assignment_chains(p)
+    out = solve_cpsat(p, time_limit=60, deterministic_time=0.0, hint=warm, workers=1)
+    assert out.chains is not None and out.status in ("feasible", "optimal")
+    if out.info.get("used") == "hint":
+        assert out.objective == p.evaluate(warm) and out.info["solver_status"] == "timeout"
+    assert out.bound is None or out.bound <= out.objective + 1e-6
