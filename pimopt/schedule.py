@@ -58,6 +58,19 @@ def format_of(path: str | Path) -> str:
     raise InputError(f"schedule file {path}: the name must end with .json, .json.gz or .npz")
 
 
+MAX_OU = 1024  # rows or columns of an OU a schedule file may declare
+MAX_TIME_PS = 1 << 55  # 10 hours: longer schedules are refused, never overflowed in replay
+
+
+def _int(v: object, what: str, lo: int = 0, hi: int = MAX_TIME_PS) -> int:
+    """An integer field of a schedule file: no floats, no booleans, within [lo, hi]."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InputError(f"{what} = {v!r} must be an integer")
+    if not lo <= v <= hi:
+        raise InputError(f"{what} = {v} is outside [{lo}, {hi}]")
+    return v
+
+
 def _i64(a: object) -> NDArray[np.int64]:
     return np.asarray(a, dtype=np.int64).reshape(-1)
 
@@ -198,17 +211,27 @@ class Schedule:
         """Build from the dict written by :meth:`to_json`; errors name the bad entry."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError(f"{source}: 'format' must be {FORMAT!r}")
+        if data.get("version", 1) != 1 or isinstance(data.get("version"), bool):
+            raise InputError(f"{source}: version {data.get('version')!r} is not supported "
+                             "(this pimopt reads version 1)")
         if data.get("time_unit", "ps") != "ps":
             raise InputError(f"{source}: time_unit {data.get('time_unit')!r} is not 'ps'")
         try:
-            r, c = (int(v) for v in data["levels_shape"])
+            r, c = (_int(v, "levels_shape", 1, MAX_OU) for v in data["levels_shape"])
             prog = data["program"]
             comp = data["compute"]
-            pc = [(int(p["crossbar"]), int(p["start"]), int(p["end"])) for p in prog]
-            wr = [(i, int(w["slot"]), int(w["block"]), str(w["levels"]))
+            if not isinstance(prog, list) or not isinstance(comp, list):
+                raise TypeError("'program' and 'compute' must be lists")
+            pc = [(_int(p["crossbar"], "crossbar"), _int(p["start"], "start"),
+                   _int(p["end"], "end")) for p in prog]
+            wr = [(i, _int(w["slot"], "slot"), _int(w["block"], "block"), str(w["levels"]))
                   for i, p in enumerate(prog) for w in p["writes"]]
-            cc = [(int(o["crossbar"]), int(o["slot"]), int(o["block"]), int(o["inputs"][0]),
-                   int(o["inputs"][1]), int(o["start"]), int(o["end"])) for o in comp]
+            cc = [(_int(o["crossbar"], "crossbar"), _int(o["slot"], "slot"),
+                   _int(o["block"], "block"), _int(o["inputs"][0], "inputs"),
+                   _int(o["inputs"][1], "inputs"), _int(o["start"], "start"),
+                   _int(o["end"], "end")) for o in comp]
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputError(f"{source}: malformed operation entry ({exc!r})") from None
         levels = np.zeros((len(wr), r, c), dtype=np.uint8)
@@ -217,9 +240,11 @@ class Schedule:
             if any(len(w[3]) != r * c for w in wr):
                 raise InputError(f"{source}: every write needs {r * c} level digits")
             raw = np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8).astype(np.int16)
-            vals = np.where(raw >= ord("a"), raw - ord("a") + 10, raw - ord("0"))
-            if vals.min() < 0 or vals.max() > 15:
-                raise InputError(f"{source}: levels must be hexadecimal digits")
+            digit = (raw >= ord("0")) & (raw <= ord("9"))
+            letter = (raw >= ord("a")) & (raw <= ord("f"))
+            if not (digit | letter).all():
+                raise InputError(f"{source}: levels must be hexadecimal digits 0-9a-f")
+            vals = np.where(letter, raw - ord("a") + 10, raw - ord("0"))
             levels = vals.reshape(len(wr), r, c).astype(np.uint8)
         pa = np.array(pc, dtype=np.int64).reshape(-1, 3)
         wa = np.array([w[:3] for w in wr], dtype=np.int64).reshape(-1, 3)

@@ -279,13 +279,21 @@ class _Verifier:
     def check_state(self) -> None:
         s = self.s
         want = self.inst.patterns[s.comp_block]
-        diff = (self.c_content != want).reshape(s.n_compute, -1)
+        diff = (self.c_content != want).reshape(s.n_compute, self.a.ou_rows * self.a.ou_cols)
         for i in np.flatnonzero(diff.any(axis=1))[: self.max_messages]:
             cell = int(np.argmax(diff[i]))
             r, c = divmod(cell, self.a.ou_cols)
             self.fail("state", f"{self._op(i)} finds another pattern in its slot: "
                       f"{int(diff[i].sum())} cell(s) differ, e.g. cell ({r},{c}) holds level "
                       f"{self.c_content[i, r, c]}, the block needs {want[i, r, c]}")
+        # a write names the block whose pattern it loads: its levels must be that pattern
+        # (computes only see what a slot holds; a mislabelled write misleads every reader)
+        if s.write_op.size:
+            wrong = np.flatnonzero((s.write_levels != self.inst.patterns[s.write_block])
+                                   .reshape(len(s.write_op), -1).any(axis=1))
+            for w in wrong[: self.max_messages]:
+                self.fail("label", f"write #{w} (program #{s.write_op[w]}) names block "
+                          f"{s.write_block[w]} but writes other levels than its pattern")
 
     # ------------------------------------------------------------------ 3. cost
     def check_cost(self) -> None:

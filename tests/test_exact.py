@@ -243,4 +243,5 @@ def test_a_solver_cut_before_any_solution_returns_the_warm_start() -> None:
     assert out.chains is not None and out.status in ("feasible", "optimal")
     if out.info.get("used") == "hint":
         assert out.objective == p.evaluate(warm) and out.info["solver_status"] == "timeout"
+    assert out.objective is not None
     assert out.bound is None or out.bound <= out.objective + 1e-6

@@ -94,3 +94,48 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path: Path,
     (tmp_path / "m.npz").write_bytes(b"junk")
     with pytest.raises(InputError, match=r"m\.npz"):
         Mapping.load(tmp_path / "m.npz")
+
+
+def _tampered(sched: Schedule, edit: object) -> dict:
+    import copy
+
+    d = copy.deepcopy(sched.to_json())
+    edit(d)  # type: ignore[operator]
+    return d
+
+
+BAD_FILES = [  # (what, edit, message): each is refused by name before any replay
+    ("version 99", lambda d: d.__setitem__("version", 99), "version 99"),
+    ("float time", lambda d: d["program"][0].__setitem__("end", 1.5), "must be an integer"),
+    ("bool time", lambda d: d["compute"][0].__setitem__("start", True), "must be an integer"),
+    ("time near 2^62", lambda d: d["program"][0].__setitem__("start", 2**62), "outside"),
+    ("negative slot", lambda d: d["compute"][0].__setitem__("slot", -1), "outside"),
+    ("level ':'", lambda d: d["program"][0]["writes"][0].__setitem__(
+        "levels", ":" + d["program"][0]["writes"][0]["levels"][1:]), "hexadecimal"),
+    ("huge levels_shape", lambda d: d.__setitem__("levels_shape", [10**6, 10**6]), "outside"),
+    ("negative levels_shape", lambda d: d.__setitem__("levels_shape", [-1, 4]), "outside"),
+    ("compute not a list", lambda d: d.__setitem__("compute", 5), "must be lists"),
+    ("write without levels", lambda d: d["program"][0]["writes"][0].pop("levels"), "malformed"),
+]
+
+
+@pytest.mark.parametrize("what,edit,message", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_malformed_schedules_are_refused_with_a_reason(
+        what: str, edit: object, message: str,
+        solved: tuple[Instance, Mapping, Schedule]) -> None:
+    _, _, sched = solved
+    with pytest.raises(InputError, match=message):
+        Schedule.from_json(_tampered(sched, edit))
+
+
+def test_empty_compute_list_and_mislabelled_write_are_violations_not_crashes(
+        solved: tuple[Instance, Mapping, Schedule]) -> None:
+    inst, _, sched = solved
+    rep = verify(inst, Schedule.from_json(_tampered(sched, lambda d: d.__setitem__(
+        "compute", []))))
+    assert not rep.ok and rep.first().startswith("coverage")
+    other = next(b for b in inst.nonzero_blocks.tolist()
+                 if not np.array_equal(inst.patterns[b], sched.write_levels[0]))
+    bad = _tampered(sched, lambda d: d["program"][0]["writes"][0].__setitem__("block", other))
+    rep = verify(inst, Schedule.from_json(bad))
+    assert not rep.ok and any(v.check == "label" for v in rep.violations)
