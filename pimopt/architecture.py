@@ -142,11 +142,12 @@ class Architecture:
         for f, positive in (("t_ou", True), ("t_set", True), ("t_reset", True),
                             ("t_verify", False), ("e_set", False), ("e_reset", False)):
             v = getattr(self, f)
+            unit = "ns" if f.startswith("t_") else "pJ"
+            hi = MAX_TIME_NS if unit == "ns" else MAX_ENERGY_PJ
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                    or v < 0 or (positive and v == 0):
-                unit = "ns" if f.startswith("t_") else "pJ"
+                    or v < 0 or (positive and v == 0) or v > hi:
                 kind = "positive" if positive else "non-negative"
-                raise field_error(_OWNER, f, v, f"a finite {kind} number ({unit})")
+                raise field_error(_OWNER, f, v, f"a {kind} number of at most {hi:g} {unit}")
             if f.startswith("t_") and positive and ns_to_ps(float(v)) == 0:
                 raise field_error(_OWNER, f, v, "at least 0.0005 ns (time resolution is 1 ps)")
         if self.pulse_mode not in PULSE_MODES:
@@ -244,9 +245,20 @@ class Architecture:
         return int(n_inputs) * self.input_bits * self.t_ou_ps
 
 
+# sane maxima: far beyond any chip in the literature, small enough that no product of
+# them overflows int64 picosecond arithmetic or allocates more memory than exists
+MAXIMA = {"crossbars": 1 << 20, "rows": 1 << 14, "cols": 1 << 14, "ou_rows": 1 << 10,
+          "ou_cols": 1 << 10, "input_bits": 32, "ous_per_crossbar": 1 << 16,
+          "write_width": 1 << 14, "write_parallel": 1 << 14,
+          "max_programming_crossbars": 1 << 20}
+MAX_TIME_NS = 1e9  # a second per pulse, verify or OU compute: beyond any device
+MAX_ENERGY_PJ = 1e9
+
+
 def _check_int(field: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise field_error(_OWNER, field, value, f"an integer >= {minimum}")
+    hi = MAXIMA.get(field, 1 << 30)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= hi:
+        raise field_error(_OWNER, field, value, f"an integer from {minimum} to {hi:,}")
 
 
 def preset_names() -> list[str]:

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.encoding import encode_cells, n_signs, n_slices
+from pimopt.errors import InputError
 from pimopt.network import Network
 
 
@@ -62,6 +63,16 @@ class Instance:
             first += t.n_blocks
         self.tilings: tuple[LayerTiling, ...] = tuple(tilings)
         self.n_blocks: int = first
+        # integer picoseconds end to end: refuse what a schedule file could not hold
+        from pimopt.schedule import MAX_TIME_PS
+
+        for layer in network.layers:
+            if arch.compute_ps(layer.n_inputs) > MAX_TIME_PS:
+                raise InputError(
+                    f"layer {layer.name!r}: n_inputs = {layer.n_inputs} takes "
+                    f"{arch.compute_ps(layer.n_inputs) / 1e12:,.0f} s per block on "
+                    f"architecture {arch.name!r}, more than the {MAX_TIME_PS / 1e12:,.0f} s "
+                    "a schedule may last")
 
     # ------------------------------------------------------------------ blocks
     def cell_matrix(self, layer: int) -> NDArray[np.uint8]:
