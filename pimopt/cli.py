@@ -79,8 +79,29 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _solve_outputs(folder: Path) -> tuple[Path, Path | None, Path | None]:
+    """(schedule, mapping, metrics) files of a ``pimopt solve`` output folder."""
+    def first(*names: str) -> Path | None:
+        return next((folder / n for n in names if (folder / n).is_file()), None)
+
+    sched = first("schedule.json", "schedule.json.gz", "schedule.npz")
+    if sched is None:
+        raise InputError(f"{folder} is a folder without schedule.json, schedule.json.gz or "
+                         "schedule.npz: pass a schedule file or a pimopt solve output folder")
+    return (sched, first("mapping.csv", "mapping.csv.gz", "mapping.npz"),
+            first("metrics.json"))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    sched = Schedule.load(args.schedule)
+    from pimopt.fileio import read_json
+    from pimopt.mapping import Mapping
+    from pimopt.verify import check_outputs
+
+    target = Path(args.schedule)
+    mapping_file = metrics_file = None
+    if target.is_dir():  # a solve output folder: the mapping and metrics are checked too
+        target, mapping_file, metrics_file = _solve_outputs(target)
+    sched = Schedule.load(target)
     net = Network.load(args.instance)
     if args.arch is not None:
         arch = load_architecture(args.arch)
@@ -97,13 +118,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 1
     report = verify(inst, sched, functional_samples=None if args.samples == 0 else args.samples,
                     seed=args.seed)
-    for v in report.violations:
+    violations = list(report.violations)
+    if report.ok and (mapping_file or metrics_file):
+        metrics = read_json(metrics_file, "metrics file") if metrics_file else None
+        if metrics is not None and not isinstance(metrics, dict):
+            raise InputError(f"metrics file {metrics_file}: expected a JSON object")
+        violations += check_outputs(inst, sched, report,
+                                    Mapping.load(mapping_file) if mapping_file else None,
+                                    metrics)
+    for v in violations:
         print(v)
-    if report.ok:
-        print(f"verified: {sched.n_program} program and {sched.n_compute} compute operations, "
-              f"makespan {report.metrics['makespan_ns']:.2f} ns")
+    if not violations:
+        also = ", ".join(str(f.name) for f in (mapping_file, metrics_file) if f)
+        print(f"verified: {sched.n_program:,} program and {sched.n_compute:,} compute "
+              f"operations, makespan {report.metrics['makespan_ns']:,.2f} ns"
+              + (f"; {also} agree with the schedule" if also else ""))
         return 0
-    print(f"REJECTED: {len(report.violations)} violation(s) shown")
+    print(f"REJECTED: {len(violations)} violation(s) shown")
     return 1
 
 
@@ -391,7 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="check a schedule against an instance")
     v.add_argument("instance")
-    v.add_argument("schedule")
+    v.add_argument("schedule", help="schedule file (.json, .json.gz, .npz) or a pimopt solve "
+                                    "output folder (its mapping and metrics.json are checked "
+                                    "against the schedule too)")
     v.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--samples", type=int, default=16)

@@ -343,6 +343,7 @@ def _node_candidates(p: ChainProblem, k: int, seed: int,
 
 
 CANDIDATE_SHARE = 0.4  # of a layer's time left, the most its candidate lists may take
+CONSTRUCTION_SHARE = 0.6  # of the time left after them, the most the greedy matching may take
 
 
 def _candidate_deadline(deadline: float) -> float:
@@ -361,15 +362,20 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
     cur = np.arange(s, dtype=np.int64)
     # round by round, a greedy matching of slots to free candidate items (cheapest arcs
     # first); slots left without a free candidate take free items in sorted order
+    build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, deadline - time.perf_counter())
     while remaining.any():
-        if time.perf_counter() > deadline:
-            # out of time: the rest in sorted order, a contiguous run per slot (every slot
-            # has had the same rounds, so a run of ceil(rest / S) keeps the round limit)
+        if time.perf_counter() > build_end:
+            # out of its time: the rest in sorted order, a contiguous run per slot (every
+            # slot has had the same rounds, so a run of ceil(rest / S) keeps the round
+            # limit); if the plain sorted chains cost less, the search starts from them
             rest = fallback[remaining[fallback]]
             per = -(-rest.size // s)
             for t, v in enumerate(rest.tolist()):
                 chains[t // per].append(v)
-            return chains
+            plain = sorted_chains(p)
+            if p.evaluate(plain) < p.evaluate(chains):
+                chains = plain
+            break
         slot_e = np.repeat(np.arange(s), cand.shape[1])
         item_e = cand[cur].ravel()
         keep = item_e >= 0

@@ -174,6 +174,10 @@ def _lns(p: ChainProblem, o: Options) -> Outcome:
     t0 = time.perf_counter()
     warm = _warm(p, o)
     info: dict[str, Any] = {"warm_start": o.initial, "warm_objective": p.evaluate(warm)}
+    plain = sorted_chains(p)  # on huge layers a cut warm start can lose to plain sorting
+    if p.evaluate(plain) < info["warm_objective"]:
+        warm = plain
+        info.update(warm_start="sorted", warm_objective=p.evaluate(plain))
     left = max(0.5, o.time_limit - (time.perf_counter() - t0))
     chains = lns_chains(p, warm, time_limit=left, seed=o.seed, workers=o.workers, info=info)
     return Outcome(chains, info=info)

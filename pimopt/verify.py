@@ -25,6 +25,7 @@ fails, the other checks are skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -487,3 +488,64 @@ class _Verifier:
             "program_ops": float(s.n_program),
             "compute_ops": float(s.n_compute),
         }
+
+
+def check_outputs(inst: Instance, sched: Schedule, report: Report,
+                  mapping: Any | None = None, metrics: dict[str, Any] | None = None
+                  ) -> list[Violation]:
+    """Check a solve's other outputs against its verified schedule.
+
+    Parameters
+    ----------
+    inst, sched, report
+        The instance, the schedule and the verifier's report on it (``ok``).
+    mapping
+        The mapping written beside the schedule (:class:`pimopt.mapping.Mapping`):
+        its rows must be exactly the schedule's computes (block, crossbar, slot,
+        input range), and its objectives are recomputed from it.
+    metrics
+        The content of ``metrics.json``: its instance hash must be this
+        instance's, and every metric the verifier or the mapping recomputes
+        must equal the recomputed value.
+    """
+    out: list[Violation] = []
+    objs: dict[str, int] = {}
+    if mapping is not None:
+        from pimopt.objectives import mapping_objectives
+
+        first, last = mapping.ranges(inst)
+        rows = np.stack([mapping.block, mapping.crossbar, mapping.slot, first, last], axis=1)
+        ops = np.stack([sched.comp_block, sched.comp_crossbar, sched.comp_slot,
+                        sched.comp_first, sched.comp_last], axis=1)
+        a = rows[np.lexsort(rows.T[::-1])]
+        b = ops[np.lexsort(ops.T[::-1])]
+        if a.shape != b.shape or not np.array_equal(a, b):
+            extra = {tuple(r) for r in a.tolist()} ^ {tuple(r) for r in b.tolist()}
+            e = sorted(extra)[0] if extra else None
+            out.append(Violation("outputs", f"the mapping has {len(a)} rows, the schedule "
+                                 f"{len(b)} computes; they differ, e.g. at (block, crossbar, "
+                                 f"slot, first, last) = {e}"))
+        else:
+            objs = mapping_objectives(inst, mapping)
+    if metrics is not None:
+        sha = (metrics.get("instance") or {}).get("sha256")
+        if sha is not None and sha != inst.content_hash():
+            out.append(Violation("outputs", f"metrics.json is for instance {str(sha)[:12]}..., "
+                                 f"not this one ({inst.content_hash()[:12]}...)"))
+        recorded = metrics.get("metrics") or {}
+        recomputed: dict[str, float] = dict(report.metrics)
+        if objs:
+            recomputed["critical_path_ns"] = objs["critical_path_ps"] / 1000.0
+        for key, value in recomputed.items():
+            if key not in recorded:
+                continue
+            got = recorded[key]
+            if not isinstance(got, (int, float)) or isinstance(got, bool) or \
+                    abs(float(got) - float(value)) > 1e-9 * max(1.0, abs(float(value))):
+                out.append(Violation("outputs", f"metrics.json says {key} = {got!r}, the "
+                                     f"schedule gives {value!r}"))
+        for key, value in (metrics.get("objectives") or {}).items():
+            if key in objs and value != objs[key]:
+                out.append(Violation("outputs", f"metrics.json says objectives.{key} = "
+                                     f"{value!r}, the mapping gives {objs[key]!r}"))
+    return out

@@ -231,3 +231,29 @@ def test_bundled_suites_sweeps_and_networks_are_found_from_any_directory(
     assert res.returncode == 0 and "grid points" in res.stdout, res.stderr
     res = run("info", "pimopt:no-such-network")
     assert res.returncode == 2 and "names no file shipped with pimopt" in res.stderr
+
+
+def test_verify_checks_a_solve_folder_mapping_and_metrics(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = tmp_path / "net.json"
+    random_network(5, sparsity=0.2).save(net)
+    out = tmp_path / "out"
+    assert main(["solve", str(net), "--method", "sorted", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(net), str(out)]) == 0
+    assert "mapping.csv, metrics.json agree" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["metrics"]["cell_writes"] += 1
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    assert main(["verify", str(net), str(out)]) == 1
+    assert "metrics.json says cell_writes" in capsys.readouterr().out
+    metrics["metrics"]["cell_writes"] -= 1
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    lines = (out / "mapping.csv").read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[5] = str(int(cells[5]) + 1)  # another slot than the schedule's
+    (out / "mapping.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    assert main(["verify", str(net), str(out)]) == 1
+    assert "the mapping has" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    assert main(["verify", str(net), str(tmp_path / "empty")]) == 2
