@@ -366,15 +366,11 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
     while remaining.any():
         if time.perf_counter() > build_end:
             # out of its time: the rest in sorted order, a contiguous run per slot (every
-            # slot has had the same rounds, so a run of ceil(rest / S) keeps the round
-            # limit); if the plain sorted chains cost less, the search starts from them
+            # slot has had the same rounds, so a run of ceil(rest / S) keeps the round limit)
             rest = fallback[remaining[fallback]]
             per = -(-rest.size // s)
             for t, v in enumerate(rest.tolist()):
                 chains[t // per].append(v)
-            plain = sorted_chains(p)
-            if p.evaluate(plain) < p.evaluate(chains):
-                chains = plain
             break
         slot_e = np.repeat(np.arange(s), cand.shape[1])
         item_e = cand[cur].ravel()
@@ -404,6 +400,10 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
             chains[k_].append(v_)
             cur[k_] = s + v_
             got += 1
+    if n > s:  # several rounds: plain sorting can beat a matching that had little time
+        plain = sorted_chains(p)
+        if p.evaluate(plain) < p.evaluate(chains):
+            chains = plain
     if time.perf_counter() >= deadline:
         return chains
     return _granular_search(p, chains, cand, deadline, seed)
