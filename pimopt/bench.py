@@ -436,6 +436,8 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
     # connect first: a cluster that cannot be reached leaves no empty output folder
     executor, close, where = _executor(jobs, scheduler, connect_timeout)
     runs_dir.mkdir(parents=True, exist_ok=True)
+    for stale in runs_dir.glob(".*.tmp"):  # a record being written when a bench was killed
+        stale.unlink(missing_ok=True)
     say(f"{len(unique)} runs: {skipped} finished earlier (skipped), {len(todo)} to run on "
         f"{where}")
     bar = None

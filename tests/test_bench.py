@@ -122,6 +122,7 @@ def test_killed_bench_resumes_without_losing_or_redoing_runs(tmp_path: Path) -> 
     assert 2 <= len(done) < 6, "the kill should land part way through the suite"
     for text in done.values():
         assert json.loads(text)["status"] == "feasible"  # every record is whole
+    (runs / ".half-written.json.abc.tmp").write_text("{")  # as a kill mid-write leaves
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert f"{len(done)} finished earlier (skipped), {6 - len(done)} to run" in res.stdout
@@ -129,6 +130,7 @@ def test_killed_bench_resumes_without_losing_or_redoing_runs(tmp_path: Path) -> 
     assert len(after) == 6
     assert all(after[name] == text for name, text in done.items())
     assert sorted(r["seed"] for r in load_records(out)) == [0, 1, 2, 3, 4, 5]
+    assert not list(runs.glob(".*.tmp"))  # the resumed bench removed the stale file
 
 
 def test_dask_local_cluster_gives_the_local_pool_objectives(
