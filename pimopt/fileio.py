@@ -32,6 +32,17 @@ def package_path(spec: str | Path, suffix: str = "") -> Path:
                      f"{' or '.join(names)} in {', '.join(str(d) for d in (*DATA_DIRS, PACKAGE))})")
 
 
+def format_by_name(path: str | Path, formats: tuple[str, ...], what: str) -> str:
+    """The format a file's name ends with (``formats`` longest first, e.g. ``json.gz``
+    before ``json``); an error names the file and the endings allowed."""
+    name = Path(path).name.lower()
+    for fmt in sorted(formats, key=len, reverse=True):
+        if name.endswith("." + fmt):
+            return fmt
+    raise InputError(f"{what} {path}: the name must end with "
+                     f"{', '.join('.' + f for f in formats)}")
+
+
 def read_json(path: str | Path, what: str) -> Any:
     """Parse a JSON file; ``what`` names it in errors (``"schedule file"``)."""
     return _read(path, what, json.loads, json.JSONDecodeError, "JSON")

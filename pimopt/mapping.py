@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.fileio import write_atomic, write_atomic_bytes
+from pimopt.fileio import format_by_name, write_atomic, write_atomic_bytes
 from pimopt.instance import Instance
 
 CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",
@@ -31,11 +31,7 @@ CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "pos
 
 
 def _format_of(path: str | Path) -> str:
-    name = Path(path).name.lower()
-    for fmt in ("csv.gz", "csv", "npz"):
-        if name.endswith("." + fmt):
-            return fmt
-    raise InputError(f"mapping file {path}: the name must end with .csv, .csv.gz or .npz")
+    return format_by_name(path, ("csv", "csv.gz", "npz"), "mapping file")
 
 
 @dataclass(frozen=True, eq=False)

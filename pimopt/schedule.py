@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError
-from pimopt.fileio import read_json, write_atomic_bytes
+from pimopt.fileio import format_by_name, read_json, write_atomic_bytes
 
 FORMAT = "pimopt-schedule"
 PROGRAM_FIELDS = ("prog_crossbar", "prog_start", "prog_end")
@@ -51,11 +51,7 @@ FORMATS = ("json", "json.gz", "npz")
 
 def format_of(path: str | Path) -> str:
     """The schedule format a file name asks for: ``.json``, ``.json.gz`` or ``.npz``."""
-    name = Path(path).name.lower()
-    for fmt in ("json.gz", "json", "npz"):
-        if name.endswith("." + fmt):
-            return fmt
-    raise InputError(f"schedule file {path}: the name must end with .json, .json.gz or .npz")
+    return format_by_name(path, FORMATS, "schedule file")
 
 
 MAX_OU = 1024  # rows or columns of an OU a schedule file may declare
