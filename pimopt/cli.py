@@ -392,9 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "but the baselines then aims at the inference latency)")
     s.add_argument("--time-limit", type=float, default=10.0,
                    help="wall-clock seconds for the whole solve (default 10)")
-    s.add_argument("--workers", type=int, default=2, help="CP-SAT workers")
-    s.add_argument("--initial", default="ls", help="heuristic warm-starting exact methods")
-    s.add_argument("--decomposition", default="layer", choices=["layer", "whole"])
+    s.add_argument("--workers", type=int, default=2,
+                   help="CP-SAT search workers (threads) of cpsat, lns and --scheduler cpsat "
+                        "(default 2)")
+    s.add_argument("--initial", default="ls",
+                   help="heuristic warm-starting the exact methods and lns (default ls)")
+    s.add_argument("--decomposition", default="layer", choices=["layer", "whole"],
+                   help="one chain problem per layer (default) or one for the whole network "
+                        "(the exact models then prove a global optimum)")
     s.add_argument("--no-bound", action="store_true",
                    help="skip the lower bounds (makespan bound, and the mapping bound of the "
                         "programming and cell_writes objectives)")
@@ -409,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", default="list", choices=["list", "cpsat", "joint"],
                    help="list scheduler; CP-SAT re-timing for minimum makespan; or joint "
                         "CP-SAT mapping and scheduling (small instances)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="seed of every randomised step (default 0; results are reproducible)")
     s.add_argument("--samples", type=int, default=16,
                    help="input vectors per layer in the functional check (0 = all)")
     s.add_argument("--out", default="pimopt-out", help="output folder")
@@ -421,13 +427,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_solve)
 
     v = sub.add_parser("verify", help="check a schedule against an instance")
-    v.add_argument("instance")
+    v.add_argument("instance", help="network JSON the schedule claims to solve (or pimopt:NAME)")
     v.add_argument("schedule", help="schedule file (.json, .json.gz, .npz) or a pimopt solve "
                                     "output folder (its mapping and metrics.json are checked "
                                     "against the schedule too)")
     v.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--samples", type=int, default=16)
+    v.add_argument("--seed", type=int, default=0,
+                   help="seed of the functional check's input vectors (default 0)")
+    v.add_argument("--samples", type=int, default=16,
+                   help="input vectors per layer in the bit-exact functional check (default "
+                        "16; 0 = all)")
     v.set_defaults(func=cmd_verify)
 
     bd = sub.add_parser("bound", help="compute and cache an instance's lower bounds once "
@@ -439,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     bd.set_defaults(func=cmd_bound)
 
     i = sub.add_parser("info", help="describe an instance")
-    i.add_argument("instance", nargs="?")
+    i.add_argument("instance", nargs="?",
+                   help="network JSON or pimopt:NAME (default: bundled LeNet-5)")
     i.add_argument("--arch", help=arch_help)
     i.set_defaults(func=cmd_info)
 
@@ -447,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("model", help="the .onnx file")
     im.add_argument("--input-shape", help="shape of the graph input, e.g. 1x3x224x224")
     im.add_argument("--batch", type=int, help="override the batch dimension")
-    im.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"])
+    im.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"],
+                    help="symmetric integer quantisation of float weights (default per-tensor)")
     im.add_argument("--bits", type=int, default=8, help="weight bits (default 8)")
     im.add_argument("--name", help="network name (default: the file stem)")
     im.add_argument("--arch", help=arch_help + " (for the block summary)")
@@ -455,19 +466,26 @@ def build_parser() -> argparse.ArgumentParser:
     im.set_defaults(func=cmd_import)
 
     g = sub.add_parser("generate", help="generate benchmark instances")
-    g.add_argument("family", choices=["tiny", "synthetic", "real"])
+    g.add_argument("family", choices=["tiny", "synthetic", "real"],
+                   help="tiny (exact methods prove optima), synthetic (random fully connected "
+                        "layers) or real (the layer shapes of a known model)")
     g.add_argument("--model", help="real: vgg16, resnet18, resnet50 or mobilenetv2")
-    g.add_argument("--dataset", default="cifar", choices=["cifar", "imagenet"])
-    g.add_argument("--batch", type=int, default=1)
+    g.add_argument("--dataset", default="cifar", choices=["cifar", "imagenet"],
+                   help="input size of a real-shaped model: 32x32 or 224x224 (default cifar)")
+    g.add_argument("--batch", type=int, default=1,
+                   help="images per inference: multiplies every layer's input vectors "
+                        "(default 1)")
     g.add_argument("--width", type=float, default=1.0,
                    help="real: channel multiplier (1.0 = the published network)")
     g.add_argument("--layers", help="synthetic: KxN[:n_inputs],... e.g. 256x128:16,128x10")
     g.add_argument("--dist", choices=["normal", "laplace"],
                    help="weight distribution (synthetic: normal, real: laplace)")
-    g.add_argument("--sparsity", type=float, default=0.0)
-    g.add_argument("--bits", type=int, default=8)
-    g.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"])
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--sparsity", type=float, default=0.0,
+                   help="fraction of weights set to zero before quantisation (default 0)")
+    g.add_argument("--bits", type=int, default=8, help="weight bits (default 8)")
+    g.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"],
+                   help="symmetric quantisation scale (default per-tensor)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the weights (default 0)")
     g.add_argument("--name", help="synthetic: network name")
     g.add_argument("--arch", help=arch_help + " (for the block counts)")
     g.add_argument("-o", "--output", required=True,
@@ -475,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     pl = sub.add_parser("plot", help="plot a schedule")
-    pl.add_argument("kind", choices=["gantt"])
+    pl.add_argument("kind", choices=["gantt"], help="the chart: gantt (crossbar timelines)")
     pl.add_argument("schedule", help="schedule file (.json, .json.gz or .npz)")
     pl.add_argument("--instance", help="network JSON (colours computes by layer)")
     pl.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")

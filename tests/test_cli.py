@@ -257,3 +257,19 @@ def test_verify_checks_a_solve_folder_mapping_and_metrics(
     assert "the mapping has" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
     assert main(["verify", str(net), str(tmp_path / "empty")]) == 2
+
+
+def test_every_option_and_subcommand_explains_itself() -> None:
+    import argparse
+
+    from pimopt.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    for name, p in sub.choices.items():
+        assert helps.get(name), f"subcommand {name} has no one-line description"
+        for action in p._actions:
+            if action.dest != "help":
+                assert action.help, f"pimopt {name} {action.option_strings or action.dest}"
+    assert "``" not in parser.format_help()  # no raw reStructuredText
