@@ -26,7 +26,7 @@ from pimopt import Instance, Schedule, solve, verify
 from tests.conftest import random_network, small_arch
 
 FAST, SLOW = 3, 40
-ARCHS = {
+ARCHS: dict[str, dict[str, Any]] = {
     "plain": {},
     "ous2-budget1": dict(ous_per_crossbar=2, max_programming_crossbars=1),
     "slot-block": dict(block_whole_crossbar=False),
