@@ -52,7 +52,36 @@ def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _check_out_dir(path: str, what: str = "--out") -> Path:
+    """An output folder that can be created or exists as a folder (checked before work)."""
+    if not str(path).strip():
+        raise InputError(f"{what} '' is invalid: name an output folder")
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{what} {out} is a file, not a folder")
+    parent = next((q for q in (out, *out.parents) if q.exists()), Path("."))
+    if not parent.is_dir():
+        raise InputError(f"{what} {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{what} {out}: {parent} is not writable")
+    return out
+
+
+def _check_out_file(path: str, suffixes: tuple[str, ...], what: str = "-o") -> Path:
+    """An output file whose folder can be written and whose name ends as allowed."""
+    if not str(path).strip():
+        raise InputError(f"{what} '' is invalid: name an output file")
+    out = Path(path)
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise InputError(f"{what} {out}: the name must end with {', '.join(suffixes)}")
+    if out.is_dir():
+        raise InputError(f"{what} {out} is a folder, not a file")
+    _check_out_dir(str(out.parent) or ".", what)
+    return out
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
+    _check_out_dir(args.out)  # before the work: a bad folder must not cost a solve
     inst = _instance(args.instance, args.arch)
     res = solve(inst, args.method, objective=args.objective, seed=args.seed,
                 time_limit=args.time_limit, workers=args.workers, initial=args.initial,
@@ -70,7 +99,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         f"schedule.{sfmt}": res.schedule.to_bytes(sfmt),
         "metrics.json": res.dumps(inst)}
     out = Path(args.out)
-    _write_outputs(out, files)
+    try:
+        _write_outputs(out, files)
+    except OSError as exc:
+        raise InputError(f"cannot write into {out}: {exc.strerror or exc}") from None
     for stale in ({"mapping.csv", "mapping.csv.gz", "mapping.npz", "schedule.json",
                    "schedule.json.gz", "schedule.npz"} - set(files)):
         (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
@@ -224,6 +256,7 @@ def _print_table(inst: Instance) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from pimopt.onnx_import import import_onnx
 
+    _check_out_file(args.output, (".json", ""), "-o")
     net = import_onnx(args.model, input_shape=_shape(args.input_shape) if args.input_shape
                       else None, batch=args.batch, quant=args.quant, bits=args.bits,
                       name=args.name)
@@ -238,6 +271,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pimopt import generate
 
+    if args.family == "tiny":
+        _check_out_dir(args.output, "-o")
+    else:
+        _check_out_file(args.output, (".json", ""), "-o")
     if args.family == "tiny":
         nets = generate.tiny(args.seed)
     elif args.family == "synthetic":
@@ -266,6 +303,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from pimopt.plot import gantt
+
+    _check_out_file(args.output, (".png", ".pdf", ".svg"), "-o")
 
     sched = Schedule.load(args.schedule)
     inst = None
@@ -307,6 +346,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     specs = suite.specs(methods_arg(args.methods), parse_list(args.seeds, "--seeds", int),
                         args.time_limit, _bench_options(args), objective=args.objective)
+    _check_out_dir(args.out)
     summary = run_specs(specs, args.out, jobs=args.jobs, scheduler=args.scheduler)
     return _bench_done(summary, args.out)
 
@@ -323,6 +363,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"  {s.run_id}  {s.params}")
         return 0
     specs = sw.specs
+    _check_out_dir(args.out)
     if args.no_bound:  # every run without the bounds (their options change: new run ids)
         specs = [dataclasses.replace(s, options={**s.options, "bound": False}) for s in specs]
     summary = run_specs(specs, args.out, jobs=args.jobs, scheduler=args.scheduler)

@@ -57,11 +57,17 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
 def _read(path: str | Path, what: str, parse: Callable[[str], Any],
           error: type[Exception], fmt: str) -> Any:
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{what} {p} is a folder, not a file")
     try:
         return parse(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{what} {p} does not exist") from None
-    except (error, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise InputError(f"{what} {p} cannot be read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise InputError(f"{what} {p} is nested too deeply to be a valid {fmt} file") from None
+    except (error, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{what} {p} is not valid {fmt}: {exc}") from None
 
 

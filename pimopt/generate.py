@@ -255,11 +255,21 @@ def parse_layer_shapes(text: str) -> list[tuple[int, int, int]]:
         try:
             kn, _, m = part.partition(":")
             k, n = (int(v) for v in kn.lower().split("x"))
-            out.append((k, n, int(m) if m else 1))
+            inputs = int(m) if m else 1
         except ValueError:
             raise InputError(f"layer shapes {text!r} are invalid: KxN[:n_inputs] joined by "
                              "commas, e.g. 256x128:16,128x10") from None
+        if min(k, n, inputs) < 1:
+            raise InputError(f"layer shape {part!r} is invalid: K, N and n_inputs must be "
+                             ">= 1")
+        if k * n > MAX_LAYER_WEIGHTS:
+            raise InputError(f"layer shape {part!r} has {k * n:,} weights, more than the "
+                             f"{MAX_LAYER_WEIGHTS:,} a generated layer may have")
+        out.append((k, n, inputs))
     return out
+
+
+MAX_LAYER_WEIGHTS = 1 << 28  # 268 M weights: larger than any layer of the models we ship
 
 
 def tiny(seed: int = 0) -> list[Network]:

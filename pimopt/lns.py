@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pimopt.exact import solve_cpsat
+from pimopt.exact import EXACT_ARC_LIMIT, solve_cpsat
 from pimopt.problem import ChainProblem, Chains
 
 
@@ -54,7 +54,7 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
         chain_of[ch] = k
     per_chain = max(1, int(np.mean([len(chains[k]) for k in used])))
     n_slots = max(2, size // per_chain)
-    tries = improved = 0
+    tries = improved = skipped = 0
     while time.perf_counter() + 0.05 < deadline:
         tries += 1
         k0 = int(rng.choice(used))
@@ -68,6 +68,13 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
             k = int(rng.choice(used))
             if k not in pick:
                 pick.append(k)
+        while len(pick) > 1 and _arcs(chains, pick) > EXACT_ARC_LIMIT:
+            pick.pop()  # long chains: fewer of them, so that the exact model stays in size
+        if _arcs(chains, pick) > EXACT_ARC_LIMIT:
+            skipped += 1
+            if skipped > 50 and improved == 0 and tries == skipped:
+                break  # every chain alone is beyond the exact model: nothing to do here
+            continue
         items = np.array([v for k in pick for v in chains[k]], dtype=np.int64)
         local = {int(v): i for i, v in enumerate(items.tolist())}
         lay = p.item_layer[items]
@@ -94,5 +101,12 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
                 chain_of[chains[k]] = k
             used = [k for k in range(s) if chains[k]]
     if info is not None:
-        info.update({"lns_neighbourhoods": tries, "lns_improvements": improved})
+        info.update({"lns_neighbourhoods": tries - skipped, "lns_improvements": improved,
+                     "lns_windows_too_large": skipped})
     return chains
+
+
+def _arcs(chains: Chains, pick: list[int]) -> int:
+    """Arcs of the exact model of a window (items x (slots + items))."""
+    n = sum(len(chains[k]) for k in pick)
+    return n * (len(pick) + n)

@@ -79,7 +79,11 @@ class Layer:
             raise InputError(f"{owner}: n_inputs = {self.n_inputs!r} is invalid: an integer >= 1")
         object.__setattr__(self, "n_inputs", int(self.n_inputs))
         if self.deps is not None:
-            object.__setattr__(self, "deps", tuple(str(d) for d in self.deps))
+            if isinstance(self.deps, (str, bytes)) or not isinstance(self.deps, (list, tuple)) \
+                    or not all(isinstance(d, str) for d in self.deps):
+                raise InputError(f"{owner}: deps = {self.deps!r} is invalid: a list of layer "
+                                 "names")
+            object.__setattr__(self, "deps", tuple(self.deps))
         if self.kind not in LAYER_KINDS:
             raise InputError(f"{owner}: kind = {self.kind!r} is invalid: one of {LAYER_KINDS}")
 

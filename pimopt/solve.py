@@ -180,6 +180,12 @@ def _lns(p: ChainProblem, o: Options) -> Outcome:
         info.update(warm_start="sorted", warm_objective=p.evaluate(plain))
     left = max(0.5, o.time_limit - (time.perf_counter() - t0))
     chains = lns_chains(p, warm, time_limit=left, seed=o.seed, workers=o.workers, info=info)
+    left = o.time_limit - (time.perf_counter() - t0)
+    if info.get("lns_neighbourhoods", 1) == 0 and left > 0.5 \
+            and np.unique(p.item_layer).size == 1:
+        # every chain is too long for an exact window: the time goes to granular moves
+        chains = granular_chains(p, time_limit=left, seed=o.seed, initial=chains)
+        info["after_lns"] = "granular search (chains too long for exact windows)"
     return Outcome(chains, info=info)
 
 
@@ -678,7 +684,9 @@ class _Clock:
 
 
 def _check_arguments(inst: Instance, method: str, objective: str, decomposition: str,
-                     scheduler: str, granularity: str, split: bool, time_limit: float) -> None:
+                     scheduler: str, granularity: str, split: bool, time_limit: float,
+                     seed: int = 0, workers: int = 1,
+                     functional_samples: int | None = None) -> None:
     if method not in METHODS:
         raise InputError(f"method {method!r} is unknown: one of {', '.join(METHODS)}")
     if objective not in OBJECTIVES:
@@ -692,8 +700,18 @@ def _check_arguments(inst: Instance, method: str, objective: str, decomposition:
         raise InputError("scheduler 'joint' needs granularity 'slot'")
     if scheduler == "joint" and split:
         raise InputError("scheduler 'joint' takes whole blocks: use split=False")
-    if not time_limit > 0:
+    if not time_limit > 0 or time_limit == float("inf"):
         raise InputError(f"time_limit = {time_limit!r} is invalid: a positive number of seconds")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
+        raise InputError(f"seed = {seed!r} is invalid: an integer from 0 to {2**31 - 1}")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) \
+            or not 1 <= workers <= 256:
+        raise InputError(f"workers = {workers!r} is invalid: an integer from 1 to 256")
+    if functional_samples is not None and (isinstance(functional_samples, bool) or not
+                                           isinstance(functional_samples, int)
+                                           or functional_samples < 1):
+        raise InputError(f"functional_samples = {functional_samples!r} is invalid: None (all "
+                         "input vectors) or an integer >= 1")
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")
@@ -1002,7 +1020,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         claimed cost equals the cost recomputed from the schedule.
     """
     _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
-                     time_limit)
+                     time_limit, seed, workers, functional_samples)
     if _aims_at(method, objective, decomposition) != "makespan":
         _check_size(inst, method, decomposition, reuse)
     metric_name, chain_metric = OBJECTIVES[objective]
