@@ -708,6 +708,7 @@ def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 6
 
 
 RELAX_LIMIT = 20_000  # items per layer up to which the relaxation-guided construction runs
+RELAX_ARCS_PER_S = 4_000_000  # conservative arc-cost rate for relax's time estimate
 
 
 def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
@@ -727,9 +728,14 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
     s = p.n_slots
 
     def solve_layer(sub: ChainProblem) -> Chains:
-        if sub.n_items > RELAX_LIMIT:
-            return granular_chains(sub, time_limit=max(0.5, deadline - time.perf_counter()),
-                                   seed=seed)
+        left_s = deadline - time.perf_counter()
+        # one pricing pass of the LP streams n^2 arcs and a round's assignment is S x n:
+        # when that cannot fit in half the time left, granular moves use it better
+        pass_s = (sub.n_items ** 2 + s * sub.n_items * 4) / RELAX_ARCS_PER_S
+        if sub.n_items > RELAX_LIMIT or pass_s > left_s / 2:
+            if info is not None:
+                info.setdefault("granular_layers", []).append(float(sub.n_items))
+            return granular_chains(sub, time_limit=max(0.05, left_s), seed=seed)
         cand = _node_candidates(sub, 16, seed, _candidate_deadline(deadline))
         heads: list[NDArray[np.int64]] = []
         # the LP may use half of the time left; construction and moves need the rest
@@ -753,6 +759,12 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
                 cur[free[r_]] = s + int(left[c_])
             left = np.delete(left, cols)
         while left.size:
+            if time.perf_counter() > deadline:  # out of time: the rest in sorted order,
+                rest = left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])]
+                per = -(-rest.size // s)  # a contiguous run per slot keeps the round limit
+                for t, v in enumerate(rest.tolist()):
+                    chains[t // per].append(int(v))
+                break
             left = np.delete(left, _assign_round(sub, cur, left, chains))
         sub.check(chains)
         return _granular_search(sub, chains, cand, deadline, seed)
