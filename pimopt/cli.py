@@ -107,6 +107,19 @@ def cmd_solve(args: argparse.Namespace) -> int:
                    "schedule.json.gz", "schedule.npz"} - set(files)):
         (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
     print(res.summary())
+    if args.baseline != "none" and res.method != args.baseline and (
+            args.baseline_always or inst.n_nonzero < AUTO_NPZ_BLOCKS):
+        # what the method gained: the baseline on the same instance, objective and options
+        base = solve(inst, args.baseline, objective=args.objective, seed=args.seed,
+                     time_limit=args.time_limit, decomposition=args.decomposition,
+                     granularity=args.granularity, overlap=not args.no_overlap, bound=False,
+                     reuse=not args.no_reuse, functional_samples=1)
+        bm, m = base.metrics, res.metrics
+        print(f"{'baseline':<13}  {args.baseline}: makespan {bm['makespan_ns']:,.2f} ns, "
+              f"programming {bm['programming_ns']:,.2f} ns; {res.method} is "
+              f"{bm['makespan_ns'] / max(m['makespan_ns'], 1e-9):.2f}x faster in inference "
+              f"latency with {m['programming_ns'] / max(bm['programming_ns'], 1e-9):.2f}x "
+              "its programming")
     print(f"wrote      {args.out}/{', '.join(files)}")
     return 0
 
@@ -460,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, default=16,
                    help="input vectors per layer in the functional check (0 = all)")
     s.add_argument("--out", default="pimopt-out", help="output folder")
+    s.add_argument("--baseline", default="naive", choices=["naive", "sorted", "none"],
+                   help="also solve this baseline and print the method against it (default "
+                        f"naive; skipped from {AUTO_NPZ_BLOCKS:,} blocks unless "
+                        "--baseline-always)")
+    s.add_argument("--baseline-always", action="store_true",
+                   help="compare with the baseline at any size")
     s.add_argument("--format", default="auto", choices=["auto", "json", "gz", "npz"],
                    help="mapping and schedule files: json (mapping.csv, schedule.json), gz "
                         "(gzip-compressed), npz (columnar numpy); auto: json below "

@@ -23,6 +23,7 @@ def test_solve_default_instance_writes_verified_outputs(tmp_path: Path,
                  "distinct non-zero patterns", "schedule verified by replay", " ns", " pJ"):
         assert word in text
     assert "verified   verified" not in text and "e+0" not in text  # no bare exponents
+    assert "baseline       naive: makespan" in text and "x faster in inference latency" in text
     assert sorted(p.name for p in out.iterdir()) == ["mapping.csv", "metrics.json",
                                                      "schedule.json"]
     metrics = json.loads((out / "metrics.json").read_text())
