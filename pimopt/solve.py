@@ -537,8 +537,8 @@ class InstanceBound:
 _BOUND_CACHE: dict[tuple[str, str], InstanceBound] = {}
 
 
-def instance_bound(inst: Instance, metric: str, time_limit: float | None = None
-                   ) -> InstanceBound:
+def instance_bound(inst: Instance, metric: str, time_limit: float | None = None,
+                   source: dict[str, str] | None = None) -> InstanceBound:
     """Best valid bound on the total mapping objective (layered assignment bound).
 
     Every layer gets at least a floor (docs/bounds.md), so there is a bound at
@@ -554,9 +554,14 @@ def instance_bound(inst: Instance, metric: str, time_limit: float | None = None
         ``"latency"`` (ps) or ``"cell_writes"``.
     time_limit
         Seconds it may take (``None``: no limit).
+    source
+        If given, ``source["instance"]`` says where the bound came from
+        (``"cache"`` or ``"computed"``).
     """
     from pimopt import cache
 
+    if source is None:
+        source = {}
     key = (inst.content_hash(), metric)
     old = _BOUND_CACHE.get(key)
     if old is None:
@@ -567,12 +572,14 @@ def instance_bound(inst: Instance, metric: str, time_limit: float | None = None
     if old is not None and (old.complete or (time_limit is not None
                                              and time_limit <= old.seconds)):
         log.info("instance bound (%s) from the cache: %g", metric, old.value)
+        source["instance"] = "cache"
         return old
     t0 = time.perf_counter()
     report: dict[str, Any] = {}
     value = _instance_bound(inst, metric, None if time_limit is None else t0 + time_limit,
                             report)
     new = InstanceBound(value, bool(report["complete"]), time.perf_counter() - t0)
+    source["instance"] = "computed" if old is None or new.value >= old.value else "cache"
     if old is None or new.value >= old.value:
         _BOUND_CACHE[key] = new
         cache.store(f"instance-bound-{metric}", key[0],
@@ -930,10 +937,14 @@ def _mapping_bound(inst: Instance, objective: str, method_bound: float | None,
 _MAKESPAN_BOUNDS: dict[str, MakespanBound] = {}
 
 
-def cached_makespan_bound(inst: Instance, time_limit: float) -> MakespanBound:
+def cached_makespan_bound(inst: Instance, time_limit: float,
+                          source: dict[str, str] | None = None) -> MakespanBound:
     """The makespan bound, cached per instance content in memory and on disk
     (:mod:`pimopt.cache`); a complete one is reused as is, a cut one only by runs
-    with no more time for it."""
+    with no more time for it. ``source["makespan"]`` says which ("cache" or
+    "computed"; a computed bound smaller than the cached one leaves the cached)."""
+    if source is None:
+        source = {}
     from pimopt import cache
 
     key = inst.content_hash()
@@ -945,11 +956,15 @@ def cached_makespan_bound(inst: Instance, time_limit: float) -> MakespanBound:
             old = _MAKESPAN_BOUNDS[key] = MakespanBound(**rec)
     if old is not None and (old.complete or time_limit <= old.seconds):
         log.info("makespan bound from the cache: %d ps (%s)", old.value_ps, old.programming_term)
+        source["makespan"] = "cache"
         return old
     mb = makespan_bound(inst, time_limit=time_limit)
+    source["makespan"] = "computed"
     if old is None or mb.value_ps >= old.value_ps:
         _MAKESPAN_BOUNDS[key] = mb
         cache.store("makespan-bound", key, mb.to_dict())
+    else:
+        source["makespan"] = "cache"
     return _MAKESPAN_BOUNDS[key]
 
 
@@ -1037,12 +1052,15 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         with clock.stage("bound", min(BOUND_SHARE * time_limit, BOUND_CAP_S), stages) as st:
             mapping_objective = objective != "makespan" and reuse
             t_b = time.perf_counter()
-            mb = cached_makespan_bound(inst, st.budget / 2 if mapping_objective else st.budget)
+            bound_source: dict[str, str] = {}
+            info["bound_source"] = bound_source  # a cached bound may be tighter than a new one
+            mb = cached_makespan_bound(inst, st.budget / 2 if mapping_objective else st.budget,
+                                       bound_source)
             st.note = f"makespan bound {mb.programming_term} programming term"
             st.cut_short = not mb.complete
             if mapping_objective:
                 left = st.budget - (time.perf_counter() - t_b)
-                ib = instance_bound(inst, chain_metric, max(left, 0.0))
+                ib = instance_bound(inst, chain_metric, max(left, 0.0), bound_source)
                 st.note += ("; layered assignment bound" if ib.complete else
                             "; layered assignment bound (some layers floored)")
                 st.cut_short = st.cut_short or not ib.complete

@@ -79,8 +79,10 @@ def test_bounds_are_cached_on_disk_by_instance_content(tmp_path: Path,
     # a fresh process (empty memory caches) reads them back instead of recomputing
     _BOUND_CACHE.clear()
     _MAKESPAN_BOUNDS.clear()
-    assert instance_bound(inst, "latency") == ib
-    assert cached_makespan_bound(inst, 10.0) == mb
+    src: dict[str, str] = {}
+    assert instance_bound(inst, "latency", source=src) == ib
+    assert cached_makespan_bound(inst, 10.0, src) == mb
+    assert src == {"instance": "cache", "makespan": "cache"}  # results say where bounds came from
     # a corrupt entry is a miss, not an error
     for p in tmp_path.rglob("*.json"):
         p.write_text("{not json")
