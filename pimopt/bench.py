@@ -369,6 +369,27 @@ def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...],
     return records, failed
 
 
+def write_bench_readme(out: Path, title: str, command: str, records: list[dict[str, Any]],
+                       intro: list[str], summary_title: str, lines: list[str],
+                       failed: list[str], table_md: str) -> None:
+    """``out/README.md`` of a benchmark script: the command, the commits of its records,
+    machine and versions, the script's explanation, its summary and its table."""
+    import platform
+
+    commits = sorted({r.get("commit", "") for r in records} - {""}) or [package_commit()]
+    text = [
+        f"# {title}", "",
+        f"Made by `{command}` at commit {', '.join(commits)}, on {machine()} "
+        f"({platform.node()}); versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".", "",
+        *intro,
+        f"## {summary_title}", "", *lines, "",
+        *(["## Failed runs (this call)", "", *failed, ""] if failed else []),
+        "## Table", "", table_md,
+    ]
+    (out / "README.md").write_text("\n".join(text), encoding="utf-8")
+
+
 def _executor(jobs: int, scheduler: str | None, connect_timeout: float
               ) -> tuple[cf.Executor, Callable[[], None], str]:
     if scheduler is None:

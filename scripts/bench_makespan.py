@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import platform
 import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from pimopt.bench import run_isolated
+from pimopt.bench import run_isolated, write_bench_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "instances" / "real" / "generated"
@@ -233,36 +232,26 @@ def main(argv: list[str] | None = None) -> int:
     md, text, lines = table(records)
     (out / "table.md").write_text(md, encoding="utf-8")
     (out / "table.csv").write_text(text, encoding="utf-8")
-    from pimopt.provenance import machine, package_commit, versions
-
-    commits = sorted({r.get("commit", "") for r in records} - {""}) or [package_commit()]
-    readme = [
-        "# Minimum inference latency: makespan of naive, sorted and the makespan-aware "
-        "method", "",
-        f"Made by `python scripts/bench_makespan.py --time-limit {args.time_limit:g} "
-        f"--large-time-limit {args.large_time_limit:g} --jobs {args.jobs} "
-        f"--seed {args.seed}"
-        + (f" --rebound --bound-time-limit {args.bound_time_limit:g}" if args.rebound else "")
-        + f"` at commit {', '.join(commits)}, on "
-        f"{machine()} ({platform.node()}); versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".", "",
-        "Every run is one verified `pimopt.solve(..., objective='makespan')` in a fresh "
-        "process (peak RSS is that process's). Makespan, programming and the bound in us; "
-        "`exposed share`: programming during which no OU computes, over the makespan; "
-        "`gap`: (makespan - bound) / makespan with the makespan bound of docs/bounds.md; "
-        "`wall/limit`: wall time of the whole run (instance build included) over the "
-        "solve's time limit. Presets: `pimopt presets` and docs/architecture.md.", "",
-        *([f"Bounds: each instance's makespan bound was recomputed at commit "
-           f"{', '.join(sorted({b['commit'] for b in bounds}))} (`--rebound`, "
-           f"{args.bound_time_limit:g} s each, `bounds.jsonl`) and the table reports the "
-           "larger of it and the bound of the run (both are valid lower bounds of the same "
-           "instance); makespans, programming and times are those of the verified runs at "
-           "the commits above.", ""] if bounds else []),
-        "## Acceptance summary", "", *lines, "",
-        *(["## Failed runs (this call)", "", *failed, ""] if failed else []),
-        "## Table", "", md,
-    ]
-    (out / "README.md").write_text("\n".join(readme), encoding="utf-8")
+    write_bench_readme(
+        out, "Minimum inference latency: makespan of naive, sorted and the makespan-aware "
+        "method",
+        f"python scripts/bench_makespan.py --time-limit {args.time_limit:g} "
+        f"--large-time-limit {args.large_time_limit:g} --jobs {args.jobs} --seed {args.seed}"
+        + (f" --rebound --bound-time-limit {args.bound_time_limit:g}" if args.rebound else ""),
+        records, [
+            "Every run is one verified `pimopt.solve(..., objective='makespan')` in a fresh "
+            "process (peak RSS is that process's). Makespan, programming and the bound in us; "
+            "`exposed share`: programming during which no OU computes, over the makespan; "
+            "`gap`: (makespan - bound) / makespan with the makespan bound of docs/bounds.md; "
+            "`wall/limit`: wall time of the whole run (instance build included) over the "
+            "solve's time limit. Presets: `pimopt presets` and docs/architecture.md.", "",
+            *([f"Bounds: each instance's makespan bound was recomputed at commit "
+               f"{', '.join(sorted({b['commit'] for b in bounds}))} (`--rebound`, "
+               f"{args.bound_time_limit:g} s each, `bounds.jsonl`) and the table reports the "
+               "larger of it and the bound of the run (both are valid lower bounds of the "
+               "same instance); makespans, programming and times are those of the verified "
+               "runs at the commits above.", ""] if bounds else [])],
+        "Acceptance summary", lines, failed, md)
     print("\n".join(lines))
     return 0
 

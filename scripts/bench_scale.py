@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import platform
 import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from pimopt.bench import run_isolated
+from pimopt.bench import run_isolated, write_bench_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = {  # name -> layer shapes K x N : n_inputs (blocks = K * N / 8 on the default chip)
@@ -200,33 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     md, text, lines = table(records, instances)
     (out / "table.md").write_text(md, encoding="utf-8")
     (out / "table.csv").write_text(text, encoding="utf-8")
-    from pimopt.provenance import machine, package_commit, versions
 
-    commits = sorted({r.get("commit", "") for r in records} - {""}) or [package_commit()]
-    readme = [
-        "# Scale: time limits, memory and quality from 10^4 to 3x10^6 blocks", "",
-        f"Made by `python scripts/bench_scale.py --jobs {args.jobs} --seed {args.seed} "
-        f"--bound-time-limit {args.bound_time_limit:g}` at "
-        f"commit {', '.join(commits)}, on {machine()} ({platform.node()}); versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".", "",
-        "Every run is one verified `pimopt.solve(..., objective='programming')` on the "
-        "default preset in a fresh process, with the run's time limit (`limit`). `solve`: "
-        "the solve call's wall time (bounds, mapping, schedule, verification); `build`: "
-        "generating the network and cutting it into blocks before the solve (input, not "
-        "solving); CPU and peak RSS are the whole process's. Programming and bounds in us; "
-        "`vs naive`: programming over naive's; `gap`: (programming - bound) / programming "
-        "with the bound the result reports (docs/bounds.md: the layered assignment bound, "
-        "computed once per instance with `--bound-time-limit` and cached by instance "
-        "content, floored on layers it could not reach).", "",
-        "| instance | bound (us) | complete | seconds |", "|---|---|---|---|",
-        *(f"| {b['instance']} | {b['bound_ns'] / 1e3:,.1f} | "
-          f"{'yes' if b['complete'] else 'no'} | "
-          f"{b['seconds']:.0f} |" for b in bounds if b["instance"] in instances), "",
-        "## Summary", "", *lines, "",
-        *(["## Failed runs (this call)", "", *failed, ""] if failed else []),
-        "## Table", "", md,
-    ]
-    (out / "README.md").write_text("\n".join(readme), encoding="utf-8")
+    write_bench_readme(
+        out, "Scale: time limits, memory and quality from 10^4 to 3x10^6 blocks",
+        f"python scripts/bench_scale.py --jobs {args.jobs} --seed {args.seed} "
+        f"--bound-time-limit {args.bound_time_limit:g}", records, [
+            "Every run is one verified `pimopt.solve(..., objective='programming')` on the "
+            "default preset in a fresh process, with the run's time limit (`limit`). `solve`: "
+            "the solve call's wall time (bounds, mapping, schedule, verification); `build`: "
+            "generating the network and cutting it into blocks before the solve (input, not "
+            "solving); CPU and peak RSS are the whole process's. Programming and bounds in "
+            "us; `vs naive`: programming over naive's; `gap`: (programming - bound) / "
+            "programming with the bound the result reports (docs/bounds.md: the layered "
+            "assignment bound, computed once per instance with `--bound-time-limit` and "
+            "cached by instance content, floored on layers it could not reach).", "",
+            "| instance | bound (us) | complete | seconds |", "|---|---|---|---|",
+            *(f"| {b['instance']} | {b['bound_ns'] / 1e3:,.1f} | "
+              f"{'yes' if b['complete'] else 'no'} | "
+              f"{b['seconds']:.0f} |" for b in bounds if b["instance"] in instances), ""],
+        "Summary", lines, failed, md)
     print("\n".join(lines))
     return 0
 
