@@ -94,6 +94,15 @@ def assignment_chains(p: ChainProblem) -> Chains:
     return chains
 
 
+def _append_sorted_runs(chains: Chains, rest: NDArray[np.int64]) -> None:
+    """Finish a round-by-round construction cut short: ``rest`` (items in sorted order) in
+    contiguous runs of ``ceil(len(rest) / S)``, one per slot. Every slot has had the same
+    rounds, so the runs keep the round limit; neighbours in sorted order are similar."""
+    per = -(-rest.size // len(chains))
+    for t, v in enumerate(rest.tolist()):
+        chains[t // per].append(int(v))
+
+
 def _assign_round(p: ChainProblem, cur: NDArray[np.int64], todo: NDArray[np.int64],
                   chains: Chains) -> NDArray[np.int64]:
     """One round: a minimum-cost assignment of ``todo`` items to the slots (scipy LSAP).
@@ -365,12 +374,7 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
     build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, deadline - time.perf_counter())
     while remaining.any():
         if time.perf_counter() > build_end:
-            # out of its time: the rest in sorted order, a contiguous run per slot (every
-            # slot has had the same rounds, so a run of ceil(rest / S) keeps the round limit)
-            rest = fallback[remaining[fallback]]
-            per = -(-rest.size // s)
-            for t, v in enumerate(rest.tolist()):
-                chains[t // per].append(v)
+            _append_sorted_runs(chains, fallback[remaining[fallback]])  # out of its time
             break
         slot_e = np.repeat(np.arange(s), cand.shape[1])
         item_e = cand[cur].ravel()
@@ -759,11 +763,9 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
                 cur[free[r_]] = s + int(left[c_])
             left = np.delete(left, cols)
         while left.size:
-            if time.perf_counter() > deadline:  # out of time: the rest in sorted order,
-                rest = left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])]
-                per = -(-rest.size // s)  # a contiguous run per slot keeps the round limit
-                for t, v in enumerate(rest.tolist()):
-                    chains[t // per].append(int(v))
+            if time.perf_counter() > deadline:  # out of time: the rest in sorted order
+                _append_sorted_runs(
+                    chains, left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])])
                 break
             left = np.delete(left, _assign_round(sub, cur, left, chains))
         sub.check(chains)

@@ -599,11 +599,11 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
     pids, first = np.unique(inst.pattern_id[nz], return_index=True)
     floor_end = None if deadline is None else time.perf_counter() + 0.3 * max(
         0.0, deadline - time.perf_counter())
-    floor_of = dict(zip(pids.tolist(), write_floor(arch, inst.patterns[nz[first]], metric,
-                                                   floor_end).tolist(), strict=True))
+    floor_of = np.zeros(int(pids.max(initial=-1)) + 1, dtype=np.int64)  # by pattern id
+    floor_of[pids] = write_floor(arch, inst.patterns[nz[first]], metric, floor_end)
+    seen = np.zeros(floor_of.size, dtype=bool)  # patterns an earlier layer has
     problems, earlier, floors = [], [], []
     prev = [zero]
-    seen: set[int] = set()
     for li in layers:
         n = len(li.patterns)
         # no round limit: the sparse bound's chain-count row must hold for the problem
@@ -615,10 +615,10 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
         item_pid[li.item_of_block] = inst.pattern_id[li.blocks]
         cost0 = pair_costs(arch, np.repeat(zero, n, axis=0), li.patterns)
         from_zero = cost0.latency_ps if metric == "latency" else cost0.cell_writes
-        floor = np.array([0 if q in seen else floor_of[q] for q in item_pid.tolist()],
-                         dtype=np.int64)  # an earlier layer's equal pattern may stay loaded
+        # an earlier layer's equal pattern may stay loaded: that item's floor is 0
+        floor = np.where(seen[item_pid], 0, floor_of[item_pid])
         floors.append(np.minimum(floor, np.asarray(from_zero, dtype=np.int64)))
-        seen.update(item_pid.tolist())
+        seen[item_pid] = True
         prev.append(li.patterns)
     value = layered_ap_bound(problems, earlier, floors=floors, deadline=deadline, report=report)
     assert value is not None  # every layer has a floor
