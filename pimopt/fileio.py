@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import tempfile
 import tomllib
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,38 @@ def _read(path: str | Path, what: str, parse: Callable[[str], Any],
         raise InputError(f"{what} {p} is nested too deeply to be a valid {fmt} file") from None
     except (error, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{what} {p} is not valid {fmt}: {exc}") from None
+
+
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """A binary file's bytes; ``what`` names it in errors (missing, a folder, unreadable)."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{what} {p} is a folder, not a file")
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} {p} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{what} {p} cannot be read: {exc.strerror or exc}") from None
+
+
+def gunzip_text(raw: bytes, path: str | Path, what: str, fmt: str) -> str:
+    """The UTF-8 text inside gzip-compressed bytes; errors name the file and its format."""
+    try:
+        return gzip.decompress(raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{what} {path} is not gzip-compressed {fmt}: {exc}") from None
+
+
+def load_npz(raw: bytes, path: str | Path, what: str) -> dict[str, Any]:
+    """Every array of an ``.npz`` archive (no pickles); errors name the file."""
+    import numpy as np
+
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{what} {path} is not a valid .npz archive: {exc}") from None
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.fileio import format_by_name, write_atomic, write_atomic_bytes
+from pimopt.fileio import (
+    format_by_name,
+    gunzip_text,
+    load_npz,
+    read_bytes,
+    write_atomic,
+    write_atomic_bytes,
+)
 from pimopt.instance import Instance
 
 CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",
@@ -230,21 +236,11 @@ class Mapping:
         p = Path(path)
         if fmt == "csv":
             return cls.from_csv(p)
-        try:
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"mapping file {p} does not exist") from None
+        raw = read_bytes(p, "mapping file")
         if fmt == "csv.gz":
-            try:
-                text = gzip.decompress(raw).decode("utf-8")
-            except (OSError, EOFError, UnicodeDecodeError) as exc:
-                raise InputError(f"mapping file {p} is not gzip-compressed CSV: {exc}") from None
+            text = gunzip_text(raw, p, "mapping file", "CSV")
             return cls._from_rows(list(csv.DictReader(io.StringIO(text))), p)
-        try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"mapping file {p} is not a valid .npz archive: {exc}") from None
+        arrays = load_npz(raw, p, "mapping file")
         names = ("block", "crossbar", "slot", "position", "first", "last")
         for f in names:
             if f not in arrays or arrays[f].dtype.kind not in "iu" or arrays[f].ndim != 1:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,14 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError
-from pimopt.fileio import format_by_name, read_json, write_atomic_bytes
+from pimopt.fileio import (
+    format_by_name,
+    gunzip_text,
+    load_npz,
+    read_bytes,
+    read_json,
+    write_atomic_bytes,
+)
 
 FORMAT = "pimopt-schedule"
 PROGRAM_FIELDS = ("prog_crossbar", "prog_start", "prog_end")
@@ -262,27 +268,19 @@ class Schedule:
         if fmt == "json":
             return cls.from_json(read_json(path, "schedule file"), source=str(path))
         p = Path(path)
-        try:
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"schedule file {p} does not exist") from None
+        raw = read_bytes(p, "schedule file")
         if fmt == "json.gz":
+            text = gunzip_text(raw, p, "schedule file", "JSON")
             try:
-                data = json.loads(gzip.decompress(raw))
-            except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
+                data = json.loads(text)
+            except (ValueError, RecursionError) as exc:
                 raise InputError(f"schedule file {p} is not gzip-compressed JSON: {exc}"
                                  ) from None
             return cls.from_json(data, source=str(p))
-        return cls._from_npz(raw, str(p))
+        return cls._from_npz(load_npz(raw, p, "schedule file"), str(p))
 
     @classmethod
-    def _from_npz(cls, raw: bytes, source: str) -> Schedule:
-        try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"schedule file {source} is not a valid .npz archive: {exc}"
-                             ) from None
+    def _from_npz(cls, arrays: dict[str, Any], source: str) -> Schedule:
         need = ("header", "write_levels", *PROGRAM_FIELDS, *WRITE_FIELDS, *COMPUTE_FIELDS)
         missing = [k for k in need if k not in arrays]
         if missing:
