@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pimopt.instance import Instance
+from pimopt.interrupt import expired
 from pimopt.mapping import Mapping
 from pimopt.objectives import load_rounds, mapping_objectives
 
@@ -92,7 +93,7 @@ def balance_rounds(inst: Instance, mapping: Mapping, *, time_limit: float = 10.0
     start = dict(objs)
     kept = evaluated = 0
     improved = True
-    while improved and time.perf_counter() - t0 < time_limit:
+    while improved and not expired(t0 + time_limit):
         improved = False
         r = load_rounds(inst, best)
         loads, xb = r.loads, r.crossbar
@@ -106,7 +107,7 @@ def balance_rounds(inst: Instance, mapping: Mapping, *, time_limit: float = 10.0
         np.add.at(sums, (group, xb), cost)
         slack = sums.max(axis=1) - sums.mean(axis=1)
         for g in np.argsort(-slack, kind="stable").tolist():
-            if slack[g] <= 0 or time.perf_counter() - t0 >= time_limit:
+            if slack[g] <= 0 or expired(t0 + time_limit):
                 break
             members = np.flatnonzero(group == g)
             hot = int(np.argmax(sums[g]))

@@ -32,6 +32,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 import threading
@@ -307,18 +308,46 @@ class BenchSummary:
 
 
 def die_with_parent(parent: int, every_s: float = 0.5) -> None:
-    """Process-pool initializer: the worker exits once ``parent`` is gone.
+    """Process-pool initializer: the worker exits once ``parent`` is gone, and leaves
+    Ctrl-C to it.
 
     A pool's workers outlive a parent killed by SIGKILL (no clean-up runs), and
     would go on solving for nobody; a daemon thread notices the worker has
-    been re-parented and ends it.
+    been re-parented and ends it. A terminal's Ctrl-C reaches the whole process
+    group: the parent alone decides (it stops the pool), so no worker prints a
+    traceback or returns a run cut short as if it were finished.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every_s)
         os._exit(1)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Drop a pool's queued tasks and end its running workers now (on Ctrl-C).
+
+    ``shutdown`` alone would wait for the running tasks, which can take the
+    whole time limit of each.
+    """
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(5.0)
+
+
+def _resume_hint(done: int, total: int, where: Path) -> str:
+    return (f"interrupted: {done} of {total} run(s) finished and recorded in {where}; "
+            "run the same command again to resume (recorded runs are skipped)")
 
 
 def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...], tuple[Any, ...]],
@@ -350,8 +379,10 @@ def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...],
     if not todo:
         return records, failed
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1,
-                                initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1,
+                                  initializer=die_with_parent, initargs=(os.getpid(),))
+    n = 0
+    try:
         futs = {pool.submit(fn, *args): key for key, args in todo.items()}
         for n, fut in enumerate(cf.as_completed(futs), start=1):
             key = futs[fut]
@@ -366,6 +397,11 @@ def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...],
             with runs_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec) + "\n")
             print(f"[{n}/{len(todo)}] {' '.join(key)}: {describe(rec)}", flush=True)
+    except KeyboardInterrupt:  # the scripts' Ctrl-C: no traceback, the resume command
+        stop_pool(pool)
+        print(_resume_hint(max(n - 1, 0), len(todo), runs_path), flush=True)
+        raise SystemExit(130) from None
+    pool.shutdown()
     return records, failed
 
 
@@ -391,14 +427,19 @@ def write_bench_readme(out: Path, title: str, command: str, records: list[dict[s
 
 
 def _executor(jobs: int, scheduler: str | None, connect_timeout: float
-              ) -> tuple[cf.Executor, Callable[[], None], str]:
+              ) -> tuple[cf.Executor, Callable[[bool], None], str]:
     if scheduler is None:
         # spawn: workers start clean (no inherited solver threads or Dask loops); they
         # die with this process
         pool = cf.ProcessPoolExecutor(max_workers=jobs,
                                       mp_context=multiprocessing.get_context("spawn"),
                                       initializer=die_with_parent, initargs=(os.getpid(),))
-        return pool, lambda: pool.shutdown(cancel_futures=True), f"{jobs} local process(es)"
+        def close_pool(interrupted: bool) -> None:
+            if interrupted:
+                stop_pool(pool)
+            else:
+                pool.shutdown(cancel_futures=True)
+        return pool, close_pool, f"{jobs} local process(es)"
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
@@ -411,8 +452,8 @@ def _executor(jobs: int, scheduler: str | None, connect_timeout: float
     n = len(client.scheduler_info().get("workers", {}))
     executor = client.get_executor(pure=False)  # every run is distinct work, never deduplicated
 
-    def close() -> None:
-        executor.shutdown(wait=False)
+    def close(interrupted: bool) -> None:
+        executor.shutdown(wait=False, cancel_futures=interrupted)
         client.close()
     return executor, close, f"Dask cluster {scheduler} ({n} workers)"
 
@@ -468,10 +509,11 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
         bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True)
         say = bar.write
     t0 = time.perf_counter()
+    k = 0
+    interrupted = False
     try:
         futures = {executor.submit(run_one, s.to_dict()): s for s in todo}
         pending = set(futures)
-        k = 0
         while pending:
             finished, pending = cf.wait(pending, timeout=1.0 if bar else HEARTBEAT_S,
                                         return_when=cf.FIRST_COMPLETED)
@@ -498,10 +540,17 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
                 say(_progress_line(k, len(todo), spec, rec))
                 if bar is not None:
                     bar.update(1)
+    except KeyboardInterrupt:  # Ctrl-C: no new run starts, running ones are dropped
+        interrupted = True
+        raise
     finally:
         if bar is not None:
             bar.close()
-        close()
+        close(interrupted)
+        if interrupted:
+            for stale in runs_dir.glob(".*.tmp"):  # a record cut mid-write
+                stale.unlink(missing_ok=True)
+            say(_resume_hint(k, len(todo), runs_dir))
     return BenchSummary(len(unique), skipped, len(todo), errors, records)
 
 

@@ -24,7 +24,6 @@ Proofs of validity are in ``docs/bounds.md``; in short:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,8 @@ from scipy.optimize import linear_sum_assignment
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError
-from pimopt.exact import quiet_stdout, solve_milp
+from pimopt.exact import quiet_stdout, run_highs, solve_milp
+from pimopt.interrupt import expired, seconds_left
 from pimopt.latency import latency_from_codes, pair_costs, segment_codes
 from pimopt.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 
@@ -61,7 +61,7 @@ def _min_incoming(arch: Architecture, sources: NDArray[np.uint8], targets: NDArr
         else None
     per = max(1, _PAIR_CHUNK // max(1, len(targets)))
     for lo in range(0, len(sources), per):
-        if deadline is not None and time.perf_counter() > deadline:
+        if expired(deadline):
             return None
         hi = min(len(sources), lo + per)
         if codes is not None:  # thermometer codes: ~5x faster than the general model
@@ -83,7 +83,7 @@ PAIRS_PER_S = {True: 4_000_000, False: 1_000_000}
 
 def _fits(pairs: int, deadline: float | None, fast: bool) -> bool:
     """Whether ``pairs`` cost evaluations fit before ``deadline`` (``fast``: codes apply)."""
-    return deadline is None or time.perf_counter() + pairs / PAIRS_PER_S[fast] <= deadline
+    return not expired(deadline, pairs / PAIRS_PER_S[fast])
 
 
 def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint8]],
@@ -129,7 +129,7 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
         if n == 0:
             continue
         floor = 0.0 if floors is None else float(floors[i].sum())
-        late = deadline is not None and time.perf_counter() > deadline
+        late = expired(deadline)
         fast = p.metric == "latency" and segment_codes(p.arch, p.items[:1]) is not None
         skip = late or n > sparse_limit or not _fits(len(prev) * n + n * n, deadline, fast)
         c0 = None if skip else _min_incoming(p.arch, prev, p.items, p.metric, deadline)
@@ -283,8 +283,8 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
     best_bound = -np.inf
     for _ in range(max(1, rounds)):
         if deadline is not None:  # an LP stopped early still has duals: repaired, they bound
-            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.1))
-        h.run()
+            h.setOptionValue("time_limit", max(seconds_left(deadline), 0.1))
+        run_highs(h)
         duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
         duals[~np.isfinite(duals)] = 0.0  # any duals give a bound once repaired
         alpha = duals[:n]
@@ -304,7 +304,7 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         per = max(1, _PAIR_CHUNK // n)
         cut = False
         for lo in range(0, n, per):
-            if deadline is not None and lo and time.perf_counter() > deadline:
+            if deadline is not None and lo and expired(deadline):
                 cut = True  # a pass priced on part of the arcs proves nothing
                 break
             us = np.arange(lo, min(n, lo + per))
@@ -322,7 +322,7 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
                       + beta[g: g + n].sum() + gamma * min_starts)
         best_bound = max(best_bound, bound)
         price = np.flatnonzero(best < alpha - 1e-6)  # arcs with negative reduced cost
-        if price.size == 0 or (deadline is not None and time.perf_counter() >= deadline):
+        if price.size == 0 or (expired(deadline)):
             break
         # column generation: add each violated item's best arc and solve again
         new_u = arg[price]
@@ -341,8 +341,8 @@ def sparse_ap_bound(p: ChainProblem, cand: NDArray[np.int64],
         col_v = np.r_[col_v, price]
     if heads is not None:
         if deadline is not None:
-            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.1))
-        h.run()
+            h.setOptionValue("time_limit", max(seconds_left(deadline), 0.1))
+        run_highs(h)
         x = np.asarray(h.getSolution().col_value)
         from_start = (col_u[: x.size] < g) & (x > 0.5)
         heads.append(np.unique(col_v[: x.size][from_start]))

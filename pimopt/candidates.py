@@ -17,6 +17,8 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
+from pimopt.interrupt import expired
+
 _ROWS = 1 << 14  # items per chunk: temporary memory O(_ROWS * window * cells)
 _FAR = np.iinfo(np.int32).max
 
@@ -51,7 +53,7 @@ def candidate_lists(patterns: NDArray[np.uint8], k: int = 16, projections: int =
     last = 0.0  # seconds the previous order took: one that cannot finish is not started
     for j in range(projections + 1):
         t0 = time.perf_counter()
-        if j and deadline is not None and t0 + last > deadline:
+        if j and expired(deadline, last):
             break
         if j == 0:
             order = np.lexsort(flat.T[::-1])
@@ -61,7 +63,7 @@ def candidate_lists(patterns: NDArray[np.uint8], k: int = 16, projections: int =
         pos[order] = np.arange(n)
         offsets = np.r_[np.arange(-window, 0), np.arange(1, window + 1)]
         for lo in range(0, n, _ROWS):
-            late = deadline is not None and time.perf_counter() > deadline
+            late = expired(deadline)
             if late and j:
                 break  # the items merged so far keep the richer lists
             rows = np.arange(lo, min(n, lo + _ROWS))

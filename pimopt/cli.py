@@ -107,6 +107,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
                    "schedule.json.gz", "schedule.npz"} - set(files)):
         (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
     print(res.summary())
+    if res.status == "interrupted":  # the work so far is written; no baseline after Ctrl-C
+        print(f"wrote      {args.out}/{', '.join(files)}")
+        print("pimopt: interrupted: the best solution found so far is verified and written",
+              file=sys.stderr)
+        return 130
     if args.baseline != "none" and res.method != args.baseline and (
             args.baseline_always or inst.n_nonzero < AUTO_NPZ_BLOCKS):
         # what the method gained: the baseline on the same instance, objective and options

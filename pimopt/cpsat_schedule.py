@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pimopt.exact import run_cpsat
 from pimopt.instance import Instance
 from pimopt.schedule import Schedule
 
@@ -64,7 +65,7 @@ def solve_logged(m: Any, *, time_limit: float, seed: int, workers: int
     solver.parameters.log_to_stdout = False
     solver.log_callback = lines.append
     t0 = time.perf_counter()
-    code = solver.solve(m)
+    code = run_cpsat(solver, m)
     info: dict[str, Any] = {"solver": "cp-sat", "ortools": version("ortools"), "seed": seed,
                             "workers": workers, "time_limit": time_limit,
                             "wall_s": time.perf_counter() - t0,

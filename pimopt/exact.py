@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
+from pimopt.interrupt import requested, run_cancellable
 from pimopt.problem import (
     FORBIDDEN,
     ChainProblem,
@@ -101,6 +104,39 @@ def quiet_stdout() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+def run_cpsat(solver: Any, model: Any) -> int:
+    """``solver.solve(model)``, stopped early (as by its time limit) on an interrupt request.
+
+    CP-SAT's own SIGINT catching is off: :mod:`pimopt.interrupt` owns Ctrl-C,
+    so the result can say it was interrupted.
+    """
+    solver.parameters.catch_sigint_signal = False
+    return int(run_cancellable(lambda: solver.solve(model), solver.stop_search))
+
+
+def _stop_children() -> None:
+    """End this process's child processes: the CBC binary PuLP runs (Linux ``/proc``).
+
+    CBC ignores SIGINT while it generates cuts at the root, which can take most
+    of its time limit; its solution is lost, the caller's warm start stands.
+    Elsewhere nothing is stopped and CBC runs to its own time limit.
+    """
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == me:
+                os.kill(int(stat.parent.name), signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to stop
+
+
+def run_highs(h: Any) -> Any:
+    """``h.run()`` on a ``highspy.Highs``, cancelled on an interrupt request."""
+    h.HandleUserInterrupt = True  # HiGHS polls the cancel flag in its interrupt callbacks
+    return run_cancellable(h.run, h.cancelSolve)
 
 
 def _allowed(p: ChainProblem, d: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -249,7 +285,7 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
         solver.parameters.log_to_stdout = False
         solver.log_callback = lines.append
     t0 = time.perf_counter()
-    code = solver.solve(model)
+    code = run_cpsat(solver, model)
     wall = time.perf_counter() - t0
     info: dict[str, Any] = {"solver": "cp-sat", "ortools": ortools_version, "seed": seed,
                             "workers": workers, "time_limit": time_limit, "wall_s": wall,
@@ -403,8 +439,11 @@ def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
     try:
         cmd = _cbc(time_limit, warm, threads, log_path)
         try:
-            prob.solve(cmd)
+            run_cancellable(lambda: prob.solve(cmd), _stop_children)
         except pulp.PulpSolverError as exc:
+            if requested():  # stopped for Ctrl-C: no solution file; the warm start stands
+                info["cbc_error"] = "CBC stopped by an interrupt"
+                return "timeout", None, None
             # a CBC binary may crash (PuLP's bundled 2.10.3 does, with SIGSEGV, when the
             # time limit falls while it reads a MIP start): solve again without the start
             if not warm:
@@ -482,7 +521,7 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
                 sol.col_value = values
                 sol.value_valid = True
                 lp.solverModel.setSolution(sol)
-            lp.solverModel.run()
+            run_highs(lp.solverModel)
 
     t0 = time.perf_counter()
     cmd = _HiGHSWarm(msg=False, timeLimit=time_limit, threads=threads)

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
+from pimopt.interrupt import expired, seconds_left
 from pimopt.problem import FORBIDDEN, ChainProblem, Chains
 
 
@@ -199,6 +200,8 @@ def local_search(p: ChainProblem, chains: Chains, *, time_limit: float = 10.0,
     out: Chains = [list(c) for c in chains]
     starts = p.starts
     for layer, items in _layers(p):
+        if expired(deadline):  # no time for this layer's dense costs: the rest stay as given
+            break
         sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
                            {0: p.capacity[layer]}, p.metric)
         local = {int(v): i for i, v in enumerate(items.tolist())}
@@ -235,10 +238,10 @@ def _local_search_layer(p: ChainProblem, chains: Chains, deadline: float, seed: 
     nodes = np.arange(s + n)
     w = np.arange(n)
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not expired(deadline):
         improved = False
         for v in rng.permutation(n).tolist():
-            if time.perf_counter() > deadline:
+            if expired(deadline):
                 break
             sv = s + v
             a, b = int(st.pred[v]), int(st.succ[sv])
@@ -338,7 +341,7 @@ def _node_candidates(p: ChainProblem, k: int, seed: int,
     cand = pool[:, :k].copy()
     rows_per = max(1, (1 << 20) // pool.shape[1])
     for lo in range(0, len(pool), rows_per):
-        if deadline is not None and time.perf_counter() > deadline:
+        if expired(deadline):
             break
         part = pool[lo: lo + rows_per]
         rows, cols = np.nonzero(part >= 0)
@@ -371,9 +374,9 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
     cur = np.arange(s, dtype=np.int64)
     # round by round, a greedy matching of slots to free candidate items (cheapest arcs
     # first); slots left without a free candidate take free items in sorted order
-    build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, deadline - time.perf_counter())
+    build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
     while remaining.any():
-        if time.perf_counter() > build_end:
+        if expired(build_end):
             _append_sorted_runs(chains, fallback[remaining[fallback]])  # out of its time
             break
         slot_e = np.repeat(np.arange(s), cand.shape[1])
@@ -408,7 +411,7 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
         plain = sorted_chains(p)
         if p.evaluate(plain) < p.evaluate(chains):
             chains = plain
-    if time.perf_counter() >= deadline:
+    if expired(deadline):
         return chains
     return _granular_search(p, chains, cand, deadline, seed)
 
@@ -429,7 +432,7 @@ def _granular_search(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
     if p.n_items >= ILS_MIN_ITEMS:  # small layers: the dense local search serves them
         best, saved = int(g.in_cost.sum()), g.save()
         idle, patience = 0, max(ILS_PATIENCE, p.n_items)
-        while idle < patience and time.perf_counter() < deadline:
+        while idle < patience and not expired(deadline):
             idle += 1
             touched = g.kick()
             if touched is None:
@@ -538,7 +541,7 @@ class _Granular:
                     queued[q - s] = True
                     queue.append(q - s)
 
-        while queue and time.perf_counter() <= deadline:
+        while queue and not expired(deadline):
             x = queue.popleft()
             queued[x] = False
             sx = s + x
@@ -675,11 +678,11 @@ def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 6
     for _layer, items in _layers(p):
         mine = set(items.tolist())
         improved = True
-        while improved and time.perf_counter() < deadline:
+        while improved and not expired(deadline):
             improved = False
             depth = max((sum(v in mine for v in ch) for ch in out), default=0)
             for r in range(depth):
-                if time.perf_counter() > deadline:
+                if expired(deadline):
                     break
                 slots, prev, cur, nxt = [], [], [], []
                 for k, ch in enumerate(out):
@@ -732,7 +735,7 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
     s = p.n_slots
 
     def solve_layer(sub: ChainProblem) -> Chains:
-        left_s = deadline - time.perf_counter()
+        left_s = seconds_left(deadline)
         # one pricing pass of the LP streams n^2 arcs and a round's assignment is S x n:
         # when that cannot fit in half the time left, granular moves use it better
         pass_s = (sub.n_items ** 2 + s * sub.n_items * 4) / RELAX_ARCS_PER_S
@@ -763,7 +766,7 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
                 cur[free[r_]] = s + int(left[c_])
             left = np.delete(left, cols)
         while left.size:
-            if time.perf_counter() > deadline:  # out of time: the rest in sorted order
+            if expired(deadline):  # out of time: the rest in sorted order
                 _append_sorted_runs(
                     chains, left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])])
                 break

@@ -26,13 +26,13 @@ optimisers, the scheduler, the metrics and the verifier call this module.
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture, ns_to_ps
+from pimopt.interrupt import expired
 
 _CHUNK = 1 << 15  # writes per vectorised batch: bounds temporary memory
 
@@ -275,7 +275,7 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
     for d in range(1, places + 1):
         found = np.zeros(n, dtype=bool)
         for masked in itertools.combinations(range(places), d):
-            if deadline is not None and time.perf_counter() > deadline:
+            if expired(deadline):
                 dist[dist == 0] = d  # every level below d was complete
                 return dist, False
             keep = np.ones(places, dtype=bool)

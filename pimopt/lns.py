@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pimopt.exact import EXACT_ARC_LIMIT, solve_cpsat
+from pimopt.interrupt import expired, seconds_left
 from pimopt.problem import ChainProblem, Chains
 
 
@@ -55,7 +56,7 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
     per_chain = max(1, int(np.mean([len(chains[k]) for k in used])))
     n_slots = max(2, size // per_chain)
     tries = improved = skipped = 0
-    while time.perf_counter() + 0.05 < deadline:
+    while not expired(deadline, 0.05):
         tries += 1
         k0 = int(rng.choice(used))
         pick = [k0]
@@ -82,7 +83,7 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
                            {int(la): p.capacity[int(la)] for la in np.unique(lay)}, p.metric)
         hint = [[local[v] for v in chains[k]] for k in pick]
         before = sub.evaluate(hint)
-        budget = min(sub_time, deadline - time.perf_counter())
+        budget = min(sub_time, seconds_left(deadline))
         if budget <= 0.05:
             break
         out = solve_cpsat(sub, time_limit=budget, seed=seed + tries, workers=workers, hint=hint)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pimopt import interrupt
 from pimopt.baselines import naive_mapping
 from pimopt.bounds import layered_ap_bound
 from pimopt.errors import InputError, PimoptError
@@ -35,6 +36,7 @@ from pimopt.heuristics import (
     sorted_chains,
 )
 from pimopt.instance import Instance
+from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs, write_floor
 from pimopt.lns import lns_chains
 from pimopt.makespan.bound import MakespanBound, makespan_bound
@@ -63,6 +65,7 @@ class Status(StrEnum):
     FEASIBLE = "feasible"  # verified, not proven optimal
     INFEASIBLE = "infeasible"
     TIMEOUT = "timeout"  # no solution within the time limit
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C: the best solution so far, verified
 
 
 STATUSES = tuple(s.value for s in Status)
@@ -119,16 +122,24 @@ def _ls(p: ChainProblem, o: Options) -> Outcome:
         out = _granular(p, o)
         out.info["local_search"] = "granular (items above the dense limit)"
         return out
-    start = assignment_chains(p)
+    start, _ = _construction(p)
     return Outcome(local_search(p, start, time_limit=o.time_limit, seed=o.seed))
 
 
+def _construction(p: ChainProblem) -> tuple[Chains, str]:
+    """The assignment construction, or plain sorting once Ctrl-C asked to stop (the
+    assignment's costs take seconds on layers of thousands of items); and its name."""
+    if interrupt.requested():
+        return sorted_chains(p), "sorted (interrupted)"
+    return assignment_chains(p), "assignment"
+
+
 def _granular(p: ChainProblem, o: Options) -> Outcome:
-    start = None
+    start, how = None, "candidate matching"
     if p.n_slots * p.n_items * max(p.capacity.values()) <= ROUND_PAIR_LIMIT:
-        start = assignment_chains(p)  # the better construction, where affordable
+        start, how = _construction(p)  # the better construction, where affordable
     return Outcome(granular_chains(p, time_limit=o.time_limit, seed=o.seed, initial=start),
-                   info={"construction": "assignment" if start else "candidate matching"})
+                   info={"construction": how})
 
 
 def _warm(p: ChainProblem, o: Options) -> Chains:
@@ -141,6 +152,9 @@ def _warm(p: ChainProblem, o: Options) -> Chains:
 def _exact(kind: str) -> ChainMethod:
     def run(p: ChainProblem, o: Options) -> Outcome:
         warm = _warm(p, o)  # the heuristics keep the round limit: a good, feasible start
+        if interrupt.requested():  # Ctrl-C: no model is built, the warm start stands
+            return Outcome(warm, "feasible", None, {"warm_start": o.initial,
+                                                    "used": "warm start (interrupted)"})
         # the model itself has no round limit, so its optimum and bound are those of the
         # problem as DESIGN states it, not of the heuristics' restriction
         true = p.uncapped()
@@ -472,7 +486,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
     s = arch.total_slots
     fn = CHAIN_METHODS[method]
     if decomposition == "whole":
-        opts = Options(max(deadline - time.perf_counter(), 0.05), opts.seed, opts.workers,
+        opts = Options(max(seconds_left(deadline), 0.05), opts.seed, opts.workers,
                        opts.initial)
         items = np.concatenate([li.patterns for li in layers])
         lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
@@ -496,7 +510,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
         n = len(li.patterns)
         p = ChainProblem(arch, starts, li.patterns, np.zeros(n, np.int64),
                          {0: min_rounds(n, s)}, metric)
-        left = deadline - time.perf_counter()
+        left = seconds_left(deadline)
         share = Options(max(left * n / items_left, 0.05), opts.seed, opts.workers,
                         opts.initial)
         items_left -= n
@@ -579,12 +593,15 @@ def instance_bound(inst: Instance, metric: str, time_limit: float | None = None,
     value = _instance_bound(inst, metric, None if time_limit is None else t0 + time_limit,
                             report)
     new = InstanceBound(value, bool(report["complete"]), time.perf_counter() - t0)
-    source["instance"] = "computed" if old is None or new.value >= old.value else "cache"
-    if old is None or new.value >= old.value:
+    if old is not None and new.value < old.value:
+        source["instance"] = "cache"
+        return old
+    source["instance"] = "computed"
+    if new.complete or not interrupt.requested():  # a bound cut by Ctrl-C is not its time's
         _BOUND_CACHE[key] = new
         cache.store(f"instance-bound-{metric}", key[0],
                     {"value": new.value, "complete": new.complete, "seconds": new.seconds})
-    return _BOUND_CACHE[key]
+    return new
 
 
 def _instance_bound(inst: Instance, metric: str, deadline: float | None,
@@ -598,7 +615,7 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
     nz = inst.nonzero_blocks
     pids, first = np.unique(inst.pattern_id[nz], return_index=True)
     floor_end = None if deadline is None else time.perf_counter() + 0.3 * max(
-        0.0, deadline - time.perf_counter())
+        0.0, seconds_left(deadline))
     floor_of = np.zeros(int(pids.max(initial=-1)) + 1, dtype=np.int64)  # by pattern id
     floor_of[pids] = write_floor(arch, inst.patterns[nz[first]], metric, floor_end)
     seen = np.zeros(floor_of.size, dtype=bool)  # patterns an earlier layer has
@@ -671,16 +688,21 @@ class _Clock:
 
     def left(self) -> float:
         """Seconds the time-limited stages may still use (schedule and verify kept back)."""
-        return max(0.0, self.limit - self.reserve - self.elapsed())
+        return max(0.0, seconds_left(self.t0 + self.limit - self.reserve))
 
     @contextmanager
     def stage(self, name: str, budget: float | None, stages: list[Stage]) -> Iterator[Stage]:
         st = Stage(name, budget)
+        log.info("stage %s: started (%s)", name,
+                 "no budget" if budget is None else f"budget {budget:.2f} s")
         t = time.perf_counter()
         try:
             yield st
         finally:
             st.seconds = time.perf_counter() - t
+            if budget is not None and interrupt.requested():  # it stopped early for Ctrl-C
+                st.cut_short = True
+                st.note = (st.note + "; " if st.note else "") + "interrupted"
             if budget is not None and st.seconds > budget + 0.5:
                 st.cut_short = True  # overran: the stage could not stop in time
                 st.note = (st.note + "; " if st.note else "") + "overran its budget"
@@ -959,15 +981,17 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
         source["makespan"] = "cache"
         return old
     mb = makespan_bound(inst, time_limit=time_limit)
+    if old is not None and mb.value_ps < old.value_ps:
+        source["makespan"] = "cache"
+        return old
     source["makespan"] = "computed"
-    if old is None or mb.value_ps >= old.value_ps:
+    if mb.complete or not interrupt.requested():  # a bound cut by Ctrl-C is not its time's
         _MAKESPAN_BOUNDS[key] = mb
         cache.store("makespan-bound", key, mb.to_dict())
-    else:
-        source["makespan"] = "cache"
-    return _MAKESPAN_BOUNDS[key]
+    return mb
 
 
+@interrupt.interruptible
 def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
           time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
           decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
@@ -1033,6 +1057,14 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     Result
         Only returned when the verifier accepts the schedule and the method's
         claimed cost equals the cost recomputed from the schedule.
+
+    Notes
+    -----
+    Called from the main thread, a first Ctrl-C (SIGINT) ends every
+    time-limited stage as if its time were up: the mapping found so far is
+    scheduled and verified and returned with status ``interrupted`` (unless it
+    is proven optimal), and ``Result.stages`` marks the stages it cut short. A
+    second Ctrl-C raises ``KeyboardInterrupt``.
     """
     _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
                      time_limit, seed, workers, functional_samples)
@@ -1059,7 +1091,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             st.note = f"makespan bound {mb.programming_term} programming term"
             st.cut_short = not mb.complete
             if mapping_objective:
-                left = st.budget - (time.perf_counter() - t_b)
+                left = seconds_left(t_b + st.budget)
                 ib = instance_bound(inst, chain_metric, max(left, 0.0), bound_source)
                 st.note += ("; layered assignment bound" if ib.complete else
                             "; layered assignment bound (some layers floored)")
@@ -1138,6 +1170,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                                     "a bound or a cost is wrong")
         if value <= best_bound + 1e-9:
             status = "optimal"
+    if interrupt.requested() and status != "optimal":  # a proof stands; anything else stopped
+        status = "interrupted"
     gap = None if best_bound is None else (
         (value - best_bound) / value if value > 0 else 0.0)
     if mb is not None:

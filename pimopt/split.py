@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pimopt.instance import Instance
+from pimopt.interrupt import expired
 from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
 from pimopt.scheduler import list_schedule
@@ -90,7 +91,7 @@ def split_inputs(inst: Instance, mapping: Mapping, *, granularity: str = "slot",
     best = list_schedule(inst, mapping, granularity=granularity, overlap=overlap, method=method)
     start_ms = best.makespan_ps()
     kept, tried = 0, 0
-    while kept < max_splits and time.perf_counter() - t0 < time_limit:
+    while kept < max_splits and not expired(t0 + time_limit):
         improved = False
         for row, targets in _candidates(inst, best_map, best, candidates):
             for xb, sl in targets:
@@ -104,9 +105,9 @@ def split_inputs(inst: Instance, mapping: Mapping, *, granularity: str = "slot",
                     best_map, best, improved = cand, sched, True
                     kept += 1
                     break
-                if time.perf_counter() - t0 >= time_limit:
+                if expired(t0 + time_limit):
                     break
-            if improved or time.perf_counter() - t0 >= time_limit:
+            if improved or expired(t0 + time_limit):
                 break
         if not improved:
             break

@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 
 from pimopt.heuristics import sorted_chains
 from pimopt.instance import Instance
+from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs
 from pimopt.mapping import Mapping
 from pimopt.problem import ChainProblem, Chains, min_rounds
@@ -214,7 +215,7 @@ class _Builder:
         for xb in xbs:
             p, sel, item = self.crossbar_problem(plan, xb)
             seconds = min(budget * len(sel) / max(1, plan.block.size),
-                          deadline - time.perf_counter())
+                          seconds_left(deadline))
             chains = solver(p, seconds) if seconds > 0 else sorted_chains(p)
             p.check(chains)
             claimed += p.evaluate(chains)
@@ -286,7 +287,7 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         ch = a.crossbars * ous
         work = blocks.size * n_in
         plan = _pieces(blocks, n_in, _equal_cuts(ch, work), ous, split)
-        left = time_limit - (time.perf_counter() - t0)
+        left = seconds_left(t0 + time_limit)
         budget = max(0.0, left) * blocks.size / total
         total -= blocks.size
         moved = 0.0

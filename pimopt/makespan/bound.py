@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.instance import Instance
+from pimopt.interrupt import expired
 from pimopt.latency import (
     latency_from_codes,
     pair_costs,
@@ -202,7 +203,7 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
     per = max(1, (_PAIRS if codes is not None else _PAIRS >> 3) // n)
     src = np.arange(1, n + 1, dtype=np.int64)
     for lo in range(0, n, per):
-        if time.perf_counter() > deadline:
+        if expired(deadline):
             break
         tgt = np.arange(lo + 1, min(n, lo + per) + 1, dtype=np.int64)
         c = _costs(arch, codes, pats, np.tile(src, tgt.size), np.repeat(tgt, n))

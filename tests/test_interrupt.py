@@ -1,0 +1,209 @@
+"""Ctrl-C: a solve returns its best verified solution as ``interrupted``; a bench stops
+cleanly. The CLI tests spawn pimopt in a session of its own and signal its process group,
+as a terminal's Ctrl-C does, once its log says the stage to interrupt has started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from pimopt import interrupt
+from pimopt.bench import load_records
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "instances" / "trained" / "digits-mlp.json"
+
+
+# --- the module ------------------------------------------------------------------------
+
+def test_run_cancellable_passes_results_and_errors_through() -> None:
+    interrupt.clear()
+    assert interrupt.run_cancellable(lambda: 42, lambda: None) == 42
+
+    def boom() -> int:
+        raise ValueError("from the solver thread")
+    with pytest.raises(ValueError, match="solver thread"):
+        interrupt.run_cancellable(boom, lambda: None)
+
+
+def test_run_cancellable_cancels_on_request() -> None:
+    interrupt.clear()
+    stop = threading.Event()
+
+    def solver() -> str:  # a solver that runs until told to stop
+        return "stopped" if stop.wait(30) else "ran to its limit"
+    threading.Timer(0.2, interrupt.request).start()
+    t = time.perf_counter()
+    try:
+        assert interrupt.run_cancellable(solver, stop.set) == "stopped"
+    finally:
+        interrupt.clear()
+    assert time.perf_counter() - t < 5
+
+
+def test_expired_and_seconds_left_follow_the_flag() -> None:
+    interrupt.clear()
+    later = time.perf_counter() + 100
+    assert not interrupt.expired(later) and not interrupt.expired(None)
+    assert interrupt.expired(later, margin=200)
+    assert interrupt.seconds_left(later) > 99
+    interrupt.request()
+    try:
+        assert interrupt.expired(later) and interrupt.expired(None)
+        assert interrupt.seconds_left(later) == 0.0
+    finally:
+        interrupt.clear()
+
+
+def test_first_sigint_sets_the_flag_second_raises() -> None:
+    with interrupt.catch_sigint():
+        signal.raise_signal(signal.SIGINT)
+        assert interrupt.requested()  # no KeyboardInterrupt: the work goes on, and stops
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not interrupt.requested()  # later work is not cut short by an old Ctrl-C
+
+
+def test_a_caller_that_ignores_sigint_keeps_doing_so() -> None:
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a bench worker does
+    try:
+        with interrupt.catch_sigint():
+            signal.raise_signal(signal.SIGINT)
+            assert not interrupt.requested()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+# --- the CLI ---------------------------------------------------------------------------
+
+def _interrupt_at(cmd: list[str], marker: str, *, after: float = 1.0,
+                  timeout: float = 120) -> tuple[int, str, float, int]:
+    """Run ``pimopt -v CMD`` in a session of its own; send SIGINT to its process group
+    ``after`` seconds past the first output line containing ``marker``.
+
+    Returns the exit code, the output (stdout and stderr), the seconds from the signal to
+    the exit, and the process group.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "pimopt", "-v", *cmd], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, cwd=ROOT)
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                break
+        else:
+            raise AssertionError(f"{marker!r} never appeared:\n{''.join(seen)}")
+        time.sleep(after)
+        os.killpg(proc.pid, signal.SIGINT)
+        t = time.perf_counter()
+        rest, _ = proc.communicate(timeout=timeout)
+        took = time.perf_counter() - t
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, "".join(seen) + rest, took, proc.pid
+
+
+def _pimopt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pimopt", *args], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+
+
+def _check_interrupted_solve(code: int, text: str, took: float, out: Path,
+                             cut: str) -> dict[str, Any]:
+    assert code == 130, text
+    assert "Traceback" not in text
+    assert "status interrupted" in text
+    assert "best solution found so far is verified and written" in text
+    assert took < 30, f"{took:.1f} s from Ctrl-C to exit"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    stages = {s["name"]: s for s in metrics["stages"]}
+    assert stages[cut]["cut_short"] and "interrupted" in stages[cut]["note"]
+    # the written solution is whole: the verifier replays it against the instance
+    check = _pimopt("verify", str(DIGITS), str(out), "--arch", "small-chip")
+    assert check.returncode == 0, check.stdout + check.stderr
+    return metrics
+
+
+@pytest.mark.parametrize("method", ["lns", "milp-cbc", "milp-highs", "cpsat"])
+def test_ctrl_c_during_mapping_writes_the_best_verified_solution(tmp_path: Path,
+                                                                 method: str) -> None:
+    """Each kind of solver stops within seconds of Ctrl-C: the heuristics' deadline checks,
+    CBC (a child process), HiGHS and CP-SAT (threads of this process)."""
+    out = tmp_path / "out"
+    code, text, took, _ = _interrupt_at(
+        ["solve", str(DIGITS), "--arch", "small-chip", "--method", method, "--objective",
+         "programming", "--time-limit", "300", "--out", str(out)], "stage map: started")
+    metrics = _check_interrupted_solve(code, text, took, out, "map")
+    assert metrics["runtime_s"] < 100  # far from the 300 s limit
+
+
+def test_ctrl_c_during_cpsat_retiming(tmp_path: Path) -> None:
+    """The CP-SAT scheduler stops too, and the result is not a normal 'feasible' one."""
+    out = tmp_path / "out"
+    code, text, took, _ = _interrupt_at(
+        ["solve", str(DIGITS), "--arch", "small-chip", "--method", "sorted", "--scheduler",
+         "cpsat", "--time-limit", "300", "--out", str(out)], "stage retime: started")
+    _check_interrupted_solve(code, text, took, out, "retime")
+
+
+def test_ctrl_c_stops_a_bench_and_it_resumes(tmp_path: Path) -> None:
+    """No new run starts, running ones are dropped (never recorded as finished), every
+    worker ends, the resume command is printed, exit 130; the next call runs the rest."""
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'name = "s"\n[[instances]]\nnetwork = "{DIGITS}"\narch = "small-chip"\n',
+                     encoding="utf-8")
+    out = tmp_path / "out"
+    cmd = ["bench", "--suite", str(suite), "--methods", "sorted,lns", "--seeds", "0,1,2",
+           "--time-limit", "4", "--jobs", "2", "--no-bound", "--out", str(out)]
+    # once a run has finished: its progress line
+    code, text, took, group = _interrupt_at(cmd, "[1/6]", after=0.3, timeout=60)
+    assert code == 130, text
+    assert "Traceback" not in text
+    assert "interrupted:" in text and "run the same command again to resume" in text
+    assert took < 20
+    runs = out / "runs"
+    assert not list(runs.glob(".*.tmp"))
+    done = load_records(out)
+    assert 1 <= len(done) < 6
+    assert all(r["status"] in ("feasible", "optimal") for r in done)
+    # no process of the bench's group is left running (its pool workers included); a
+    # container's init may leave the dead ones as zombies
+    time.sleep(0.5)
+    left = [p.pid for p in psutil.process_iter() if _pgid(p.pid) == group and _running(p)]
+    assert not left, f"process(es) {left} outlived the bench"
+    again = _pimopt(*cmd)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(done)} finished earlier (skipped), {6 - len(done)} to run" in again.stdout
+    assert len(load_records(out)) == 6
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except OSError:  # gone meanwhile
+        return -1
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:  # gone meanwhile
+        return False
