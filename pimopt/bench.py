@@ -453,7 +453,7 @@ def _executor(jobs: int, scheduler: str | None, connect_timeout: float
     executor = client.get_executor(pure=False)  # every run is distinct work, never deduplicated
 
     def close(interrupted: bool) -> None:
-        executor.shutdown(wait=False, cancel_futures=interrupted)
+        executor.shutdown(wait=False)  # Dask's executor cancels what is still going
         client.close()
     return executor, close, f"Dask cluster {scheduler} ({n} workers)"
 

@@ -316,7 +316,9 @@ class Result:
                        f"{inst.n_distinct_nonzero:,} distinct non-zero patterns"),
             ("reuse", f"{ru['blocks_sharing_a_load']:,} blocks share a load, "
                       f"{ru['loads_already_resident']:,} loads already resident: "
-                      f"{ru['writes_saved']:,} slot writes saved ({ru['slot_writes']:,} made)"),
+                      f"{ru['writes_saved']:,} slot writes saved ({ru['slot_writes']:,} made"
+                      + (f"; {ru['split_loads']:,} extra loads from input splitting)"
+                         if ru["split_loads"] else ")")),
             ("makespan", f"{m['makespan_ns']:,.2f} ns (inference latency)"
              + ("" if self.makespan_bound_ns is None else
                 f"; bound {self.makespan_bound_ns:,.2f} ns, gap {pct(m['makespan_gap'])} "
@@ -388,17 +390,21 @@ class Result:
 def reuse_counts(inst: Instance, mapping: Mapping, sched: Schedule) -> dict[str, int]:
     """What pattern reuse saved: loads shared by blocks, loads with no write, writes saved.
 
-    ``loads``: loads in the mapping; ``blocks_sharing_a_load``: non-zero blocks
-    served by a load another block of the same pattern also uses;
-    ``loads_already_resident``: loads whose pattern was still in the slot
-    (within or across layers), so no write was needed; ``slot_writes``: writes
-    in the schedule; ``writes_saved``: non-zero blocks minus slot writes.
+    ``loads``: loads in the mapping; ``split_loads``: mapping rows beyond one
+    per non-zero block (input splitting gives a block a second load);
+    ``blocks_sharing_a_load``: rows served by a load another row (a block of the
+    same pattern) also uses; ``loads_already_resident``: loads whose pattern
+    was still in the slot (within or across layers), so no write was needed;
+    ``slot_writes``: writes in the schedule; ``writes_saved``: rows minus slot
+    writes (one write per row is what no reuse would make). All are >= 0.
     """
+    rows = len(mapping)
     loads = len(mapping.loads(inst))
     writes = int(sched.write_op.size)
-    return {"loads": loads, "blocks_sharing_a_load": inst.n_nonzero - loads,
+    return {"loads": loads, "split_loads": rows - inst.n_nonzero,
+            "blocks_sharing_a_load": rows - loads,
             "loads_already_resident": loads - writes, "slot_writes": writes,
-            "writes_saved": inst.n_nonzero - writes}
+            "writes_saved": rows - writes}
 
 
 def _metrics(report: Report, objectives: dict[str, int]) -> dict[str, float]:

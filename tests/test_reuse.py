@@ -44,7 +44,7 @@ def test_reuse_saves_loads_within_and_across_layers() -> None:
     # layer 1: every pattern is still resident in a slot: loaded without a write
     assert blocks["loads_already_resident"] == 2
     assert blocks["slot_writes"] == 2 == with_reuse.schedule.write_op.size
-    assert blocks["writes_saved"] == 6
+    assert blocks["writes_saved"] == 6 and blocks["split_loads"] == 0
     nb = without.to_json(inst)["blocks"]
     assert nb["blocks_sharing_a_load"] == 0 and nb["loads"] == 8
     assert with_reuse.objective <= without.objective
@@ -55,3 +55,18 @@ def test_items_without_reuse_are_blocks() -> None:
     inst = _repeated()
     assert [len(li.patterns) for li in layer_items(inst)] == [2, 2]
     assert [len(li.patterns) for li in layer_items(inst, reuse=False)] == [4, 4]
+
+
+def test_reuse_counts_stay_non_negative_with_input_splitting() -> None:
+    """A split gives a block a second load: counted as a split load, not as a negative
+    number of blocks sharing loads."""
+    from pimopt.architecture import load_architecture
+    from pimopt.solve import reuse_counts
+
+    inst = Instance(load_architecture("small-chip"), Network.load("pimopt:trained/digits-cnn"))
+    res = solve(inst, "sorted", time_limit=5, split=True)
+    counts = reuse_counts(inst, res.mapping, res.schedule)
+    assert counts["split_loads"] == len(res.mapping) - inst.n_nonzero > 0
+    assert min(counts.values()) >= 0, counts
+    assert counts["slot_writes"] == res.schedule.write_op.size
+    assert "extra loads from input splitting" in res.summary(inst)
