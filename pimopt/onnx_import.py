@@ -246,6 +246,8 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
             "strides": list(_attr(node, "strides", [1, 1])),
             "pads": list(_attr(node, "pads", [0, 0, 0, 0])),
             "dilations": list(_attr(node, "dilations", [1, 1])), "output_shape": out_shape}
+        _check_input(shapes.get(node.input[0], []), 1,
+                     w.shape[1] * g if op == "Conv" else w.shape[0], lname, "channels")
         if op == "Conv":
             mat = conv_matrix(w, g)
             n_inputs = _numel([out_shape[0], *out_shape[2:]] if out_shape else [], lname,
@@ -264,6 +266,8 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
         if b_name in consts:
             b = consts[b_name].astype(np.float64)
             mat = b.T if tb else b
+            _check_input(shapes.get(a_name, []), 0 if ta else 1, mat.shape[0], lname,
+                         "features")
             n_inputs = _numel(out_shape[:1], lname, "output")
         elif a_name in consts:
             a = consts[a_name].astype(np.float64)
@@ -281,6 +285,7 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
         if b.ndim != 2:
             raise InputError(f"layer {lname}: MatMul with a constant operand of rank {b.ndim}"
                              " is not supported (only 2-D weights)")
+        _check_input(shapes.get(a_name, []), -1, b.shape[0], lname, "features")
         n_inputs = _numel(out_shape[:-1], lname, "output")
         return b, n_inputs, "matmul", info
     if a_name in consts:
@@ -292,6 +297,19 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
         info["constant_operand"] = "A"
         return a.T, n_inputs, "matmul", info
     return None, 0, "matmul", info
+
+
+def _check_input(dims: list[int | str | None], axis: int, expected: int, lname: str,
+                 what: str) -> None:
+    """The layer's data input, where its shape is known, has the size the weights expect
+    at ``axis`` (an ``--input-shape`` that contradicts the model fails here)."""
+    if not dims or not -len(dims) <= axis < len(dims):
+        return
+    got = dims[axis]
+    if isinstance(got, int) and got > 0 and got != expected:
+        raise InputError(f"layer {lname}: its input has {got} {what} (input shape "
+                         f"{'x'.join(str(d) for d in dims)}) but its weights take {expected}: "
+                         "the input shape contradicts the model (check --input-shape)")
 
 
 def _fold_bn(bn: Any, w: NDArray[np.float64], consts: dict[str, NDArray[Any]], kind: str,

@@ -17,6 +17,8 @@ import pytest
 from pimopt import Layer, Network
 from pimopt.cli import main
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
@@ -75,6 +77,9 @@ CASES = [  # (id, argv with {d} for the files folder, words the error names)
     ("bench unknown suite", ["bench", "--suite", "nonexistent", "--out", "{d}/b"],
      "neither a TOML file nor a suite name"),
     ("bench out is a file", ["bench", "--suite", "tiny", "--out", "{d}/a-file"], "is a file"),
+    ("import shape contradicts", ["import", str(ROOT / "instances/trained/digits-cnn.onnx"),
+                                  "--input-shape", "1x3x8x8", "-o", "{d}/imp"],
+     "contradicts the model"),
 ]
 
 

@@ -211,6 +211,27 @@ def test_dynamic_batch_and_input_shape(tmp_path: Path) -> None:
         import_onnx(path)
     assert import_onnx(path, batch=4).layers[0].n_inputs == 4 * 6 * 6
     assert import_onnx(path, input_shape=(2, 3, 10, 10)).layers[0].n_inputs == 2 * 8 * 8
+    # three channels in the model's weights: a one-channel input shape contradicts it
+    with pytest.raises(InputError, match=r"input has 1 channels .* weights take 3"):
+        import_onnx(path, input_shape=(1, 1, 8, 8))
+
+
+def test_input_shape_that_contradicts_the_model_is_an_error(tmp_path: Path) -> None:
+    """A 1-channel model given a 3-channel input shape, and a dense layer given the wrong
+    feature count, are errors naming the layer, not silently imported."""
+    conv = save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], [1, 1, 8, 8],
+                {"w": RNG.normal(size=(2, 1, 3, 3))}, name="c1")
+    with pytest.raises(InputError, match=r"3 channels .* weights take 1.*--input-shape"):
+        import_onnx(conv, input_shape=(1, 3, 8, 8))
+    dense = save(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["y"])], ["N", 6],
+                 {"w": RNG.normal(size=(6, 4))}, name="d")
+    with pytest.raises(InputError, match=r"input has 5 features .* weights take 6"):
+        import_onnx(dense, input_shape=(1, 5))
+    assert import_onnx(dense, input_shape=(3, 6)).layers[0].n_inputs == 3
+    gemm = save(tmp_path, [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], ["N", 6],
+                {"w": RNG.normal(size=(4, 6))}, name="g")
+    with pytest.raises(InputError, match=r"input has 7 features"):
+        import_onnx(gemm, input_shape=(2, 7))
 
 
 def test_errors(tmp_path: Path) -> None:
