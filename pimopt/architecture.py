@@ -155,8 +155,8 @@ class Architecture:
         if not isinstance(self.block_whole_crossbar, bool):
             raise field_error(_OWNER, "block_whole_crossbar", self.block_whole_crossbar,
                               "true or false")
-        if not isinstance(self.name, str):
-            raise field_error(_OWNER, "name", self.name, "a string")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise field_error(_OWNER, "name", self.name, "a non-empty string")
 
     # ------------------------------------------------------------------ derived
     @property

@@ -50,6 +50,7 @@ from pimopt.errors import InputError
 from pimopt.fileio import package_path, read_json, read_toml, write_atomic
 from pimopt.network import Network
 from pimopt.provenance import machine, package_commit, versions
+from pimopt.schemas import schema_path, validate
 
 RUN_FORMAT = "pimopt-run"
 RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
@@ -58,6 +59,7 @@ SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
     "workers": int, "initial": str, "functional_samples": int, "bound": bool, "reuse": bool,
     "split": bool,
 }
+MAX_JOBS = 1024  # local worker processes at most
 FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
 SUITE_KEYS = {"name", "description", "objective", "options", "instances"}
 ENTRY_KEYS = {"network", "arch", "name", "objective", "options"}
@@ -243,16 +245,7 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-RECORD_SCHEMA = Path(__file__).parent / "data" / "schemas" / "run-record.schema.json"
-
-
-@lru_cache(maxsize=1)
-def _record_validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(RECORD_SCHEMA.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+RECORD_SCHEMA = schema_path("run-record")
 
 
 def validate_record(data: Any, source: str = "run record") -> None:
@@ -263,11 +256,7 @@ def validate_record(data: Any, source: str = "run record") -> None:
     InputError
         Naming the record, the first offending field and what the schema wants.
     """
-    errors = sorted(_record_validator().iter_errors(data), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        where = "/".join(str(x) for x in e.path) or "(top level)"
-        raise InputError(f"{source}: field {where}: {e.message} (schema {RECORD_SCHEMA.name})")
+    validate(data, "run-record", source)
 
 
 def load_records(out: str | Path) -> list[dict[str, Any]]:
@@ -481,8 +470,8 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
         Called with one line per event (default: print to stdout).
     """
     say = progress or (lambda s: print(s, flush=True))
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs = {jobs!r} is invalid: an integer >= 1")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise InputError(f"jobs = {jobs!r} is invalid: an integer from 1 to {MAX_JOBS}")
     unique: dict[str, RunSpec] = {}
     for s in specs:
         unique.setdefault(s.run_id, s)
@@ -681,6 +670,16 @@ def parse_list(text: str, what: str, cast: Callable[[str], Any] = str) -> list[A
     if not items:
         raise InputError(f"{what} {text!r} is empty")
     return items
+
+
+def seeds_arg(text: str) -> list[int]:
+    """Comma-separated seeds, each in the range every method accepts (CP-SAT's)."""
+    seeds = parse_list(text, "--seeds", int)
+    bad = [s for s in seeds if not 0 <= s < 2**31]
+    if bad:
+        raise InputError(f"--seeds {text!r} is invalid: seed {bad[0]} is not from 0 to "
+                         f"{2**31 - 1}")
+    return seeds
 
 
 def methods_arg(text: str) -> list[str]:

@@ -289,6 +289,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pimopt import generate
 
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed {args.seed} is invalid: an integer from 0 to 2^63 - 1")
     if args.family == "tiny":
         _check_out_dir(args.output, "-o")
     else:
@@ -359,10 +361,10 @@ def _bench_done(summary: BenchSummary, out: str) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pimopt.bench import load_suite, methods_arg, parse_list, run_specs
+    from pimopt.bench import load_suite, methods_arg, run_specs, seeds_arg
 
     suite = load_suite(args.suite)
-    specs = suite.specs(methods_arg(args.methods), parse_list(args.seeds, "--seeds", int),
+    specs = suite.specs(methods_arg(args.methods), seeds_arg(args.seeds),
                         args.time_limit, _bench_options(args), objective=args.objective)
     _check_out_dir(args.out)
     summary = run_specs(specs, args.out, jobs=args.jobs, scheduler=args.scheduler)

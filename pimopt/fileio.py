@@ -9,6 +9,7 @@ import os
 import tempfile
 import tomllib
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,12 @@ def gunzip_text(raw: bytes, path: str | Path, what: str, fmt: str) -> str:
         raise InputError(f"{what} {path} is not gzip-compressed {fmt}: {exc}") from None
 
 
+# what numpy and zipfile raise on a damaged .npz (a flipped byte can name an unsupported
+# compression method or encryption, or break the deflate stream)
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+              NotImplementedError)
+
+
 def load_npz(raw: bytes, path: str | Path, what: str) -> dict[str, Any]:
     """Every array of an ``.npz`` archive (no pickles); errors name the file."""
     import numpy as np
@@ -102,7 +109,7 @@ def load_npz(raw: bytes, path: str | Path, what: str) -> dict[str, Any]:
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except NPZ_ERRORS as exc:
         raise InputError(f"{what} {path} is not a valid .npz archive: {exc}") from None
 
 

@@ -257,6 +257,8 @@ class Mapping:
                 rows = list(csv.DictReader(fh))
         except FileNotFoundError:
             raise InputError(f"mapping file {p} does not exist") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(f"mapping file {p} is not a UTF-8 CSV table: {exc}") from None
         return cls._from_rows(rows, p)
 
     @classmethod

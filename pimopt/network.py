@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ from numpy.typing import NDArray
 
 from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
-from pimopt.fileio import package_path, read_json
+from pimopt.fileio import NPZ_ERRORS, package_path, read_json
+from pimopt.schemas import validate
 
 FORMAT = "pimopt-network"
 FORMAT_VERSION = 1
@@ -217,6 +217,7 @@ class Network:
         meta = read_json(json_path, "network file")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"network file {json_path}: 'format' must be {FORMAT!r}")
+        validate(meta, "network", f"network file {json_path}")
         npz_path = json_path.parent / str(meta.get("weights_file", json_path.stem + ".npz"))
         layers_meta = meta.get("layers")
         if not isinstance(layers_meta, list):
@@ -226,7 +227,7 @@ class Network:
                 arrays = {k: npz[k] for k in npz.files}
         except FileNotFoundError:
             raise InputError(f"weights file {npz_path} does not exist") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        except NPZ_ERRORS as exc:
             raise InputError(f"weights file {npz_path} is not a valid NPZ archive: "
                              f"{exc}") from None
         layers = []

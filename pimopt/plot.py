@@ -11,6 +11,7 @@ slot for small schedules. Bars are drawn as one collection per colour.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
+from pimopt.fileio import write_atomic_bytes
 from pimopt.instance import Instance
 from pimopt.schedule import Schedule
 
@@ -172,6 +174,8 @@ def gantt(sched: Schedule, path: str | Path, inst: Instance | None = None,
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     out = Path(path)
-    fig.savefig(out, dpi=120)
+    buf = io.BytesIO()  # rendered first, then written atomically (parents made as needed)
+    fig.savefig(buf, dpi=120, format=out.suffix.lstrip(".").lower() or "png")
     plt.close(fig)
+    write_atomic_bytes(out, buf.getvalue())
     return out

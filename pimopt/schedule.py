@@ -43,6 +43,7 @@ from pimopt.fileio import (
     read_json,
     write_atomic_bytes,
 )
+from pimopt.schemas import validate
 
 FORMAT = "pimopt-schedule"
 PROGRAM_FIELDS = ("prog_crossbar", "prog_start", "prog_end")
@@ -213,6 +214,9 @@ class Schedule:
         """Build from the dict written by :meth:`to_json`; errors name the bad entry."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError(f"{source}: 'format' must be {FORMAT!r}")
+        # the header by the schema; the operation lists entry by entry below (fast)
+        validate({k: v for k, v in data.items() if k not in ("program", "compute")},
+                 "schedule", source)
         if data.get("version", 1) != 1 or isinstance(data.get("version"), bool):
             raise InputError(f"{source}: version {data.get('version')!r} is not supported "
                              "(this pimopt reads version 1)")
@@ -291,6 +295,7 @@ class Schedule:
             raise InputError(f"schedule file {source}: header is not JSON: {exc}") from None
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             raise InputError(f"{source}: 'format' must be {FORMAT!r}")
+        validate(head, "schedule", source)
         if head.get("time_unit", "ps") != "ps":
             raise InputError(f"{source}: time_unit {head.get('time_unit')!r} is not 'ps'")
         for k in need[1:]:

@@ -46,7 +46,7 @@ from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
 from pimopt.provenance import versions
 from pimopt.schedule import Schedule
 from pimopt.scheduler import list_schedule
-from pimopt.verify import Report, verify
+from pimopt.verify import Report, check_samples, verify
 
 log = logging.getLogger(__name__)
 
@@ -742,11 +742,7 @@ def _check_arguments(inst: Instance, method: str, objective: str, decomposition:
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) \
             or not 1 <= workers <= 256:
         raise InputError(f"workers = {workers!r} is invalid: an integer from 1 to 256")
-    if functional_samples is not None and (isinstance(functional_samples, bool) or not
-                                           isinstance(functional_samples, int)
-                                           or functional_samples < 1):
-        raise InputError(f"functional_samples = {functional_samples!r} is invalid: None (all "
-                         "input vectors) or an integer >= 1")
+    check_samples(functional_samples)
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")

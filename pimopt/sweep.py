@@ -128,8 +128,9 @@ def load_sweep(path: str | Path) -> Sweep:
     methods = methods_arg(",".join(map(str, methods)))
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(
-            isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise InputError(f"{where}: 'seeds' must be a non-empty list of integers")
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**31 for s in seeds):
+        raise InputError(f"{where}: 'seeds' must be a non-empty list of integers from 0 to "
+                         f"{2**31 - 1}")
     time_limit = data.get("time_limit", 60.0)
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or time_limit <= 0:
         raise InputError(f"{where}: time_limit = {time_limit!r} is invalid: positive seconds")

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pimopt.errors import InputError
 from pimopt.instance import Instance
 from pimopt.latency import operation_costs
 from pimopt.schedule import Schedule
@@ -74,6 +75,19 @@ class Report:
         return str(self.violations[0]) if self.violations else "verified"
 
 
+MAX_SAMPLES = 2**62  # input vectors per layer: beyond any network (n_inputs is int64)
+
+
+def check_samples(functional_samples: int | None) -> None:
+    """``functional_samples`` is ``None`` (every input vector) or an integer from 1 to
+    :data:`MAX_SAMPLES`; otherwise an ``InputError`` naming it."""
+    if functional_samples is not None and (
+            isinstance(functional_samples, bool) or not isinstance(functional_samples, int)
+            or not 1 <= functional_samples <= MAX_SAMPLES):
+        raise InputError(f"functional_samples = {functional_samples!r} is invalid: None (all "
+                         f"input vectors) or an integer from 1 to 2^62")
+
+
 def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 16,
            seed: int = 0, max_messages: int = 20) -> Report:
     """Check a schedule against an instance.
@@ -97,6 +111,7 @@ def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 
     Report
         Violations (empty if correct) and the recomputed metrics.
     """
+    check_samples(functional_samples)
     v = _Verifier(inst, sched, max_messages)
     v.check_format()
     if v.report.violations:

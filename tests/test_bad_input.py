@@ -50,7 +50,7 @@ CASES = [  # (id, argv with {d} for the files folder, words the error names)
     ("network is a folder", ["solve", "{d}/folder"], "is a folder"),
     ("deps not a list", ["solve", "{d}/deps.json"], "deps = 5"),
     ("n_inputs beyond int64", ["solve", "{d}/huge-inputs.json"], "n_inputs"),
-    ("layer name null", ["solve", "{d}/name-null.json"], "Layer.name = None"),
+    ("layer name null", ["solve", "{d}/name-null.json"], "layers[0].name = null"),
     ("deeply nested JSON", ["solve", "{d}/deep.json"], "nested too deeply"),
     ("truncated JSON", ["info", "{d}/not-json.json"], "not valid JSON"),
     ("arch is a folder", ["solve", "{d}/net.json", "--arch", "{d}/folder"], "is a folder"),
@@ -94,3 +94,22 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert len(err) == 1 and err[0].startswith("pimopt: error: "), err
     assert words in err[0] and "Traceback" not in err[0]
     assert sorted(p.name for p in files.rglob("*")) == before  # nothing written
+
+
+@pytest.mark.parametrize("seed, cuts", [(0, 3), pytest.param(1, 40, marks=pytest.mark.slow),
+                                        pytest.param(2, 80, marks=pytest.mark.slow)])
+def test_fuzzed_files_and_options_give_no_traceback_and_accept_nothing_invalid(
+        seed: int, cuts: int) -> None:
+    """scripts/fuzz_cli.py: every field of every file broken, files cut and flipped, every
+    numeric option given bad values; no traceback, no invalid input accepted, no partial
+    output (the script exits 1 and lists them otherwise)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz_cli.py"), "--seed",
+                          str(seed), "--cuts", str(cuts)], capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "tracebacks: 0; invalid inputs accepted: 0; partial outputs: 0" in res.stdout
+    n = int(res.stdout.split(" cases")[0])
+    assert n > 700, res.stdout  # the generator still produces its cases

@@ -105,7 +105,7 @@ def _tampered(sched: Schedule, edit: object) -> dict:
 
 
 BAD_FILES = [  # (what, edit, message): each is refused by name before any replay
-    ("version 99", lambda d: d.__setitem__("version", 99), "version 99"),
+    ("version 99", lambda d: d.__setitem__("version", 99), "version = 99"),
     ("float time", lambda d: d["program"][0].__setitem__("end", 1.5), "must be an integer"),
     ("bool time", lambda d: d["compute"][0].__setitem__("start", True), "must be an integer"),
     ("time near 2^62", lambda d: d["program"][0].__setitem__("start", 2**62), "outside"),
@@ -113,7 +113,8 @@ BAD_FILES = [  # (what, edit, message): each is refused by name before any repla
     ("level ':'", lambda d: d["program"][0]["writes"][0].__setitem__(
         "levels", ":" + d["program"][0]["writes"][0]["levels"][1:]), "hexadecimal"),
     ("huge levels_shape", lambda d: d.__setitem__("levels_shape", [10**6, 10**6]), "outside"),
-    ("negative levels_shape", lambda d: d.__setitem__("levels_shape", [-1, 4]), "outside"),
+    ("negative levels_shape", lambda d: d.__setitem__("levels_shape", [-1, 4]),
+     r"levels_shape\[0\] = -1"),
     ("compute not a list", lambda d: d.__setitem__("compute", 5), "must be lists"),
     ("write without levels", lambda d: d["program"][0]["writes"][0].pop("levels"), "malformed"),
 ]

@@ -1,0 +1,350 @@
+"""Fuzz the command line with malformed files and option values; count what goes wrong.
+
+Every case runs ``pimopt.cli.main`` in this process on a copy of a tiny valid
+instance (network JSON + NPZ, architecture TOML, a solved schedule, mapping
+and metrics, a suite), with one thing broken:
+
+- every field of the network JSON, of a layer, of the architecture TOML and of
+  the schedule and metrics JSON replaced by values of the wrong type or out of
+  range (``None``, negative, zero, 2^70, 1e300, NaN, a string, a list, a dict,
+  a boolean), or deleted, plus an unknown field;
+- each file truncated at several places and with bytes flipped;
+- every numeric option of solve, verify, bench, plot and generate given
+  negative, zero, NaN, infinite, huge, non-numeric and empty values.
+
+A case is a **defect** if an exception escapes ``main`` (a traceback), if the
+exit code is not 0, 1 or 2, if ``internal error`` is printed, or if a failed
+command leaves an output folder behind. Mutations that are invalid by
+construction (a wrong type, a value outside the documented range, a deleted
+required field, a cut file) must not exit 0: accepting one is an **invalid
+input accepted**. Cases whose validity depends on the value (a new ``source``
+text, a zero pulse latency) are only checked for crashes, and counted apart.
+
+Usage::
+
+    python scripts/fuzz_cli.py [--seed 0] [--cuts 6] [--list-accepted]
+
+Prints the counts per class and every defect; exits 1 if there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import random
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pimopt.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD_VALUES: list[Any] = [None, -1, 0, 2**70, 1e300, float("nan"), "x", [], {}, True]
+# values a field may legitimately take among BAD_VALUES (checked for crashes only)
+MAYBE_VALID: dict[str, list[Any]] = {
+    "network.source": ["x", None], "network.name": ["x"], "layer.name": ["x"],
+    "layer.info": [{}], "layer.deps": [None, []], "network.encoding": [],
+    "arch.name": ["x"], "arch.t_verify": [0], "arch.t_set": [0, True],
+    "arch.t_reset": [0, True], "arch.e_set": [0, True], "arch.e_reset": [0, True],
+    "arch.t_ou": [True], "arch.max_programming_crossbars": [True],
+    "arch.write_width": [True], "arch.write_parallel": [True],
+    "arch.crossbars": [True], "arch.block_whole_crossbar": [True],
+    "arch.input_bits": [True], "arch.ous_per_crossbar": [True], "arch.cell_bits": [True],
+    "metrics.*": BAD_VALUES,  # verify reports a metric mismatch (exit 1), not an input error
+    "layer.kind": [], "schedule.method": ["x"], "schedule.scheduler": [{}],
+}
+OPTIONAL = {  # fields that may be left out (a default applies)
+    "network.source", "network.encoding", "network.sha256", "network.version",
+    "network.name", "network.weight_bits", "network.weights_file", "layer.info",
+    "layer.deps", "layer.kind", "layer.shape", "layer.n_inputs", "arch.*", "metrics.*",
+    "schedule.method", "schedule.scheduler", "schedule.levels_shape"}
+
+
+@dataclass
+class Case:
+    name: str
+    argv: list[str]
+    files: dict[str, bytes]  # written into the case folder before the run
+    invalid: bool  # invalid by construction: must not be accepted
+    out: str | None = None  # output folder the command would create
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, allow_nan=True)
+
+
+def _toml_value(v: Any) -> str:
+    if v is None:
+        return '""'  # TOML has no null: the nearest bad value
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and math.isnan(v):
+        return "nan"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[]"
+    if isinstance(v, dict):
+        return "{}"
+    return repr(v)
+
+
+def _maybe_valid(key: str, value: Any) -> bool:
+    kind = key.split(".")[0]
+    allowed = MAYBE_VALID.get(key, MAYBE_VALID.get(f"{kind}.*", []))
+    return any(type(value) is type(a) and (value == a or value is a) for a in allowed)
+
+
+def field_cases(base: dict[str, bytes]) -> Iterator[Case]:
+    net = json.loads(base["net.json"])
+    sched = json.loads(base["sol/schedule.json"])
+    metrics = json.loads(base["sol/metrics.json"])
+    solve = ["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2", "--out", "o"]
+    verify = ["verify", "net.json", "sol", "--arch", "arch.toml"]
+
+    def net_case(name: str, data: dict[str, Any], invalid: bool) -> Case:
+        return Case(name, solve, {"net.json": _dump(data).encode()}, invalid, "o")
+
+    for key in [*net, "unknown_field"]:
+        for v in [*BAD_VALUES, "<delete>"]:
+            data = dict(net)
+            if v == "<delete>":
+                if key not in data:
+                    continue
+                del data[key]
+            else:
+                data[key] = v
+            k = f"network.{key}"
+            deleted_ok = v == "<delete>" and (k in OPTIONAL)
+            ok = _maybe_valid(k, v) or deleted_ok or (key == "unknown_field")
+            yield net_case(f"{k} = {v!r}", data, not ok)
+    for key in [*net["layers"][0], "unknown_field"]:
+        for v in [*BAD_VALUES, "<delete>"]:
+            layer = dict(net["layers"][0])
+            if v == "<delete>":
+                if key not in layer:
+                    continue
+                del layer[key]
+            else:
+                layer[key] = v
+            data = dict(net, layers=[layer, *net["layers"][1:]])
+            data.pop("sha256", None)  # the field itself must be caught, not the hash
+            k = f"layer.{key}"
+            ok = _maybe_valid(k, v) or (v == "<delete>" and k in OPTIONAL) \
+                or key == "unknown_field"
+            yield net_case(f"{k} = {v!r}", data, not ok)
+    fields = ["crossbars", "rows", "cols", "cell_bits", "ou_rows", "ou_cols", "t_ou",
+              "input_bits", "ous_per_crossbar", "write_width", "write_parallel", "t_set",
+              "t_reset", "t_verify", "pulse_mode", "e_set", "e_reset",
+              "max_programming_crossbars", "block_whole_crossbar", "name", "unknown_field"]
+    for key in fields:
+        for v in BAD_VALUES:
+            text = base["arch.toml"].decode() + f"\n{key} = {_toml_value(v)}\n"
+            if key in ("crossbars", "rows", "cols", "name"):  # already set: replace
+                text = "\n".join(line for line in base["arch.toml"].decode().splitlines()
+                                 if not line.startswith(f"{key} ")) + \
+                    f"\n{key} = {_toml_value(v)}\n"
+            k = f"arch.{key}"
+            ok = _maybe_valid(k, None if v is None and key == "name" else v)
+            yield Case(f"{k} = {v!r}", solve, {"arch.toml": text.encode()}, not ok, "o")
+    for key in [*sched, "unknown_field"]:
+        for v in [*BAD_VALUES, "<delete>"]:
+            data = dict(sched)
+            if v == "<delete>":
+                if key not in data:
+                    continue
+                del data[key]
+            else:
+                data[key] = v
+            k = f"schedule.{key}"
+            ok = _maybe_valid(k, v) or (v == "<delete>" and k in OPTIONAL)
+            yield Case(f"{k} = {v!r}", verify, {"sol/schedule.json": _dump(data).encode()},
+                       not ok)
+    for key in metrics:
+        for v in BAD_VALUES:
+            if isinstance(metrics[key], (dict, list)):
+                continue
+            data = dict(metrics, **{key: v})
+            # a metric that no longer matches must make verify fail (exit 1): never 0
+            yield Case(f"metrics.{key} = {v!r}", verify,
+                       {"sol/metrics.json": _dump(data).encode()},
+                       key in _CHECKED_METRICS and v != metrics[key])
+
+
+_CHECKED_METRICS = {"makespan_ns", "programming_ns", "program_ops", "cell_writes",
+                    "energy_pj", "exposed_programming_ns"}
+
+
+def cut_cases(base: dict[str, bytes], rng: random.Random, cuts: int) -> Iterator[Case]:
+    targets = {"net.json": ["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                            "--out", "o"],
+               "net.npz": ["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                           "--out", "o"],
+               "arch.toml": ["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                             "--out", "o"],
+               "sol/schedule.json": ["verify", "net.json", "sol", "--arch", "arch.toml"],
+               "sol/mapping.csv": ["verify", "net.json", "sol", "--arch", "arch.toml"],
+               "suite.toml": ["bench", "--suite", "suite.toml", "--methods", "naive",
+                              "--time-limit", "2", "--out", "o"]}
+    for file, argv in targets.items():
+        data = base[file]
+        for _ in range(cuts):
+            at = rng.randrange(1, len(data))
+            yield Case(f"{file} cut at byte {at}/{len(data)}", argv, {file: data[:at]},
+                       not file.endswith(".toml"), "o" if "--out" in argv else None)
+        for _ in range(cuts):
+            flipped = bytearray(data)
+            for _ in range(3):
+                flipped[rng.randrange(len(data))] = rng.randrange(256)
+            # a flipped byte may land in a comment or a name: checked for crashes only
+            yield Case(f"{file} with 3 bytes flipped", argv, {file: bytes(flipped)}, False,
+                       "o" if "--out" in argv else None)
+
+
+OPTION_VALUES = ["-1", "0", "nan", "inf", "-inf", "1e300", str(2**70), "abc", "", "1.5"]
+OPTIONS = {  # (command prefix, option, values that are valid)
+    "solve --time-limit": (["solve", "net.json", "--arch", "arch.toml", "--out", "o"],
+                           "--time-limit", {"1e300", str(2**70), "1.5", "inf"}),
+    "solve --seed": (["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                      "--out", "o"], "--seed", {"0"}),
+    "solve --workers": (["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                         "--out", "o"], "--workers", set()),
+    "solve --samples": (["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                         "--out", "o"], "--samples", {"0"}),
+    "verify --samples": (["verify", "net.json", "sol", "--arch", "arch.toml"], "--samples",
+                         {"0"}),
+    "bench --seeds": (["bench", "--suite", "suite.toml", "--methods", "naive", "--time-limit",
+                       "2", "--out", "o"], "--seeds", {"0"}),
+    "bench --jobs": (["bench", "--suite", "suite.toml", "--methods", "naive", "--time-limit",
+                      "2", "--out", "o"], "--jobs", set()),
+    "bench --time-limit": (["bench", "--suite", "suite.toml", "--methods", "naive", "--out",
+                            "o"], "--time-limit", {"1e300", str(2**70), "1.5", "inf"}),
+    "plot --from": (["plot", "gantt", "sol/schedule.json", "-o", "o/g.png"], "--from",
+                    {"0", "1.5", "-1", "1e300", str(2**70)}),
+    "generate --seed": (["generate", "synthetic", "--layers", "2x2", "-o", "o/g"], "--seed",
+                        {"0"}),
+    "generate --layers": (["generate", "synthetic", "-o", "o/g"], "--layers", set()),
+    "import --input-shape": (["import", str(ROOT / "instances/trained/digits-mlp.onnx"),
+                              "-o", "o/imp"], "--input-shape", set()),
+    "import --bits": (["import", str(ROOT / "instances/trained/digits-mlp.onnx"), "-o",
+                       "o/imp"], "--bits", set()),
+}
+
+
+def option_cases() -> Iterator[Case]:
+    for name, (argv, option, valid) in OPTIONS.items():
+        for v in OPTION_VALUES:
+            out = "o"
+            yield Case(f"{name} {v!r}", [*argv, option, v], {}, v not in valid, out)
+
+
+def run_case(case: Case, base: dict[str, bytes], work: Path) -> tuple[str, str]:
+    """Run one case in a fresh folder; returns (class, detail)."""
+    d = work / "case"
+    if d.exists():
+        shutil.rmtree(d)
+    for name, data in {**base, **case.files}.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    cwd = Path.cwd()
+    try:
+        import os
+        os.chdir(d)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(case.argv)
+    except SystemExit as exc:  # argparse rejects an option value: exit 2, a usage line
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # what this script exists to catch
+        return "traceback", traceback.format_exc(limit=-3)
+    finally:
+        os.chdir(cwd)
+    text = out.getvalue() + err.getvalue()
+    if "internal error" in text or "Traceback" in text:
+        return "internal error", text.strip().splitlines()[-1]
+    if code not in (0, 1, 2):
+        return f"exit {code}", text.strip()[-200:]
+    if code != 0 and case.out and (d / case.out).exists() and any((d / case.out).iterdir()):
+        return "partial output", f"exit {code} but {case.out}/ has files"
+    if code == 0 and case.invalid:
+        return "invalid accepted", text.strip().splitlines()[-1] if text.strip() else ""
+    return f"ok (exit {code})", ""
+
+
+def base_files(work: Path) -> dict[str, bytes]:
+    src = work / "base"
+    src.mkdir(parents=True)
+    shutil.copy(ROOT / "instances/tiny/tiny-fc2.json", src / "net.json")
+    shutil.copy(ROOT / "instances/tiny/tiny-fc2.npz", src / "net.npz")
+    net = json.loads((src / "net.json").read_text())
+    net["weights_file"] = "net.npz"
+    (src / "net.json").write_text(json.dumps(net, indent=1))
+    shutil.copy(ROOT / "instances/tiny/arch.toml", src / "arch.toml")
+    (src / "suite.toml").write_text('name = "f"\n[[instances]]\nnetwork = "net.json"\n'
+                                    'arch = "arch.toml"\n')
+    cwd = Path.cwd()
+    import os
+    os.chdir(src)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(["solve", "net.json", "--arch", "arch.toml", "--method", "naive",
+                         "--baseline", "none", "--time-limit", "2", "--out", "sol"])
+    finally:
+        os.chdir(cwd)
+    assert code == 0, "the base instance must solve"
+    return {str(p.relative_to(src)): p.read_bytes() for p in src.rglob("*") if p.is_file()}
+
+
+def main_fuzz() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0, help="seed of cuts and flips (default 0)")
+    ap.add_argument("--cuts", type=int, default=6,
+                    help="truncations and byte flips per file (default 6)")
+    ap.add_argument("--list-accepted", action="store_true",
+                    help="also list the maybe-valid cases that were accepted")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    import logging
+    logging.disable(logging.CRITICAL)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="pimopt-fuzz-") as tmp:
+        work = Path(tmp)
+        base = base_files(work)
+        cases = [*field_cases(base), *cut_cases(base, rng, args.cuts), *option_cases()]
+        counts: dict[str, int] = {}
+        defects: list[str] = []
+        accepted: list[str] = []
+        for case in cases:
+            cls, detail = run_case(case, base, work)
+            counts[cls] = counts.get(cls, 0) + 1
+            if not cls.startswith("ok"):
+                defects.append(f"{cls}: {case.name}: {' '.join(case.argv)}\n    {detail}")
+            elif cls == "ok (exit 0)" and not case.invalid:
+                accepted.append(case.name)
+    invalid = sum(c.invalid for c in cases)
+    print(f"{len(cases)} cases ({invalid} invalid by construction, {len(cases) - invalid} "
+          f"checked for crashes only) in {time.perf_counter() - t0:.1f} s, seed {args.seed}")
+    for cls in sorted(counts):
+        print(f"  {cls:<20} {counts[cls]}")
+    tracebacks = counts.get("traceback", 0) + counts.get("internal error", 0)
+    print(f"tracebacks: {tracebacks}; invalid inputs accepted: "
+          f"{counts.get('invalid accepted', 0)}; partial outputs: "
+          f"{counts.get('partial output', 0)}")
+    for line in defects:
+        print(line)
+    if args.list_accepted:
+        print("accepted (maybe valid):", ", ".join(accepted))
+    return 1 if defects else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_fuzz())
