@@ -87,6 +87,14 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
+def _num(v: float | None, unit: str = "") -> str:
+    """A measured value as a person reads it: thousands separators, fixed decimals (two
+    for ns, us and pJ, none for counts), never exponent notation."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return f"{v:,.0f}" if unit == "cells" else f"{v:,.2f}"
+
+
 def _pct(v: float | None) -> str:
     return "" if v is None or math.isnan(v) else f"{100 * v:.2f}%"
 
@@ -491,7 +499,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
                      str(s["not_run"]), str(s["errors"]), str(s["wins"]),
                      _fmt(s["geomean_vs_naive"]), _pct(s["mean_gap_bound"]),
                      _pct(s["mean_gap_best"]), _pct(s["mean_makespan_gap"]),
-                     _fmt(s["mean_runtime_s"], 3), s["aims_at"] or "-"])
+                     _num(s["mean_runtime_s"]), s["aims_at"] or "-"])
     lines += [_table(["method", "runs", "solved", "optimal", "not run", "errors", "wins",
                       "ratio vs naive", "mean gap to bound", "mean gap to best-known",
                       "mean makespan gap", "mean runtime (s)", "minimised"], rows), ""]
@@ -508,17 +516,21 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
         recs = an.by_case[case]
         obj = recs[0].get("objective_name", "")
         bb, bo = an.best_bound.get(case), an.best_obj.get(case)
+        unit = UNITS.get(obj, "")
         lines += [f"### {case}", "",
-                  f"Objective {obj} ({UNITS.get(obj, '')}); best bound {_fmt(bb, 8) or 'none'}; "
-                  f"best-known objective {_fmt(bo, 8) or 'none'}.", ""]
+                  f"Objective {obj} ({unit}); best bound "
+                  f"{f'{_num(bb, unit)} {unit}' if bb is not None else 'none'}; best-known "
+                  f"objective {f'{_num(bo, unit)} {unit}' if bo is not None else 'none'}.", ""]
         rows = []
         for r in recs:
-            rows.append([r["method"], str(r["seed"]), str(r["status"]), _fmt(r.get("objective"), 8),
-                         _fmt(r.get("bound"), 8), _pct(an.gap_bound(r)), _pct(an.gap_best(r)),
-                         _pct(_makespan_gap(r)), _fmt(r.get("runtime_s"), 3),
+            rows.append([r["method"], str(r["seed"]), str(r["status"]),
+                         _num(r.get("objective"), unit), _num(r.get("bound"), unit),
+                         _pct(an.gap_bound(r)), _pct(an.gap_best(r)),
+                         _pct(_makespan_gap(r)), _num(r.get("runtime_s")),
                          "" if r.get("error") is None else str(r["error"])[:90]])
-        lines += [_table(["method", "seed", "status", "objective", "run bound", "gap to bound",
-                          "gap to best-known", "makespan gap", "runtime (s)", "note"], rows),
+        lines += [_table(["method", "seed", "status", f"objective ({unit})",
+                          f"run bound ({unit})", "gap to bound", "gap to best-known",
+                          "makespan gap", "runtime (s)", "note"], rows),
                   ""]
     sweep = [r for r in records if r.get("spec", {}).get("params") and _solved(r)]
     if sweep:
@@ -536,8 +548,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
             busy = float(m["programming_busy_ns"])
             hidden = 0.0 if busy <= 0 else 1 - float(m["programming_exposed_ns"]) / busy
             rows.append([*(str(r["spec"]["params"].get(k, "")) for k in keys), r["method"],
-                         str(r["seed"]), _fmt(float(m["makespan_ns"]) / 1000, 6),
-                         _fmt(float(m["programming_ns"]) / 1000, 6),
+                         str(r["seed"]), _num(float(m["makespan_ns"]) / 1000, "us"),
+                         _num(float(m["programming_ns"]) / 1000, "us"),
                          _pct(float(m["programming_exposed_share"])), _pct(hidden)])
         lines += ["## Ablation", "",
                   "Makespan and total programming latency in us; exposed share: programming "

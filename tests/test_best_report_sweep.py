@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,10 @@ def test_report_tables_and_plots(tiny_runs: Path, tmp_path: Path) -> None:
     text = report.read_text()
     assert "## Methods" in text and "| method | runs | solved | optimal |" in text
     assert "### tiny-fc2" in text and "gap to best-known" in text
+    # every number a person reads has its unit, and none is in exponent notation
+    assert "| objective (ns) | run bound (ns) |" in text
+    assert re.search(r"best-known objective [\d,]+\.\d\d ns", text)
+    assert not re.search(r"\d\.\d+e[+-]\d", text), "a number in exponent notation"
     # cpsat wins every (instance, seed) group and is proven optimal on each
     row = next(line for line in text.splitlines() if line.startswith("| cpsat |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
