@@ -48,6 +48,11 @@ class Instance:
         The workload.
     """
 
+    def __repr__(self) -> str:
+        return (f"Instance(network={self.network.name!r}, arch={self.arch.name!r}, "
+                f"blocks={self.n_blocks:,}, non_zero={self.n_nonzero:,}, "
+                f"distinct={self.n_distinct_nonzero:,})")
+
     def __init__(self, arch: Architecture, network: Network) -> None:
         self.arch = arch
         self.network = network

@@ -92,6 +92,11 @@ class Layer:
         """(K, N)."""
         return (int(self.weights.shape[0]), int(self.weights.shape[1]))
 
+    def __repr__(self) -> str:  # the weights are summarised, not printed
+        k, n = self.shape
+        deps = "" if self.deps is None else f", deps={list(self.deps)}"
+        return f"Layer({self.name!r}, {self.kind}, {k}x{n} weights, n_inputs={self.n_inputs}{deps})"
+
 
 @dataclass(frozen=True, eq=False)
 class Network:
@@ -155,6 +160,11 @@ class Network:
             else:
                 out.append(sorted(index[d] for d in layer.deps))
         return out
+
+    def __repr__(self) -> str:
+        weights = sum(la.shape[0] * la.shape[1] for la in self.layers)
+        return (f"Network({self.name!r}, {len(self.layers)} layers, {weights:,} weights of "
+                f"{self.weight_bits} bits, {self.encoding})")
 
     def layer_index(self, name: str) -> int:
         """Index of the layer called ``name``."""

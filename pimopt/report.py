@@ -95,6 +95,12 @@ def _num(v: float | None, unit: str = "") -> str:
     return f"{v:,.0f}" if unit == "cells" else f"{v:,.2f}"
 
 
+def _tick(v: float) -> str:
+    """An axis tick without exponent notation: 1,400,000 and 0.25, not 1.4e+06."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}" if abs(v) >= 1e-3 or v == 0 \
+        else f"{v:.2e}"
+
+
 def _pct(v: float | None) -> str:
     return "" if v is None or math.isnan(v) else f"{100 * v:.2f}%"
 
@@ -420,7 +426,7 @@ def plot_ablation(an: Analysis, path: Path) -> PlotInfo | None:
                     ax.set_xticks(xs, [f"{int(v):,}" for v in xs])
                     ax.minorticks_off()
             ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-                lambda v, _: f"{v:,.6g}"))  # readable numbers, no 1.399e+05
+                lambda v, _: _tick(v)))  # readable numbers, no 1.399e+05
             ax.set_xlabel(key)
             ax.grid(alpha=0.3)
         axes[0][j].set_ylabel(f"{objective} ({unit}, geometric mean)")

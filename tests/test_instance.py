@@ -45,3 +45,17 @@ def test_default_instance_summary() -> None:
     assert sum(int(str(r["blocks"])) for r in rows) == inst.n_blocks
     assert inst.n_nonzero > inst.arch.total_slots  # the chip cannot hold the network
     assert len(inst.content_hash()) == 64
+
+
+def test_reprs_are_short_and_name_what_matters() -> None:
+    """Instance, Network and Layer reprs summarise; they never print weight arrays."""
+    from pimopt.architecture import load_architecture
+
+    net = Network.load("pimopt:trained/digits-mlp")
+    inst = Instance(load_architecture("default"), net)
+    text = repr(inst)
+    assert text.startswith("Instance(network='digits-mlp', arch='default', blocks=")
+    assert "non_zero=" in text and "distinct=" in text and len(text) < 150
+    assert repr(net) == "Network('digits-mlp', 2 layers, 2,368 weights of 8 bits, differential)"
+    assert repr(net.layers[0]).startswith("Layer('fc1', fc, 64x32 weights, n_inputs=1")
+    assert "array" not in repr(net) + repr(net.layers[0])
