@@ -14,13 +14,28 @@ crossbar holds; biases stay digital and are not imported):
 - ``MatMul`` with one constant 2-D operand: X W (W constant) or A X (then the
   matrix is A^T and the input vectors are the columns of X).
 
+Natively quantised graphs keep their stored integers (no re-quantisation;
+the layer's ``info["quantization"]`` says so): ``ConvInteger`` and
+``QLinearConv`` become a Conv layer, ``MatMulInteger`` and ``QLinearMatMul`` a
+MatMul layer, each with the weight's zero point subtracted (per tensor or per
+output channel), and a ``DequantizeLinear`` of a constant integer tensor feeds
+its integers to the Conv, Gemm or MatMul that reads it (the scales are
+digital post-scaling of the outputs). The network's ``weight_bits`` grows to
+hold them (an unsigned 8-bit weight minus its zero point needs 9).
+
+``LSTM`` (and onnxruntime's ``DynamicQuantizeLSTM``) becomes two layers per
+direction: the input weights W (input size x 4 hidden) and the recurrent
+weights R (hidden x 4 hidden), each applied to ``sequence x batch`` vectors;
+R depends on W (it runs after the gates' input part). Biases and peepholes
+stay digital.
+
 Weights may be graph initializers or ``Constant`` node outputs. A
 ``BatchNormalization`` that directly follows a Conv, ConvTranspose, Gemm or
 MatMul is folded into its weights (scale gamma / sqrt(var + eps) per output
 channel). Layer dependencies are the nearest weighted ancestors in the graph
 (branches and residual joins give a DAG). Any other operator that carries
-weights (RNNs, quantised and integer kernels, Einsum, ...) is an error naming
-it: no weights are skipped silently. Element-wise and shape operators with
+weights (GRU, RNN, Einsum, attention, ...) is an error naming it: no weights
+are skipped silently. Element-wise and shape operators with
 constant operands (Add, Mul, Reshape, Pad, ...) and biases run in the digital
 periphery, not in crossbars, and are not imported.
 """
@@ -39,8 +54,12 @@ from pimopt.quantize import quantize_symmetric
 from pimopt.tensors import conv_matrix, conv_transpose_matrix
 
 SUPPORTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-WEIGHTED_UNSUPPORTED = ("LSTM", "GRU", "RNN", "QLinearConv", "QLinearMatMul", "ConvInteger",
-                        "MatMulInteger", "Einsum", "DeformConv", "Attention",
+# integer kernels: (float operator they compute, weight input, weight zero-point input)
+QUANTISED = {"ConvInteger": ("Conv", 1, 3), "QLinearConv": ("Conv", 3, 5),
+             "MatMulInteger": ("MatMul", 1, 3), "QLinearMatMul": ("MatMul", 3, 5)}
+RECURRENT = ("LSTM", "DynamicQuantizeLSTM")
+IMPORTED = (*SUPPORTED, *QUANTISED, *RECURRENT)
+WEIGHTED_UNSUPPORTED = ("GRU", "RNN", "Einsum", "DeformConv", "Attention",
                         "MultiHeadAttention", "QGemm", "DynamicQuantizeMatMul")
 
 
@@ -113,6 +132,14 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
             value = _attr(node, "value", None)
             if value is not None:
                 consts[node.output[0]] = numpy_helper.to_array(value)
+    native: set[str] = set()  # constants holding stored integer weights (zero point off)
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in consts \
+                and consts[node.input[0]].dtype.kind in "iu":
+            zp = consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+            consts[node.output[0]] = _minus_zero_point(consts[node.input[0]], zp,
+                                                       int(_attr(node, "axis", 1)))
+            native.add(node.output[0])
     inputs = [i for i in graph.input if i.name not in consts]
     if not inputs:
         raise InputError(f"{p}: the graph has no non-constant input")
@@ -136,8 +163,19 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
             break  # the given shape applies to the first input only
     for go in graph.output:  # declared output shapes may hold the old dynamic dimensions
         go.type.tensor_type.ClearField("shape")
+    # so may the exporter's intermediate shapes, which inference would keep as they are
+    del graph.value_info[:]
     try:
-        model = shape_inference.infer_shapes(model, strict_mode=False)
+        # data propagation folds shape sub-graphs (Shape -> Gather -> Concat -> Reshape,
+        # the usual flatten of exported models) into constant target shapes
+        model = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        for _ in range(MAX_FOLD_ROUNDS):  # each fold can reveal the next shape
+            folded = _fold_shape_subgraphs(model, consts)
+            if not (_shape_contrib_lstms(model) or folded):
+                break
+            model = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(f"{p}: ONNX shape inference failed: {exc}") from None
     graph = model.graph
@@ -151,41 +189,64 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
             consumers.setdefault(i, []).append(node)
 
     layers: list[Layer] = []
-    layer_of_node: dict[int, str] = {}
+    layer_of_node: dict[int, list[str]] = {}
     folded_into: dict[str, str] = {}  # BN output tensor -> layer name
     for idx, node in enumerate(graph.node):
         op = node.op_type
         const_inputs = [i for i in node.input if i in consts and consts[i].ndim >= 2]
-        if op in WEIGHTED_UNSUPPORTED or (op not in SUPPORTED and op not in (
+        if op in WEIGHTED_UNSUPPORTED or (op not in IMPORTED and op not in (
                 "BatchNormalization", "Constant", "Reshape", "Expand", "Tile", "Add", "Mul",
                 "Sub", "Div", "Concat", "Where", "Pad", "Resize", "Slice", "Gather",
-                "ConstantOfShape", "Range", "Shape") and const_inputs):
+                "ConstantOfShape", "Range", "Shape", "DequantizeLinear") and const_inputs):
             raise InputError(f"operator {op} (node {node.name or idx!r}) carries weights "
                              f"({', '.join(const_inputs) or 'its inputs'}) but is not "
-                             f"supported; supported: {', '.join(SUPPORTED)}")
-        if op not in SUPPORTED:
+                             f"supported; supported: {', '.join(IMPORTED)}")
+        if op not in IMPORTED:
             continue
         lname = node.name or f"{op.lower()}{idx}"
+        if op in RECURRENT:
+            deps = _weighted_ancestors(node, producer, layer_of_node)
+            made = _recurrent_layers(node, consts, shapes, lname, deps, bits, quant)
+            layers += made
+            layer_of_node[id(node)] = [la.name for la in made if la.info["gates"] == "R"]
+            continue
+        graph_node = node  # the graph's own node: dependencies are found through it
+        if op in QUANTISED:
+            node = _as_float_op(node, consts, native, lname)
         w, n_inputs, kind, info = _layer_matrix(node, consts, shapes, lname)
         if w is None:
             continue  # MatMul between two activations: no weights
+        stored = node.input[1] in native or node.input[0] in native  # integers as stored
         out = node.output[0]
         bn = [c for c in consumers.get(out, []) if c.op_type == "BatchNormalization"]
         if len(bn) == 1 and len(consumers.get(out, [])) == 1:
             w = _fold_bn(bn[0], w, consts, kind, info, lname)
             folded_into[bn[0].output[0]] = lname
             info["batchnorm_folded"] = bn[0].name or "BatchNormalization"
+            stored = False  # scaled by the folding: quantised again below
         if not np.all(np.isfinite(w)):
             raise InputError(f"layer {lname}: weights contain NaN or infinite values")
-        q, _ = quantize_symmetric(w, bits=bits, mode=quant)
-        deps = _weighted_ancestors(node, producer, layer_of_node)
+        q: NDArray[Any]
+        if stored:
+            q = np.rint(w).astype(np.int64)
+            info["quantization"] = (f"stored integers of {op} (zero point subtracted), not "
+                                    "re-quantised")
+        else:
+            q, _ = quantize_symmetric(w, bits=bits, mode=quant)
+        deps = _weighted_ancestors(graph_node, producer, layer_of_node)
         layers.append(Layer(lname, q, n_inputs=n_inputs, deps=tuple(deps), kind=kind,
                             info=info))
-        layer_of_node[id(node)] = lname
+        layer_of_node[id(graph_node)] = [lname]
     if not layers:
-        raise InputError(f"{p}: no weighted layer ({', '.join(SUPPORTED)}) found")
+        raise InputError(f"{p}: no weighted layer ({', '.join(IMPORTED)}) found")
     _dedupe_names(layers)
-    return Network(name=name or p.stem, layers=tuple(layers), weight_bits=bits,
+    # stored integers may need more bits than the float layers' quantisation
+    widest = max(int(np.abs(la.weights).max(initial=0)) for la in layers)
+    need = max(bits, widest.bit_length() + 1)
+    if need > 16:
+        raise InputError(f"{p}: stored integer weights up to {widest} need {need} bits, more "
+                         "than 16")
+    return Network(name=name or p.stem, layers=tuple(layers), weight_bits=need,
                    encoding=encoding,
                    source=f"ONNX import of {p.name} (input shape "
                           f"{'x'.join(str(d) for d in (_shape_of(inputs[0]) or []))}, "
@@ -201,7 +262,7 @@ def _dedupe_names(layers: list[Layer]) -> None:
 
 
 def _weighted_ancestors(node: Any, producer: dict[str, Any],
-                        layer_of_node: dict[int, str]) -> list[str]:
+                        layer_of_node: dict[int, list[str]]) -> list[str]:
     """Names of the nearest weighted layers upstream of ``node`` (through any other ops)."""
     found: list[str] = []
     stack = list(node.input)
@@ -213,11 +274,191 @@ def _weighted_ancestors(node: Any, producer: dict[str, Any],
         seen.add(t)
         src = producer[t]
         if id(src) in layer_of_node:
-            if layer_of_node[id(src)] not in found:
-                found.append(layer_of_node[id(src)])
+            found += [n for n in layer_of_node[id(src)] if n not in found]
             continue
         stack.extend(src.input)
     return found
+
+
+def _minus_zero_point(w: NDArray[Any], zp: NDArray[Any] | None, axis: int) -> NDArray[Any]:
+    """Stored integers minus their zero point (a scalar, or one per slice along ``axis``)."""
+    q = w.astype(np.int64)
+    if zp is None or zp.size == 0:
+        return q
+    z = zp.astype(np.int64)
+    if z.size == 1:
+        return q - int(z.reshape(-1)[0])
+    shape = [1] * q.ndim
+    shape[axis % q.ndim] = z.size
+    if q.shape[axis % q.ndim] != z.size:
+        raise InputError(f"a zero point of {z.size} values does not match axis {axis} of "
+                         f"weights {list(q.shape)}")
+    return q - z.reshape(shape)
+
+
+def _as_float_op(node: Any, consts: dict[str, NDArray[Any]], native: set[str],
+                 lname: str) -> Any:
+    """A Conv or MatMul node standing for an integer kernel, its weight input naming the
+    stored integers minus their zero point (added to ``consts`` and ``native``)."""
+    import onnx
+
+    float_op, wi, zi = QUANTISED[node.op_type]
+    if len(node.input) <= wi or node.input[wi] not in consts:
+        raise InputError(f"layer {lname}: {node.op_type} weights are not constant (only a "
+                         "constant second operand is imported)")
+    w = consts[node.input[wi]]
+    zp = consts.get(node.input[zi]) if len(node.input) > zi and node.input[zi] else None
+    # per output channel: axis 0 of a convolution's (M, C/g, kh, kw), columns of a matrix
+    key = f"{node.input[wi]}#minus-zero-point"
+    consts[key] = _minus_zero_point(w, zp, 0 if float_op == "Conv" else -1)
+    native.add(key)
+    proxy = onnx.NodeProto()
+    proxy.CopyFrom(node)
+    proxy.op_type = float_op
+    proxy.domain = ""
+    del proxy.input[:]
+    proxy.input.extend([node.input[0], key])
+    return proxy
+
+
+MAX_FOLD_ROUNDS = 8
+MAX_FOLD_NODES = 200  # a shape sub-graph larger than this is not evaluated
+
+
+def _fold_shape_subgraphs(model: Any, consts: dict[str, NDArray[Any]]) -> bool:
+    """Evaluate the shape computations of Reshape targets once the input shape is known.
+
+    A target shape computed at run time (Shape -> Gather -> Concat -> Reshape, or
+    arithmetic on shapes) that onnx's data propagation leaves open is evaluated
+    with onnx's reference runtime: every Shape in its sub-graph reads a tensor
+    whose shape inference has fixed, every other leaf is a constant. The result
+    becomes a constant the Reshape reads. Returns True if any target was folded.
+    """
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    graph = model.graph
+    static: dict[str, list[int]] = {}
+    for vi in [*graph.input, *graph.value_info, *graph.output]:
+        dims = _shape_of(vi)
+        if dims and all(isinstance(d, int) for d in dims):
+            static[vi.name] = [d for d in dims if isinstance(d, int)]
+    producer = {out: node for node in graph.node for out in node.output}
+    folded = False
+    for node in graph.node:
+        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] in consts:
+            continue
+        target = node.input[1]
+        sub: list[Any] = []
+        feeds: dict[str, NDArray[Any]] = {}
+        stack, seen, ok = [target], set(), True
+        while stack and ok:
+            t = stack.pop()
+            if t in seen or t == "":
+                continue
+            seen.add(t)
+            if t in consts:
+                feeds[t] = consts[t]
+                continue
+            src = producer.get(t)
+            if src is None or len(sub) >= MAX_FOLD_NODES:
+                ok = False  # a graph input or too large: not a shape computation
+            elif src.op_type == "Shape":
+                if src.input[0] not in static:
+                    ok = False
+                    break
+                shp = np.array(static[src.input[0]], dtype=np.int64)
+                start, end = int(_attr(src, "start", 0)), _attr(src, "end", None)
+                feeds[t] = shp[start:None if end is None else int(end)]
+            else:
+                sub.append(src)
+                stack.extend(src.input)
+        if not ok:
+            continue
+        order = [n for n in graph.node if any(n is m for m in sub)]  # graph order
+        try:
+            g = helper.make_graph(order, "shape", [],
+                                  [helper.make_tensor_value_info(target, 7, None)],
+                                  [numpy_helper.from_array(np.asarray(v), k)
+                                   for k, v in feeds.items()])
+            runtime = ReferenceEvaluator(helper.make_model(
+                g, opset_imports=list(model.opset_import)))
+            value = runtime.run(None, {})[0]  # type: ignore[index]
+        except Exception:
+            continue
+        name = f"{target}#folded"
+        consts[name] = np.asarray(value, dtype=np.int64)
+        graph.initializer.append(numpy_helper.from_array(consts[name], name))
+        node.input[1] = name
+        folded = True
+    return folded
+
+
+def _shape_contrib_lstms(model: Any) -> bool:
+    """Give onnxruntime's DynamicQuantizeLSTM outputs the shapes of an LSTM's (Y: seq x
+    directions x batch x hidden); True if any was added."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    known = {vi.name: _shape_of(vi) for vi in [*graph.input, *graph.value_info]}
+    added = False
+    for node in graph.node:
+        if node.op_type != "DynamicQuantizeLSTM" or not node.output or not node.output[0]:
+            continue
+        x = known.get(node.input[0], [])
+        hidden = int(_attr(node, "hidden_size", 0))
+        dirs = 2 if _attr(node, "direction", b"forward") in (b"bidirectional",
+                                                              "bidirectional") else 1
+        if len(x) == 3 and all(isinstance(d, int) for d in x[:2]) and hidden > 0:
+            graph.value_info.append(helper.make_tensor_value_info(
+                node.output[0], TensorProto.FLOAT, [x[0], dirs, x[1], hidden]))
+            added = True
+    return added
+
+
+def _recurrent_layers(node: Any, consts: dict[str, NDArray[Any]],
+                      shapes: dict[str, list[int | str | None]], lname: str, deps: list[str],
+                      bits: int, quant: str) -> list[Layer]:
+    """Per direction, the input (W) and recurrent (R) weight matrices of an LSTM."""
+    op = node.op_type
+    if len(node.input) < 3 or node.input[1] not in consts or node.input[2] not in consts:
+        raise InputError(f"layer {lname}: {op} weights are not constant")
+    if int(_attr(node, "layout", 0)) != 0:
+        raise InputError(f"layer {lname}: {op} with layout=1 (batch first) is not supported")
+    x = shapes.get(node.input[0], [])
+    n_inputs = _numel(list(x[:2]), lname, "input")  # sequence x batch vectors
+    mats = {"W": consts[node.input[1]], "R": consts[node.input[2]]}
+    stored = op == "DynamicQuantizeLSTM"
+    if stored:  # onnxruntime: W (dirs, input, 4 hidden), R (dirs, hidden, 4 hidden), int8
+        zps = {"W": consts.get(node.input[9]) if len(node.input) > 9 else None,
+               "R": consts.get(node.input[11]) if len(node.input) > 11 else None}
+        def per_direction(m: NDArray[Any], zp: NDArray[Any] | None) -> NDArray[Any]:
+            return np.stack([_minus_zero_point(m[d], None if zp is None else
+                                               zp.reshape(m.shape[0], -1)[d], -1)
+                             for d in range(m.shape[0])])
+        mats = {g: per_direction(m, zps[g]) for g, m in mats.items()}
+    else:  # ONNX: W (dirs, 4 hidden, input), R (dirs, 4 hidden, hidden)
+        mats = {g: np.transpose(m.astype(np.float64), (0, 2, 1)) for g, m in mats.items()}
+    out: list[Layer] = []
+    names = ("forward", "backward")
+    for d in range(mats["W"].shape[0]):
+        prev = deps
+        for gate in ("W", "R"):
+            m = mats[gate][d]
+            if stored:
+                q = m.astype(np.int64)
+                how = f"stored integers of {op} (zero point subtracted), not re-quantised"
+            else:
+                if not np.all(np.isfinite(m)):
+                    raise InputError(f"layer {lname}: weights contain NaN or infinite values")
+                q, _ = quantize_symmetric(m, bits=bits, mode=quant)
+                how = f"{quant} {bits}-bit symmetric"
+            name = f"{lname}.{names[d] if mats['W'].shape[0] > 1 else 'lstm'}.{gate}"
+            out.append(Layer(name, q, n_inputs=n_inputs, deps=tuple(prev), kind="fc",
+                             info={"op": op, "gates": gate, "direction": names[d],
+                                   "quantization": how}))
+            prev = [name]  # R after W: the recurrence adds R h to the gates' input part
+    return out
 
 
 def _numel(dims: list[int | str | None], lname: str, what: str) -> int:

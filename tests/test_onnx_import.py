@@ -15,6 +15,7 @@ from pimopt import InputError, Instance, solve, verify
 from pimopt.encoding import decode_cells
 from pimopt.onnx_import import import_onnx
 from pimopt.quantize import quantize_symmetric
+from pimopt.tensors import conv_matrix
 from tests.conftest import small_arch
 
 RNG = np.random.default_rng(0)
@@ -239,10 +240,10 @@ def test_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"\x08\x07garbage that is not a protobuf model")
     with pytest.raises(InputError, match="not a valid ONNX model"):
         import_onnx(bad)
-    lstm = helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=2, name="rnn")
-    path = save(tmp_path, [lstm], [1, 1, 3],
-                {"W": RNG.normal(size=(1, 8, 3)), "R": RNG.normal(size=(1, 8, 2))}, name="l")
-    with pytest.raises(InputError, match=r"operator LSTM .* carries weights"):
+    gru = helper.make_node("GRU", ["x", "W", "R"], ["y"], hidden_size=2, name="rnn")
+    path = save(tmp_path, [gru], [1, 1, 3],
+                {"W": RNG.normal(size=(1, 6, 3)), "R": RNG.normal(size=(1, 6, 2))}, name="l")
+    with pytest.raises(InputError, match=r"operator GRU .* carries weights"):
         import_onnx(path)
     with pytest.raises(InputError, match="does not exist"):
         import_onnx(tmp_path / "nope.onnx")
@@ -262,3 +263,130 @@ def test_imported_network_schedule_is_bit_exact(tmp_path: Path) -> None:
     inst = Instance(small_arch(), net)
     res = solve(inst, "assignment", objective="programming", functional_samples=None)
     assert verify(inst, res.schedule, functional_samples=None).ok
+
+
+def _save_int(tmp: Path, nodes: list[Any], x_shape: list[int], inits: dict[str, np.ndarray],
+              name: str, x_type: int = TensorProto.UINT8) -> Path:
+    """A model with integer initializers kept in their own types (``save`` casts to float)."""
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", x_type, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["?"])],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    path = tmp / f"{name}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_integer_kernels_keep_their_stored_weights(tmp_path: Path) -> None:
+    """ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul and DequantizeLinear of a
+    constant: the layer holds the stored integers minus the zero point (per tensor or per
+    channel), exactly, not re-quantised; the network's weight bits grow to hold them."""
+    w = RNG.integers(0, 256, size=(4, 2, 3, 3)).astype(np.uint8)
+    zp = np.array(128, np.uint8)
+    f32 = {"s": np.array(0.05, np.float32)}
+    conv_int = helper.make_node("ConvInteger", ["x", "w", "", "wz"], ["q"], name="ci")
+    cast = helper.make_node("Cast", ["q"], ["y"], to=TensorProto.FLOAT)
+    path = _save_int(tmp_path, [conv_int, cast], [1, 2, 6, 6], {"w": w, "wz": zp}, "ci")
+    net = import_onnx(path)
+    want = conv_matrix(w.astype(np.int64) - 128, 1)
+    assert np.array_equal(net.layers[0].weights, want)
+    assert net.weight_bits == 9  # uint8 minus 128 reaches -128: outside 8-bit symmetric
+    assert "not re-quantised" in net.layers[0].info["quantization"]
+    assert net.layers[0].n_inputs == 16
+
+    # QLinearConv with a per-output-channel int8 zero point
+    wi = RNG.integers(-100, 100, size=(3, 2, 1, 1)).astype(np.int8)
+    wz = np.array([1, -2, 3], np.int8)
+    ql = helper.make_node("QLinearConv", ["x", "s", "xz", "w", "ws", "wz", "s", "xz"], ["q"],
+                          name="qc")
+    deq = helper.make_node("DequantizeLinear", ["q", "s", "xz"], ["y"])
+    path = _save_int(tmp_path, [ql, deq], [1, 2, 4, 4],
+                     {"w": wi, "wz": wz, "ws": np.full(3, 0.1, np.float32),
+                      "xz": np.array(0, np.uint8), **f32}, "qc")
+    layer = import_onnx(path).layers[0]
+    assert np.array_equal(layer.weights,
+                          conv_matrix(wi.astype(np.int64) - wz[:, None, None, None], 1))
+
+    # MatMulInteger and QLinearMatMul: per-column zero points
+    b = RNG.integers(0, 256, size=(5, 3)).astype(np.uint8)
+    bz = np.array([10, 20, 30], np.uint8)
+    mm = helper.make_node("MatMulInteger", ["x", "b", "", "bz"], ["q"], name="mi")
+    path = _save_int(tmp_path, [mm, cast], [2, 5], {"b": b, "bz": bz}, "mi")
+    assert np.array_equal(import_onnx(path).layers[0].weights,
+                          b.astype(np.int64) - bz[None, :])
+    qm = helper.make_node("QLinearMatMul", ["x", "s", "xz", "b", "s", "bz", "s", "xz"], ["q"],
+                          name="qm")
+    path = _save_int(tmp_path, [qm, deq], [2, 5],
+                     {"b": b, "bz": bz, "xz": np.array(0, np.uint8), **f32}, "qm")
+    assert np.array_equal(import_onnx(path).layers[0].weights,
+                          b.astype(np.int64) - bz[None, :])
+
+    # a float MatMul reading DequantizeLinear(int8 constant): its integers, as stored
+    bi = RNG.integers(-50, 50, size=(5, 3)).astype(np.int8)
+    dq = helper.make_node("DequantizeLinear", ["b", "bs", "bz8"], ["bf"])
+    fm = helper.make_node("MatMul", ["x", "bf"], ["y"], name="fm")
+    path = _save_int(tmp_path, [dq, fm], [2, 5],
+                     {"b": bi, "bs": np.array(0.02, np.float32), "bz8": np.array(4, np.int8)},
+                     "dq", x_type=TensorProto.FLOAT)
+    net = import_onnx(path)
+    assert np.array_equal(net.layers[0].weights, bi.astype(np.int64) - 4)
+    assert net.weight_bits == 8
+
+
+def test_lstm_becomes_input_and_recurrent_matrices(tmp_path: Path) -> None:
+    """A bidirectional LSTM: W^T and R^T per direction, each over sequence x batch input
+    vectors, R after W; the layer after it depends on both directions."""
+    hidden, size, seq = 2, 3, 5
+    w = RNG.normal(size=(2, 4 * hidden, size))
+    r = RNG.normal(size=(2, 4 * hidden, hidden))
+    lstm = helper.make_node("LSTM", ["x", "W", "R"], ["h"], hidden_size=hidden,
+                            direction="bidirectional", name="rnn")
+    flat = helper.make_node("Reshape", ["h", "shape"], ["hf"])
+    fc = helper.make_node("MatMul", ["hf", "fcw"], ["y"], name="fc")
+    path = _save_int(tmp_path, [lstm, flat, fc], [seq, 1, size],
+                     {"W": w.astype(np.float32), "R": r.astype(np.float32),
+                      "shape": np.array([seq, 2 * hidden]),
+                      "fcw": RNG.normal(size=(2 * hidden, 4)).astype(np.float32)}, "lstm",
+                     x_type=TensorProto.FLOAT)
+    net = import_onnx(path)
+    names = [la.name for la in net.layers]
+    assert names == ["rnn.forward.W", "rnn.forward.R", "rnn.backward.W", "rnn.backward.R",
+                     "fc"]
+    fw = net.layers[0]
+    assert fw.shape == (size, 4 * hidden) and fw.n_inputs == seq
+    assert net.layers[1].shape == (hidden, 4 * hidden) and net.layers[1].deps == (
+        "rnn.forward.W",)
+    assert set(net.layers[4].deps) == {"rnn.forward.R", "rnn.backward.R"}
+    # the same quantisation as a plain matrix: W^T of the forward direction
+    q, _ = quantize_symmetric(w[0].T.astype(np.float32).astype(np.float64), bits=8,
+                              mode="per-tensor")
+    assert np.array_equal(fw.weights, q)
+
+
+def test_computed_reshape_targets_are_folded(tmp_path: Path) -> None:
+    """The flatten of exported models: Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+    before a MatMul. With a dynamic batch and --input-shape the target is evaluated, and
+    stale symbolic shapes the exporter left in value_info do not survive."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+        helper.make_node("Shape", ["c"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+        helper.make_node("Concat", ["n1", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["c", "target"], ["f"]),
+        helper.make_node("MatMul", ["f", "fcw"], ["y"], name="fc"),
+    ]
+    inits = {"w": RNG.normal(size=(2, 3, 3, 3)), "zero": np.array(0),
+             "axes": np.array([0]), "minus1": np.array([-1]),
+             "fcw": RNG.normal(size=(2 * 4 * 4, 5))}
+    graph = helper.make_graph(
+        nodes, "flat", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(v.astype(np.float32 if k in ("w", "fcw") else np.int64), k)
+         for k, v in inits.items()],
+        value_info=[helper.make_tensor_value_info("f", TensorProto.FLOAT, ["N", "M"])])
+    path = tmp_path / "flat.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    net = import_onnx(path, input_shape=(3, 3, 6, 6))
+    assert [la.name for la in net.layers] == ["conv", "fc"]
+    assert net.layers[1].n_inputs == 3 and net.layers[1].deps == ("conv",)
