@@ -40,6 +40,12 @@ FILES = {
     "resnet20": ROOT / "instances" / "imported" / "resnet20-cifar.json",
     "digits-mlp": ROOT / "instances" / "trained" / "digits-mlp.json",
     "digits-cnn": ROOT / "instances" / "trained" / "digits-cnn.json",
+    # real trained models from PyPI wheels (scripts/fetch_trained.py); NudeNet's is
+    # AGPL-3.0 and only rebuilt locally, never committed
+    "ddddocr-det": ROOT / "instances" / "trained" / "ddddocr" / "ddddocr-det.json",
+    "ddddocr-ocr-int8": ROOT / "instances" / "trained" / "ddddocr" / "ddddocr-ocr-int8.json",
+    "ddddocr-ocr": ROOT / "instances" / "trained" / "ddddocr" / "ddddocr-ocr.json",
+    "nudenet-320n": ROOT / "instances" / "trained" / "generated" / "nudenet-320n.json",
 }
 REAL = ("resnet18-cifar", "resnet18-imagenet", "mobilenetv2-imagenet", "resnet50-imagenet")
 DEFAULT_INSTANCES = ("resnet50-imagenet", "resnet18-imagenet", "resnet18-cifar",

@@ -47,3 +47,48 @@ def test_committed_instance_is_the_import(name: str) -> None:
     first = inits["w1"] if name == "digits-mlp" else inits["k1"].reshape(8, 9).T
     q, _ = quantize_symmetric(first.astype(np.float64), bits=8)
     assert np.array_equal(net.layers[0].weights, q)
+
+
+DDDDOCR = Path(__file__).resolve().parent.parent / "instances" / "trained" / "ddddocr"
+
+
+def test_wheel_models_match_their_provenance() -> None:
+    """The committed ddddocr networks are what scripts/fetch_trained.py records: content
+    hashes, layer counts, weight bits; the int8 model's layers say their integers are the
+    stored ones, and every pinned wheel hash is the one the script checks."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "fetch_trained", DDDDOCR.parents[2] / "scripts" / "fetch_trained.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    sys.modules["fetch_trained"] = script  # its dataclasses look their module up
+    spec.loader.exec_module(script)
+    pinned = {w.package: w for w in script.WHEELS}
+    records = json.loads((DDDDOCR / "PROVENANCE-ddddocr.json").read_text())
+    assert [r["instance"] for r in records] == [m.name for m in pinned["ddddocr"].models]
+    for r in records:
+        assert r["wheel_sha256"] == pinned["ddddocr"].sha256 and r["licence"] == "MIT"
+        net = Network.load(DDDDOCR / f"{r['instance']}.json")
+        assert net.content_hash() == r["network_sha256"]
+        assert len(net.layers) == r["layers"] and net.weight_bits == r["weight_bits"]
+        assert r["wheel_sha256"][:16] in net.source
+    int8 = Network.load(DDDDOCR / "ddddocr-ocr-int8.json")
+    assert int8.weight_bits == 9
+    assert all("not re-quantised" in la.info["quantization"] for la in int8.layers)
+    assert {la.info.get("gates") for la in int8.layers} >= {"W", "R"}
+    assert (DDDDOCR / "LICENSE-ddddocr").read_text().startswith("The MIT License")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ddddocr-det", "ddddocr-ocr-int8", "ddddocr-ocr"])
+def test_wheel_models_solve_and_verify(name: str) -> None:
+    """Each real trained model solves with the makespan-aware method, verified."""
+    from pimopt import Instance, solve
+    from pimopt.architecture import load_architecture
+
+    inst = Instance(load_architecture("default"), Network.load(DDDDOCR / f"{name}.json"))
+    res = solve(inst, "balanced", time_limit=120, functional_samples=2)
+    assert res.report.ok and res.status in ("feasible", "optimal")
+    assert res.metrics["makespan_ns"] > 0
