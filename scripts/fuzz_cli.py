@@ -104,6 +104,25 @@ def _maybe_valid(key: str, value: Any) -> bool:
     return any(type(value) is type(a) and (value == a or value is a) for a in allowed)
 
 
+def _edits(obj: dict[str, Any], kind: str, unknown_ok: bool
+           ) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """Every field of ``obj`` (and an unknown one) set to each bad value or deleted:
+    (label, edited copy, whether the edit may be valid)."""
+    for key in [*obj, "unknown_field"]:
+        for v in [*BAD_VALUES, "<delete>"]:
+            data = dict(obj)
+            if v == "<delete>":
+                if key not in data:
+                    continue
+                del data[key]
+            else:
+                data[key] = v
+            k = f"{kind}.{key}"
+            ok = _maybe_valid(k, v) or (v == "<delete>" and k in OPTIONAL) \
+                or (key == "unknown_field" and unknown_ok)
+            yield f"{k} = {v!r}", data, ok
+
+
 def field_cases(base: dict[str, bytes]) -> Iterator[Case]:
     net = json.loads(base["net.json"])
     sched = json.loads(base["sol/schedule.json"])
@@ -114,34 +133,12 @@ def field_cases(base: dict[str, bytes]) -> Iterator[Case]:
     def net_case(name: str, data: dict[str, Any], invalid: bool) -> Case:
         return Case(name, solve, {"net.json": _dump(data).encode()}, invalid, "o")
 
-    for key in [*net, "unknown_field"]:
-        for v in [*BAD_VALUES, "<delete>"]:
-            data = dict(net)
-            if v == "<delete>":
-                if key not in data:
-                    continue
-                del data[key]
-            else:
-                data[key] = v
-            k = f"network.{key}"
-            deleted_ok = v == "<delete>" and (k in OPTIONAL)
-            ok = _maybe_valid(k, v) or deleted_ok or (key == "unknown_field")
-            yield net_case(f"{k} = {v!r}", data, not ok)
-    for key in [*net["layers"][0], "unknown_field"]:
-        for v in [*BAD_VALUES, "<delete>"]:
-            layer = dict(net["layers"][0])
-            if v == "<delete>":
-                if key not in layer:
-                    continue
-                del layer[key]
-            else:
-                layer[key] = v
-            data = dict(net, layers=[layer, *net["layers"][1:]])
-            data.pop("sha256", None)  # the field itself must be caught, not the hash
-            k = f"layer.{key}"
-            ok = _maybe_valid(k, v) or (v == "<delete>" and k in OPTIONAL) \
-                or key == "unknown_field"
-            yield net_case(f"{k} = {v!r}", data, not ok)
+    for label, data, ok in _edits(net, "network", unknown_ok=True):
+        yield net_case(label, data, not ok)
+    for label, layer, ok in _edits(net["layers"][0], "layer", unknown_ok=True):
+        data = dict(net, layers=[layer, *net["layers"][1:]])
+        data.pop("sha256", None)  # the field itself must be caught, not the hash
+        yield net_case(label, data, not ok)
     fields = ["crossbars", "rows", "cols", "cell_bits", "ou_rows", "ou_cols", "t_ou",
               "input_bits", "ous_per_crossbar", "write_width", "write_parallel", "t_set",
               "t_reset", "t_verify", "pulse_mode", "e_set", "e_reset",
@@ -156,19 +153,8 @@ def field_cases(base: dict[str, bytes]) -> Iterator[Case]:
             k = f"arch.{key}"
             ok = _maybe_valid(k, None if v is None and key == "name" else v)
             yield Case(f"{k} = {v!r}", solve, {"arch.toml": text.encode()}, not ok, "o")
-    for key in [*sched, "unknown_field"]:
-        for v in [*BAD_VALUES, "<delete>"]:
-            data = dict(sched)
-            if v == "<delete>":
-                if key not in data:
-                    continue
-                del data[key]
-            else:
-                data[key] = v
-            k = f"schedule.{key}"
-            ok = _maybe_valid(k, v) or (v == "<delete>" and k in OPTIONAL)
-            yield Case(f"{k} = {v!r}", verify, {"sol/schedule.json": _dump(data).encode()},
-                       not ok)
+    for label, data, ok in _edits(sched, "schedule", unknown_ok=False):
+        yield Case(label, verify, {"sol/schedule.json": _dump(data).encode()}, not ok)
     for key in metrics:
         for v in BAD_VALUES:
             if isinstance(metrics[key], (dict, list)):
