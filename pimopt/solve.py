@@ -1077,6 +1077,13 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     clock = _Clock(time_limit, min(per_block * inst.n_nonzero, 0.6 * time_limit))
     info: dict[str, Any] = {}
     stages: list[Stage] = []
+    if per_block * inst.n_nonzero > 0.6 * time_limit:  # say so now, not only afterwards
+        info["time_limit_note"] = (
+            f"time_limit {time_limit:g} s is short for {inst.n_nonzero:,} blocks: scheduling "
+            f"and verifying them take about {per_block * inst.n_nonzero:,.0f} s, so the run "
+            f"may end after its limit (give at least "
+            f"{per_block * inst.n_nonzero / 0.6:,.0f} s)")
+        log.warning("%s", info["time_limit_note"])
 
     # bounds first, within their own share of the time limit: the makespan bound, and for
     # mapping objectives the layered assignment bound (it assumes shared loads: reuse)

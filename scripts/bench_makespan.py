@@ -53,6 +53,21 @@ DEFAULT_INSTANCES = ("resnet50-imagenet", "resnet18-imagenet", "resnet18-cifar",
 BASELINES = ("naive", "sorted")
 
 
+LARGE_WEIGHTS = 1_000_000  # networks with more weights get --large-time-limit
+
+
+def _large(name: str) -> bool:
+    """ImageNet-size real-shaped networks, and any network with more than 10^6 weights
+    (125,000 blocks on the default chip), get the large limit: scheduling and verifying
+    10^6 blocks alone take about a minute."""
+    if name in REAL:
+        return True
+    from pimopt import Network
+
+    net = Network.load(instance_path(name))
+    return sum(la.shape[0] * la.shape[1] for la in net.layers) > LARGE_WEIGHTS
+
+
 def instance_path(name: str) -> Path:
     """The network file of a named instance (real-shaped ones generated on demand)."""
     if name in FILES:
@@ -213,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.instances.split(","):
         instance_path(name)  # generate missing instances before the pool starts
     tasks: dict[tuple[str, ...], tuple[Any, ...]] = {
-        (i, p, m): (i, p, m, args.large_time_limit if i in REAL else args.time_limit,
+        (i, p, m): (i, p, m, args.large_time_limit if _large(i) else args.time_limit,
                     args.seed)
         for i in args.instances.split(",") for p in args.presets.split(",")
         for m in args.methods.split(",")}

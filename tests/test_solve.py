@@ -191,3 +191,13 @@ def test_lns_with_chains_too_long_for_exact_windows_falls_back_to_granular_moves
     assert out.info["lns_windows_too_large"] > 0 and out.info["lns_neighbourhoods"] == 0
     assert out.info["after_lns"].startswith("granular")
     assert p.evaluate(out.chains) <= out.info["warm_objective"]
+
+
+def test_a_limit_too_short_for_scheduling_and_verifying_is_said_up_front() -> None:
+    """Scheduling and verifying are linear in the blocks and not time-limited: a limit
+    below their estimate is named in the result (and logged) before the run starts."""
+    inst = load_instance()  # 5,538 blocks: about 0.17 s of scheduling and verifying
+    res = solve(inst, "naive", time_limit=0.2, bound=False, functional_samples=1)
+    assert "is short for 5,538 blocks" in res.info["time_limit_note"]
+    assert "time_limit_note" not in solve(inst, "naive", time_limit=30, bound=False,
+                                          functional_samples=1).info
