@@ -68,6 +68,22 @@ def _large(name: str) -> bool:
     return sum(la.shape[0] * la.shape[1] for la in net.layers) > LARGE_WEIGHTS
 
 
+def _selection(args: argparse.Namespace) -> str:
+    """The options of a run that chose other instances, presets, methods or output."""
+    parts = []
+    for opt, value, default in (
+            ("--instances", args.instances, ",".join(DEFAULT_INSTANCES)),
+            ("--presets", args.presets, "default,wv-mlc,multi-ou,small-chip"),
+            ("--methods", args.methods, "naive,sorted,balanced")):
+        if value != default:
+            parts.append(f" {opt} {value}")
+    out = Path(args.out).resolve()
+    default_out = ROOT / "results" / "makespan"
+    if out != default_out:
+        parts.append(f" --out {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return "".join(parts)
+
+
 def instance_path(name: str) -> Path:
     """The network file of a named instance (real-shaped ones generated on demand)."""
     if name in FILES:
@@ -256,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     write_bench_readme(
         out, "Minimum inference latency: makespan of naive, sorted and the makespan-aware "
         "method",
-        f"python scripts/bench_makespan.py --time-limit {args.time_limit:g} "
+        f"python scripts/bench_makespan.py{_selection(args)} --time-limit {args.time_limit:g} "
         f"--large-time-limit {args.large_time_limit:g} --jobs {args.jobs} --seed {args.seed}"
         + (f" --rebound --bound-time-limit {args.bound_time_limit:g}" if args.rebound else ""),
         records, [
