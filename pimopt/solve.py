@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -578,36 +578,62 @@ def instance_bound(inst: Instance, metric: str, time_limit: float | None = None,
         If given, ``source["instance"]`` says where the bound came from
         (``"cache"`` or ``"computed"``).
     """
-    from pimopt import cache
-
     if source is None:
         source = {}
-    key = (inst.content_hash(), metric)
-    old = _BOUND_CACHE.get(key)
-    if old is None:
-        rec = cache.load(f"instance-bound-{metric}", key[0])
-        if rec is not None:
-            old = _BOUND_CACHE[key] = InstanceBound(float(rec["value"]), bool(rec["complete"]),
-                                                    float(rec["seconds"]))
-    if old is not None and (old.complete or (time_limit is not None
-                                             and time_limit <= old.seconds)):
-        log.info("instance bound (%s) from the cache: %g", metric, old.value)
-        source["instance"] = "cache"
-        return old
+    key = inst.content_hash()
+    bound, source["instance"] = _cached_bound(
+        f"instance-bound-{metric}", key, _BOUND_CACHE, (key, metric), time_limit,
+        lambda: _computed_instance_bound(inst, metric, time_limit),
+        lambda rec: InstanceBound(float(rec["value"]), bool(rec["complete"]),
+                                  float(rec["seconds"])),
+        lambda b: {"value": b.value, "complete": b.complete, "seconds": b.seconds},
+        lambda b: b.value)
+    return bound
+
+
+def _computed_instance_bound(inst: Instance, metric: str,
+                             time_limit: float | None) -> InstanceBound:
     t0 = time.perf_counter()
     report: dict[str, Any] = {}
     value = _instance_bound(inst, metric, None if time_limit is None else t0 + time_limit,
                             report)
-    new = InstanceBound(value, bool(report["complete"]), time.perf_counter() - t0)
-    if old is not None and new.value < old.value:
-        source["instance"] = "cache"
-        return old
-    source["instance"] = "computed"
-    if new.complete or not interrupt.requested():  # a bound cut by Ctrl-C is not its time's
-        _BOUND_CACHE[key] = new
-        cache.store(f"instance-bound-{metric}", key[0],
-                    {"value": new.value, "complete": new.complete, "seconds": new.seconds})
-    return new
+    return InstanceBound(value, bool(report["complete"]), time.perf_counter() - t0)
+
+
+BoundT = TypeVar("BoundT", InstanceBound, MakespanBound)
+
+
+def _cached_bound(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
+                  time_limit: float | None, compute: Callable[[], BoundT],
+                  from_record: Callable[[dict[str, Any]], BoundT],
+                  to_record: Callable[[BoundT], dict[str, Any]],
+                  value: Callable[[BoundT], float]) -> tuple[BoundT, str]:
+    """A bound from memory, the disk cache (:mod:`pimopt.cache`) or ``compute()``, and
+    where it came from (``"cache"`` or ``"computed"``).
+
+    A complete cached bound is reused as is; a cut one only by runs with no more time
+    for it (``time_limit`` <= the seconds it took). A new bound weaker than the cached
+    one leaves the cached. A bound cut by Ctrl-C is not stored: it is not what its time
+    can give.
+    """
+    from pimopt import cache
+
+    old = memo.get(memo_key)
+    if old is None:
+        rec = cache.load(name, key)
+        if rec is not None:
+            old = memo[memo_key] = from_record(rec)
+    if old is not None and (old.complete or (time_limit is not None
+                                             and time_limit <= old.seconds)):
+        log.info("%s from the cache: %g", name, value(old))
+        return old, "cache"
+    new = compute()
+    if old is not None and value(new) < value(old):
+        return old, "cache"
+    if new.complete or not interrupt.requested():
+        memo[memo_key] = new
+        cache.store(name, key, to_record(new))
+    return new, "computed"
 
 
 def _instance_bound(inst: Instance, metric: str, deadline: float | None,
@@ -969,28 +995,15 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
     "computed"; a computed bound smaller than the cached one leaves the cached)."""
     if source is None:
         source = {}
-    from pimopt import cache
 
-    key = inst.content_hash()
-    old = _MAKESPAN_BOUNDS.get(key)
-    if old is None:
-        rec = cache.load("makespan-bound", key)
-        if rec is not None:
-            rec.pop("key")
-            old = _MAKESPAN_BOUNDS[key] = MakespanBound(**rec)
-    if old is not None and (old.complete or time_limit <= old.seconds):
-        log.info("makespan bound from the cache: %d ps (%s)", old.value_ps, old.programming_term)
-        source["makespan"] = "cache"
-        return old
-    mb = makespan_bound(inst, time_limit=time_limit)
-    if old is not None and mb.value_ps < old.value_ps:
-        source["makespan"] = "cache"
-        return old
-    source["makespan"] = "computed"
-    if mb.complete or not interrupt.requested():  # a bound cut by Ctrl-C is not its time's
-        _MAKESPAN_BOUNDS[key] = mb
-        cache.store("makespan-bound", key, mb.to_dict())
-    return mb
+    def from_record(rec: dict[str, Any]) -> MakespanBound:
+        return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
+
+    bound, source["makespan"] = _cached_bound(
+        "makespan-bound", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
+        time_limit, lambda: makespan_bound(inst, time_limit=time_limit), from_record,
+        MakespanBound.to_dict, lambda b: b.value_ps)
+    return bound
 
 
 @interrupt.interruptible
