@@ -370,7 +370,7 @@ def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...],
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1,
                                   initializer=die_with_parent, initargs=(os.getpid(),))
-    n = 0
+    recorded = 0
     try:
         futs = {pool.submit(fn, *args): key for key, args in todo.items()}
         for n, fut in enumerate(cf.as_completed(futs), start=1):
@@ -385,10 +385,11 @@ def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...],
             records.append(rec)
             with runs_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec) + "\n")
+            recorded += 1
             print(f"[{n}/{len(todo)}] {' '.join(key)}: {describe(rec)}", flush=True)
     except KeyboardInterrupt:  # the scripts' Ctrl-C: no traceback, the resume command
         stop_pool(pool)
-        print(_resume_hint(max(n - 1, 0), len(todo), runs_path), flush=True)
+        print(_resume_hint(recorded, len(todo), runs_path), flush=True)
         raise SystemExit(130) from None
     pool.shutdown()
     return records, failed
