@@ -213,7 +213,16 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
         graph_node = node  # the graph's own node: dependencies are found through it
         if op in QUANTISED:
             node = _as_float_op(node, consts, native, lname)
-        w, n_inputs, kind, info = _layer_matrix(node, consts, shapes, lname)
+        try:
+            w, n_inputs, kind, info = _layer_matrix(node, consts, shapes, lname)
+        except InputError as exc:
+            blocker = _shape_blocker(graph_node.input[0], producer, shapes, consts)
+            if blocker is None or "unknown after shape inference" not in str(exc):
+                raise
+            raise InputError(f"layer {lname}: its shape is unknown because shape inference "
+                             f"stops at {blocker}: its inputs have shapes but its output has "
+                             "none (an operator onnx cannot infer; a custom or contrib one?)"
+                             ) from None
         if w is None:
             continue  # MatMul between two activations: no weights
         stored = node.input[1] in native or node.input[0] in native  # integers as stored
@@ -278,6 +287,27 @@ def _weighted_ancestors(node: Any, producer: dict[str, Any],
             continue
         stack.extend(src.input)
     return found
+
+
+def _known(dims: list[int | str | None] | None) -> bool:
+    return bool(dims) and all(isinstance(d, int) for d in dims or [])
+
+
+def _shape_blocker(tensor: str, producer: dict[str, Any],
+                   shapes: dict[str, list[int | str | None]],
+                   consts: dict[str, NDArray[Any]]) -> str | None:
+    """The first node upstream of ``tensor`` whose output shape is unknown although its
+    data inputs' shapes are known (``"Op 'name'"``); ``None`` if the input itself is."""
+    seen: set[str] = set()
+    while tensor in producer and tensor not in seen and not _known(shapes.get(tensor)):
+        seen.add(tensor)
+        node = producer[tensor]
+        data = [i for i in node.input if i and i not in consts]
+        unknown = [i for i in data if not _known(shapes.get(i))]
+        if not unknown:
+            return f"{node.op_type} {node.name or node.output[0]!r}"
+        tensor = unknown[0]
+    return None
 
 
 def _minus_zero_point(w: NDArray[Any], zp: NDArray[Any] | None, axis: int) -> NDArray[Any]:

@@ -391,3 +391,22 @@ def test_computed_reshape_targets_are_folded(tmp_path: Path) -> None:
     net = import_onnx(path, input_shape=(3, 3, 6, 6))
     assert [la.name for la in net.layers] == ["conv", "fc"]
     assert net.layers[1].n_inputs == 3 and net.layers[1].deps == ("conv",)
+
+
+def test_shape_inference_stop_names_the_operator(tmp_path: Path) -> None:
+    """A custom operator onnx cannot infer leaves the next layer without a shape: the error
+    names that operator, not "pass --input-shape" (the input shape is known)."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Mystery", ["c"], ["m"], domain="com.example", name="odd"),
+             helper.make_node("MatMul", ["m", "fcw"], ["y"], name="fc")]
+    graph = helper.make_graph(
+        nodes, "custom", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["?"])],
+        [numpy_helper.from_array(RNG.normal(size=(2, 3, 3, 3)).astype(np.float32), "w"),
+         numpy_helper.from_array(RNG.normal(size=(4, 5)).astype(np.float32), "fcw")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("com.example", 1)])
+    path = tmp_path / "custom.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(InputError, match=r"layer fc: .* stops at Mystery 'odd'"):
+        import_onnx(path)
