@@ -371,7 +371,7 @@ def _fold_shape_subgraphs(model: Any, consts: dict[str, NDArray[Any]]) -> bool:
     static: dict[str, list[int]] = {}
     for vi in [*graph.input, *graph.value_info, *graph.output]:
         dims = _shape_of(vi)
-        if dims and all(isinstance(d, int) for d in dims):
+        if _known(dims):
             static[vi.name] = [d for d in dims if isinstance(d, int)]
     producer = {out: node for node in graph.node for out in node.output}
     folded = False
@@ -439,7 +439,7 @@ def _shape_contrib_lstms(model: Any) -> bool:
         hidden = int(_attr(node, "hidden_size", 0))
         dirs = 2 if _attr(node, "direction", b"forward") in (b"bidirectional",
                                                               "bidirectional") else 1
-        if len(x) == 3 and all(isinstance(d, int) for d in x[:2]) and hidden > 0:
+        if len(x) == 3 and _known(x[:2]) and hidden > 0:
             graph.value_info.append(helper.make_tensor_value_info(
                 node.output[0], TensorProto.FLOAT, [x[0], dirs, x[1], hidden]))
             added = True
@@ -492,7 +492,7 @@ def _recurrent_layers(node: Any, consts: dict[str, NDArray[Any]],
 
 
 def _numel(dims: list[int | str | None], lname: str, what: str) -> int:
-    if not dims or any(not isinstance(d, int) for d in dims):
+    if not _known(dims):
         raise InputError(f"layer {lname}: the {what} shape {dims} is unknown after shape "
                          "inference: pass --input-shape")
     return int(np.prod([int(d) for d in dims if isinstance(d, int)]))
