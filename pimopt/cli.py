@@ -22,6 +22,7 @@ from pimopt.architecture import load_architecture, preset_names
 from pimopt.bench import BenchSummary
 from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
+from pimopt.layout import LAYOUTS, Layout
 from pimopt.network import Network
 from pimopt.schedule import Schedule
 from pimopt.solve import METHODS, OBJECTIVES, solve
@@ -88,7 +89,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 decomposition=args.decomposition, granularity=args.granularity,
                 overlap=not args.no_overlap, scheduler=args.scheduler,
                 bound=not args.no_bound, reuse=not args.no_reuse, split=args.split,
-                functional_samples=None if args.samples == 0 else args.samples)
+                functional_samples=None if args.samples == 0 else args.samples,
+                layout=args.layout)
     fmt = args.format
     if fmt == "auto":  # text below 10^5 blocks; columnar above (GBs of JSON otherwise)
         fmt = "json" if inst.n_nonzero < AUTO_NPZ_BLOCKS else "npz"
@@ -98,13 +100,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
         f"mapping.{mfmt}": res.mapping.to_bytes(inst, mfmt),
         f"schedule.{sfmt}": res.schedule.to_bytes(sfmt),
         "metrics.json": res.dumps(inst)}
+    if res.mapping.layout is not None:  # the permutations the mapping's blocks were cut after
+        files["layout.json"] = res.mapping.layout.dumps(inst.network)
     out = Path(args.out)
     try:
         _write_outputs(out, files)
     except OSError as exc:
         raise InputError(f"cannot write into {out}: {exc.strerror or exc}") from None
     for stale in ({"mapping.csv", "mapping.csv.gz", "mapping.npz", "schedule.json",
-                   "schedule.json.gz", "schedule.npz"} - set(files)):
+                   "schedule.json.gz", "schedule.npz", "layout.json"} - set(files)):
         (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
     print(res.summary())
     if res.status == "interrupted":  # the work so far is written; no baseline after Ctrl-C
@@ -130,7 +134,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def _solve_outputs(folder: Path) -> tuple[Path, Path | None, Path | None]:
-    """(schedule, mapping, metrics) files of a ``pimopt solve`` output folder."""
+    """(schedule, mapping, metrics) files of a ``pimopt solve`` output folder (its
+    ``layout.json``, if any, belongs to the mapping)."""
     def first(*names: str) -> Path | None:
         return next((folder / n for n in names if (folder / n).is_file()), None)
 
@@ -169,19 +174,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     report = verify(inst, sched, functional_samples=None if args.samples == 0 else args.samples,
                     seed=args.seed)
     violations = list(report.violations)
+    layout_file = mapping_file.parent / "layout.json" if mapping_file else None
+    if layout_file is not None and not layout_file.is_file():
+        layout_file = None
     if report.ok and (mapping_file or metrics_file):
         metrics = read_json(metrics_file, "metrics file") if metrics_file else None
         if metrics is not None and not isinstance(metrics, dict):
             raise InputError(f"metrics file {metrics_file}: expected a JSON object")
-        violations += check_outputs(inst, sched, report,
-                                    Mapping.load(mapping_file) if mapping_file else None,
-                                    metrics)
+        mapping = Mapping.load(mapping_file) if mapping_file else None
+        if mapping is not None and layout_file is not None:
+            mapping = dataclasses.replace(mapping, layout=Layout.load(layout_file))
+        violations += check_outputs(inst, sched, report, mapping, metrics)
     for v in violations:
         print(v)
     if not violations:
-        also = ", ".join(str(f.name) for f in (mapping_file, metrics_file) if f)
+        also = ", ".join(str(f.name) for f in (mapping_file, layout_file, metrics_file) if f)
+        lay = "" if sched.layout is None else \
+            f" (blocks cut after layout {sched.layout.method!r}; outputs checked on X @ W)"
         print(f"verified: {sched.n_program:,} program and {sched.n_compute:,} compute "
-              f"operations, makespan {report.metrics['makespan_ns']:,.2f} ns"
+              f"operations, makespan {report.metrics['makespan_ns']:,.2f} ns{lay}"
               + (f"; {also} agree with the schedule" if also else ""))
         return 0
     print(f"REJECTED: {len(violations)} violation(s) shown")
@@ -472,6 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split bottleneck computes' inputs across loads when the makespan drops")
     s.add_argument("--no-reuse", action="store_true",
                    help="no pattern reuse: every block gets a load of its own")
+    s.add_argument("--layout", default="none", choices=list(LAYOUTS),
+                   help="row and column permutations before tiling (function unchanged; "
+                        "written to layout.json and checked by pimopt verify): none "
+                        "(default), magnitude (sorted sections), similarity, or auto (per "
+                        "layer the cheapest of the three by the sorted-chain programming)")
     s.add_argument("--scheduler", default="list", choices=["list", "cpsat", "joint"],
                    help="list scheduler; CP-SAT re-timing for minimum makespan; or joint "
                         "CP-SAT mapping and scheduling (small instances)")

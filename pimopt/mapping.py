@@ -31,6 +31,7 @@ from pimopt.fileio import (
     write_atomic_bytes,
 )
 from pimopt.instance import Instance
+from pimopt.layout.layout import Layout
 
 CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",
               "last")
@@ -51,6 +52,12 @@ class Mapping:
     first, last
         Optional input ranges of the rows (``None``: every row computes all of
         its block's inputs).
+    layout
+        The row and column permutations the blocks were cut after
+        (:class:`pimopt.layout.Layout`, ``None``: the tiles as imported); block
+        numbers refer to the laid-out tiles (:func:`pimopt.layout.laid_out`).
+        Mapping files hold the table only: ``pimopt solve`` writes the layout
+        beside it as ``layout.json``.
     """
 
     block: NDArray[np.int64]
@@ -59,6 +66,7 @@ class Mapping:
     position: NDArray[np.int64]
     first: NDArray[np.int64] | None = None
     last: NDArray[np.int64] | None = None
+    layout: Layout | None = None
 
     def __post_init__(self) -> None:
         if (self.first is None) != (self.last is None):
@@ -274,7 +282,9 @@ class Mapping:
                 except (KeyError, TypeError, ValueError):
                     raise InputError(f"mapping file {p} line {n}: field {f!r} = "
                                      f"{row.get(f)!r} is not an integer") from None
-        return cls(**{f: np.array(v, dtype=np.int64) for f, v in cols.items()})
+        arrays = {f: np.array(v, dtype=np.int64) for f, v in cols.items()}
+        return cls(arrays["block"], arrays["crossbar"], arrays["slot"], arrays["position"],
+                   arrays.get("first"), arrays.get("last"))
 
 
 @dataclass(frozen=True, eq=False)

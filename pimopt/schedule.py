@@ -15,6 +15,7 @@ extension when saving and loading. JSON format (``schedule.json``)::
     {"format": "pimopt-schedule", "version": 1, "time_unit": "ps",
      "method": ..., "instance": {"name", "sha256", "network_sha256"},
      "architecture": {...every parameter...},
+     "layout": {...pimopt-layout, only if the blocks were cut after a layout...},
      "program": [{"crossbar", "start", "end",
                   "writes": [{"slot", "block", "levels": "<hex digit per cell>"}]}],
      "compute": [{"crossbar", "slot", "block", "inputs": [first, last],
@@ -43,6 +44,7 @@ from pimopt.fileio import (
     read_json,
     write_atomic_bytes,
 )
+from pimopt.layout.layout import Layout
 from pimopt.schemas import validate
 
 FORMAT = "pimopt-schedule"
@@ -74,6 +76,12 @@ def _int(v: object, what: str, lo: int = 0, hi: int = MAX_TIME_PS) -> int:
     return v
 
 
+def _layout(head: dict[str, Any], source: str) -> Layout | None:
+    """The layout a schedule header records (``None`` if none)."""
+    data = head.get("layout")
+    return None if data is None else Layout.from_json(data, f"{source}: layout")
+
+
 def _i64(a: object) -> NDArray[np.int64]:
     return np.asarray(a, dtype=np.int64).reshape(-1)
 
@@ -95,6 +103,11 @@ class Schedule:
         Name of the method that produced the schedule.
     meta
         Free-form provenance (instance hash, architecture, ...).
+    layout
+        The row and column permutations the blocks were cut after
+        (:class:`pimopt.layout.Layout`); ``None``: the tiles as imported. Block
+        numbers and written levels refer to the laid-out tiles; the instance
+        recorded in ``meta`` is the one before layout.
     """
 
     prog_crossbar: NDArray[np.int64]
@@ -113,6 +126,7 @@ class Schedule:
     comp_end: NDArray[np.int64]
     method: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    layout: Layout | None = None
 
     def __post_init__(self) -> None:
         for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS:
@@ -150,7 +164,15 @@ class Schedule:
         """A deep copy (arrays copied)."""
         kw = {f: getattr(self, f).copy() for f in self.__dataclass_fields__
               if isinstance(getattr(self, f), np.ndarray)}
-        return Schedule(**kw, method=self.method, meta=json.loads(json.dumps(self.meta)))
+        return Schedule(**kw, method=self.method, meta=json.loads(json.dumps(self.meta)),
+                        layout=self.layout)
+
+    def _header(self) -> dict[str, Any]:
+        head = {"format": FORMAT, "version": 1, "time_unit": "ps", "method": self.method,
+                **self.meta}
+        if self.layout is not None:
+            head["layout"] = self.layout.to_json()
+        return head
 
     # ------------------------------------------------------------------ I/O
     def to_json(self) -> dict[str, Any]:
@@ -175,8 +197,7 @@ class Schedule:
                        self.comp_last.tolist(), self.comp_start.tolist(),
                        self.comp_end.tolist(), strict=True)]
         shape = list(self.write_levels.shape[1:])
-        return {"format": FORMAT, "version": 1, "time_unit": "ps", "method": self.method,
-                "levels_shape": shape, **self.meta, "program": program, "compute": compute}
+        return {**self._header(), "levels_shape": shape, "program": program, "compute": compute}
 
     def dumps(self) -> str:
         """``schedule.json`` text."""
@@ -194,10 +215,8 @@ class Schedule:
         if fmt == "json.gz":
             return gzip.compress(self.dumps().encode(), compresslevel=6, mtime=0)
         if fmt == "npz":
-            head = {"format": FORMAT, "version": 1, "time_unit": "ps", "method": self.method,
-                    **self.meta}
             buf = io.BytesIO()
-            np.savez_compressed(buf, header=np.array(json.dumps(head)),
+            np.savez_compressed(buf, header=np.array(json.dumps(self._header())),
                                 write_levels=self.write_levels,
                                 **{f: getattr(self, f)
                                    for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS})
@@ -257,13 +276,13 @@ class Schedule:
         ca = np.array(cc, dtype=np.int64).reshape(-1, 7)
         meta = {k: v for k, v in data.items()
                 if k not in ("format", "version", "time_unit", "method", "levels_shape",
-                             "program", "compute")}
+                             "program", "compute", "layout")}
         return cls(prog_crossbar=pa[:, 0], prog_start=pa[:, 1], prog_end=pa[:, 2],
                    write_op=wa[:, 0], write_slot=wa[:, 1], write_block=wa[:, 2],
                    write_levels=levels, comp_crossbar=ca[:, 0], comp_slot=ca[:, 1],
                    comp_block=ca[:, 2], comp_first=ca[:, 3], comp_last=ca[:, 4],
                    comp_start=ca[:, 5], comp_end=ca[:, 6], method=str(data.get("method", "")),
-                   meta=meta)
+                   meta=meta, layout=_layout(data, source))
 
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
@@ -305,9 +324,9 @@ class Schedule:
                 raise InputError(f"schedule file {source}: array {k!r} has dtype {a.dtype}, "
                                  "not integers")
         meta = {k: v for k, v in head.items()
-                if k not in ("format", "version", "time_unit", "method")}
+                if k not in ("format", "version", "time_unit", "method", "layout")}
         return cls(**{k: arrays[k] for k in need[1:]}, method=str(head.get("method", "")),
-                   meta=meta)
+                   meta=meta, layout=_layout(head, source))
 
     def architecture(self) -> Architecture | None:
         """The architecture recorded in the schedule, if any."""

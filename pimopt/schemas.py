@@ -1,7 +1,8 @@
 """The JSON Schemas shipped with pimopt (``pimopt/data/schemas``) and one way to apply them.
 
 ``network`` (network files), ``schedule`` (a schedule file's header: every field
-but its operation lists) and ``run-record`` (bench and sweep records). A file
+but its operation lists), ``run-record`` (bench and sweep records) and
+``layout`` (``layout.json``, the row and column permutations of a solution). A file
 that breaks its schema is an :class:`~pimopt.errors.InputError` naming the
 file, the field, its value and what the schema wants.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from pimopt.errors import InputError
 
 SCHEMA_DIR = Path(__file__).parent / "data" / "schemas"
-NAMES = ("network", "schedule", "run-record")
+NAMES = ("network", "schedule", "run-record", "layout")
 
 
 def schema_path(name: str) -> Path:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from pimopt.heuristics import (
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs, write_floor
+from pimopt.layout import LAYOUTS, Layout, laid_out, make_layout
 from pimopt.lns import lns_chains
 from pimopt.makespan.bound import MakespanBound, makespan_bound
 from pimopt.mapping import Mapping
@@ -293,9 +294,13 @@ class Result:
             raise InputError("this Result carries no instance: pass the instance solved")
         return got
 
+    def _work(self, inst: Instance) -> Instance:
+        """The instance whose blocks the mapping names (``inst`` after the layout)."""
+        return laid_out(inst, self.mapping.layout)
+
     def summary(self, inst: Instance | None = None) -> str:
         """A readable table of the result: every number with its unit."""
-        inst = self._inst(inst)
+        inst = self._work(self._inst(inst))
         m = self.metrics
         ru = reuse_counts(inst, self.mapping, self.schedule)
         a = inst.arch
@@ -313,7 +318,11 @@ class Result:
             ("method", f"{self.method} (status {self.status.value}, {self.runtime_s:.2f} s; "
                        f"aimed at {self.info.get('aims_at', '?')})"),
             ("blocks", f"{inst.n_blocks:,} total, {inst.n_blocks - inst.n_nonzero:,} zero, "
-                       f"{inst.n_distinct_nonzero:,} distinct non-zero patterns"),
+                       f"{inst.n_distinct_nonzero:,} distinct non-zero patterns"
+             + ("" if self.mapping.layout is None else
+                f" after layout {self.mapping.layout.method!r} (before: "
+                f"{self.info['layout']['before']['zero']:,} zero, "
+                f"{self.info['layout']['before']['distinct_nonzero']:,} distinct)")),
             ("reuse", f"{ru['blocks_sharing_a_load']:,} blocks share a load, "
                       f"{ru['loads_already_resident']:,} loads already resident: "
                       f"{ru['writes_saved']:,} slot writes saved ({ru['slot_writes']:,} made"
@@ -357,8 +366,10 @@ class Result:
         return m
 
     def to_json(self, inst: Instance | None = None) -> dict[str, Any]:
-        """The content of ``metrics.json`` (the instance defaults to the one solved)."""
+        """The content of ``metrics.json`` (the instance defaults to the one solved;
+        ``blocks`` counts the laid-out tiles, ``info["layout"]`` both)."""
         inst = self._inst(inst)
+        work = self._work(inst)
         return {
             "method": self.method, "objective_name": self.objective_name,
             "objective_unit": self.unit,
@@ -369,11 +380,11 @@ class Result:
                          "network_sha256": inst.network.content_hash(),
                          "source": inst.network.source},
             "architecture": inst.arch.to_dict(),
-            "blocks": {"total": inst.n_blocks, "nonzero": inst.n_nonzero,
-                       "zero": inst.n_blocks - inst.n_nonzero,
-                       "distinct_nonzero_patterns": inst.n_distinct_nonzero,
-                       "reused_patterns": inst.n_nonzero - inst.n_distinct_nonzero,
-                       **reuse_counts(inst, self.mapping, self.schedule)},
+            "blocks": {"total": work.n_blocks, "nonzero": work.n_nonzero,
+                       "zero": work.n_blocks - work.n_nonzero,
+                       "distinct_nonzero_patterns": work.n_distinct_nonzero,
+                       "reused_patterns": work.n_nonzero - work.n_distinct_nonzero,
+                       **reuse_counts(work, self.mapping, self.schedule)},
             "verification": {"verified": self.report.ok,
                              "violations": [str(v) for v in self.report.violations]},
             "metrics": self.metrics,
@@ -385,6 +396,18 @@ class Result:
     def dumps(self, inst: Instance | None = None) -> str:
         """``metrics.json`` text (the instance defaults to the one solved)."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
+
+
+def layout_info(inst: Instance, layout: Layout | None) -> dict[str, Any]:
+    """Blocks of ``inst`` before and after ``layout``: total, zero, distinct non-zero patterns,
+    and what the layout method reported."""
+    def counts(i: Instance) -> dict[str, int]:
+        return {"blocks": i.n_blocks, "zero": i.n_blocks - i.n_nonzero,
+                "distinct_nonzero": i.n_distinct_nonzero}
+
+    return {"method": "none" if layout is None else layout.method,
+            "before": counts(inst), "after": counts(laid_out(inst, layout)),
+            **({} if layout is None or not layout.info else {"report": layout.info})}
 
 
 def reuse_counts(inst: Instance, mapping: Mapping, sched: Schedule) -> dict[str, int]:
@@ -676,6 +699,8 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
 
 # ---------------------------------------------------------------------- stages
 MAP_OVERHEAD_PER_BLOCK_S = 4e-6  # items and mapping around the methods (3 s per 10^6 blocks)
+LAYOUT_SHARE = 0.15  # share of the time limit the layout stage may use
+LAYOUT_CAP_S = 60.0  # and never more than this
 BOUND_SHARE = 0.3  # share of the time limit the makespan bound may use
 BOUND_CAP_S = 20.0  # and never more than this
 RESERVE_PER_BLOCK_S = 3e-5  # schedule + verify time kept back per non-zero block
@@ -1011,7 +1036,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
           time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
           decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
           scheduler: str = "list", functional_samples: int | None = 16,
-          bound: bool = True, reuse: bool = True, split: bool = False) -> Result:
+          bound: bool = True, reuse: bool = True, split: bool = False,
+          layout: str | Layout = "none") -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -1066,6 +1092,14 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         Input splitting (:mod:`pimopt.split`): after mapping, move the second
         half of bottleneck computes' inputs to new loads on other crossbars
         while the list-scheduled makespan drops (up to ``time_limit`` seconds).
+    layout
+        The layout stage (:mod:`pimopt.layout`): ``none`` (the tiles as
+        imported), ``magnitude``, ``similarity``, ``auto``, or a
+        :class:`~pimopt.layout.Layout`. The method then maps the laid-out tiles;
+        the mapping and schedule record the permutations and the verifier checks
+        the function on the original weights. Bounds are those of the laid-out
+        tiles (``info["bound_scope"]``), and ``optimal`` is not claimed after a
+        layout: the permutations themselves are not proven best.
 
     Returns
     -------
@@ -1083,6 +1117,11 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     """
     _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
                      time_limit, seed, workers, functional_samples)
+    if isinstance(layout, Layout):
+        layout.check(inst.network)
+    elif layout not in LAYOUTS:
+        raise InputError(f"layout = {layout!r} is invalid: one of {', '.join(LAYOUTS)} or a "
+                         "Layout")
     if _aims_at(method, objective, decomposition) != "makespan":
         _check_size(inst, method, decomposition, reuse)
     metric_name, chain_metric = OBJECTIVES[objective]
@@ -1097,6 +1136,23 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             f"may end after its limit (give at least "
             f"{per_block * inst.n_nonzero / 0.6:,.0f} s)")
         log.warning("%s", info["time_limit_note"])
+
+    original = inst
+    lay: Layout | None = None
+    if not (isinstance(layout, str) and layout == "none"):
+        with clock.stage("layout", min(LAYOUT_SHARE * time_limit, LAYOUT_CAP_S), stages) as st:
+            lay = layout if isinstance(layout, Layout) else make_layout(
+                inst.network, inst.arch, layout, time_limit=st.budget, seed=seed)
+            lay.check(inst.network)
+            st.cut_short = bool((lay.info or {}).get("cut_short"))
+            st.note = f"layout {lay.method}"
+        if lay.is_identity:
+            lay = None
+        else:
+            inst = laid_out(original, lay)
+        info["layout"] = layout_info(original, lay)
+        info["bound_scope"] = ("the tiles as imported" if lay is None else
+                               f"the tiles of layout {lay.method!r} (fixed before mapping)")
 
     # bounds first, within their own share of the time limit: the makespan bound, and for
     # mapping objectives the layered assignment bound (it assumes shared loads: reuse)
@@ -1172,8 +1228,15 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             claimed = None  # extra loads or a new mapping: the method's cost no longer applies
             status = "feasible"
 
+    if lay is not None:  # the solution records its layout; its instance is the original
+        sched.layout = lay
+        sched.meta["instance"] = {"name": original.network.name,
+                                  "sha256": original.content_hash(),
+                                  "network_sha256": original.network.content_hash()}
+        mapping = replace(mapping, layout=lay)
     with clock.stage("verify", None, stages):
-        report = verify(inst, sched, functional_samples=functional_samples, seed=seed)
+        # the original instance: the verifier applies the layout itself
+        report = verify(original, sched, functional_samples=functional_samples, seed=seed)
         if not report.ok:
             raise VerificationError(f"method {method!r} produced an invalid schedule: "
                                     f"{report.first()}")
@@ -1192,6 +1255,10 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                                     "a bound or a cost is wrong")
         if value <= best_bound + 1e-9:
             status = "optimal"
+    if lay is not None and status == "optimal":  # optimal for these tiles, not over layouts
+        status = "feasible"
+        info["layout"]["note"] = ("optimal for the tiles of this layout; the layout itself "
+                                  "is not proven best")
     if interrupt.requested() and status != "optimal":  # a proof stands; anything else stopped
         status = "interrupted"
     gap = None if best_bound is None else (
@@ -1206,6 +1273,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                            "decomposition": decomposition, "granularity": granularity,
                            "overlap": overlap, "scheduler": scheduler,
                            "functional_samples": functional_samples, "reuse": reuse,
-                           "split": split},
+                           "split": split,
+                           "layout": layout if isinstance(layout, str) else layout.method},
                   info=info, stages=stages,
-                  makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0, instance=inst)
+                  makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0,
+                  instance=original)

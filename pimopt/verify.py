@@ -20,6 +20,13 @@ what a write costs). Checks, in order:
 
 A ``format`` check runs first (indices in range, well-formed intervals); if it
 fails, the other checks are skipped.
+
+A schedule made after a layout (``Schedule.layout``) names the blocks of the
+laid-out tiles: checks 1 to 5 run on the laid-out instance, and the
+functional check feeds the crossbars the permuted inputs ``x[rows]``, puts
+their outputs back in channel order and compares with ``X @ W`` of the
+*original* weights, so a wrong permutation is rejected. A layout that is
+not a permutation of the network's rows and columns is a ``format`` violation.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from numpy.typing import NDArray
 from pimopt.errors import InputError
 from pimopt.instance import Instance
 from pimopt.latency import operation_costs
+from pimopt.layout.layout import Layout, laid_out
 from pimopt.schedule import Schedule
 
 CHECKS = ("format", "coverage", "state", "cost", "resources", "dependencies", "function")
@@ -112,7 +120,12 @@ def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 
         Violations (empty if correct) and the recomputed metrics.
     """
     check_samples(functional_samples)
-    v = _Verifier(inst, sched, max_messages)
+    layout = sched.layout
+    if layout is not None:
+        why = layout.problem(inst.network)
+        if why:
+            return Report([Violation("format", f"layout {layout.method!r}: {why}")])
+    v = _Verifier(laid_out(inst, layout), sched, max_messages, inst, layout)
     v.check_format()
     if v.report.violations:
         return v.report
@@ -163,8 +176,11 @@ def _max_concurrency(group: NDArray[np.int64], start: NDArray[np.int64],
 
 
 class _Verifier:
-    def __init__(self, inst: Instance, sched: Schedule, max_messages: int) -> None:
-        self.inst = inst
+    def __init__(self, inst: Instance, sched: Schedule, max_messages: int,
+                 original: Instance, layout: Layout | None) -> None:
+        self.inst = inst  # the laid-out instance (``original`` without a layout)
+        self.original = original
+        self.layout = layout
         self.s = sched
         self.a = inst.arch
         self.max_messages = max_messages
@@ -435,7 +451,8 @@ class _Verifier:
                 idx = np.sort(rng.choice(layer.n_inputs, size=samples, replace=False))
             x = rng.integers(0, 1 << a.input_bits, size=(idx.size, k), dtype=np.int64)
             xp = np.zeros((idx.size, t.row_tiles * r), dtype=np.int64)
-            xp[:, :k] = x
+            # the crossbars get the inputs in the laid-out row order
+            xp[:, :k] = x if self.layout is None else self.layout.gather_inputs(li, x)
             acc = np.zeros((idx.size, t.col_tiles * c), dtype=np.int64)
             ops = np.flatnonzero(comp_layer == li)
             for lo in range(0, ops.size, 2048):
@@ -459,7 +476,9 @@ class _Verifier:
                 y = mags[:, :, 0] - mags[:, :, 1]
             else:
                 y = mags[:, :, 0] - ((1 << (net.weight_bits - 1)) - 1) * x.sum(axis=1)[:, None]
-            ref = x @ layer.weights.astype(np.int64)
+            if self.layout is not None:  # laid-out column j is output channel cols[j]
+                y = self.layout.scatter_outputs(li, y)
+            ref = x @ self.original.network.layers[li].weights.astype(np.int64)
             bad = np.argwhere(y != ref)
             if bad.size:
                 si, col = bad[0]
@@ -505,6 +524,12 @@ class _Verifier:
         }
 
 
+def _same_layout(a: Layout | None, b: Layout | None) -> bool:
+    if a is None:
+        return b is None or b.is_identity
+    return a.equals(b)
+
+
 def check_outputs(inst: Instance, sched: Schedule, report: Report,
                   mapping: Any | None = None, metrics: dict[str, Any] | None = None
                   ) -> list[Violation]:
@@ -516,8 +541,9 @@ def check_outputs(inst: Instance, sched: Schedule, report: Report,
         The instance, the schedule and the verifier's report on it (``ok``).
     mapping
         The mapping written beside the schedule (:class:`pimopt.mapping.Mapping`):
-        its rows must be exactly the schedule's computes (block, crossbar, slot,
-        input range), and its objectives are recomputed from it.
+        its layout must be the schedule's, its rows exactly the schedule's
+        computes (block, crossbar, slot, input range), and its objectives are
+        recomputed from it.
     metrics
         The content of ``metrics.json``: its instance hash must be this
         instance's, and every metric the verifier or the mapping recomputes
@@ -525,6 +551,10 @@ def check_outputs(inst: Instance, sched: Schedule, report: Report,
     """
     out: list[Violation] = []
     objs: dict[str, int] = {}
+    if mapping is not None and not _same_layout(mapping.layout, sched.layout):
+        out.append(Violation("outputs", "the mapping's layout (layout.json) differs from the "
+                             "layout the schedule records"))
+        mapping = None
     if mapping is not None:
         from pimopt.objectives import mapping_objectives
 
@@ -541,7 +571,7 @@ def check_outputs(inst: Instance, sched: Schedule, report: Report,
                                  f"{len(b)} computes; they differ, e.g. at (block, crossbar, "
                                  f"slot, first, last) = {e}"))
         else:
-            objs = mapping_objectives(inst, mapping)
+            objs = mapping_objectives(laid_out(inst, sched.layout), mapping)
     if metrics is not None:
         sha = (metrics.get("instance") or {}).get("sha256")
         if sha is not None and sha != inst.content_hash():
