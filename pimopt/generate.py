@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from pimopt.errors import InputError
 from pimopt.network import Layer, Network
 from pimopt.quantize import quantize_symmetric
-from pimopt.tensors import conv_matrix
+from pimopt.tensors import conv_matrix, grouped_conv_matrix
 
 MODELS = ("vgg16", "resnet18", "resnet50", "mobilenetv2")
 DATASETS = {"cifar": (32, 10), "imagenet": (224, 1000)}
@@ -233,13 +233,14 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         if sp.fc:
             w = _draw(rng, dist, std, (sp.cin, sp.cout))
         else:
-            w = conv_matrix(_draw(rng, dist, std, (sp.cout, sp.cin // sp.groups, sp.k, sp.k)),
-                            sp.groups)
+            t4 = _draw(rng, dist, std, (sp.cout, sp.cin // sp.groups, sp.k, sp.k))
+            w = conv_matrix(t4) if sp.groups == 1 else grouped_conv_matrix(t4, sp.groups)
         q, _ = quantize_symmetric(w, bits=bits, mode=quant)
         info = {"cin": sp.cin, "cout": sp.cout, "kernel": sp.k, "groups": sp.groups,
                 "output_hw": sp.h_out}
         layers.append(Layer(sp.name, q, n_inputs=batch * (1 if sp.fc else sp.h_out ** 2),
-                            deps=tuple(sp.deps), kind="fc" if sp.fc else "conv", info=info))
+                            deps=tuple(sp.deps), kind="fc" if sp.fc else "conv", info=info,
+                            groups=1 if sp.fc else sp.groups))
     wtext = "" if width == 1.0 else f" --width {width}"
     src = (f"pimopt generate real --model {model} --dataset {dataset} --batch {batch} "
            f"--seed {seed}{wtext}: {model} layer shapes, {dist} weights with std sqrt(2/fan_in), "

@@ -3,6 +3,11 @@
 Blocks are numbered layer by layer, row-major over (row tile, column tile) of
 each layer's cell matrix. A block is *zero* when all its cells are level 0;
 blocks with identical cell patterns share a ``pattern_id``.
+
+A grouped layer (``Layer.groups = G``) is tiled group by group: each group's
+cell columns are padded to whole column tiles of their own, so that no OU
+mixes two groups (they read different inputs); column tile ``u`` belongs to
+group ``u // group_tiles``. The zero blocks off the block diagonal never exist.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ class LayerTiling:
     row_tiles: int
     col_tiles: int
     cell_cols: int
+    groups: int = 1
+    group_tiles: int = 0  # column tiles per group (0: col_tiles, ungrouped)
+
+    @property
+    def tiles_per_group(self) -> int:
+        """Column tiles of one group (all of them for an ungrouped layer)."""
+        return self.group_tiles or self.col_tiles
 
     @property
     def n_blocks(self) -> int:
@@ -63,7 +75,9 @@ class Instance:
         for layer in network.layers:
             k, n = layer.shape
             m = n * signs * slices
-            t = LayerTiling(first, -(-k // arch.ou_rows), -(-m // arch.ou_cols), m)
+            per_group = -(-(m // layer.groups) // arch.ou_cols)
+            t = LayerTiling(first, -(-k // arch.ou_rows), per_group * layer.groups, m,
+                            layer.groups, per_group if layer.groups > 1 else 0)
             tilings.append(t)
             first += t.n_blocks
         self.tilings: tuple[LayerTiling, ...] = tuple(tilings)
@@ -94,7 +108,10 @@ class Instance:
         for i, t in enumerate(self.tilings):
             cells = self.cell_matrix(i)
             padded = np.zeros((t.row_tiles * r, t.col_tiles * c), dtype=np.uint8)
-            padded[: cells.shape[0], : cells.shape[1]] = cells
+            mg = t.cell_cols // t.groups  # every group starts a column tile of its own
+            for g in range(t.groups):
+                padded[: cells.shape[0], g * t.tiles_per_group * c: g * t.tiles_per_group * c
+                       + mg] = cells[:, g * mg:(g + 1) * mg]
             tiles = padded.reshape(t.row_tiles, r, t.col_tiles, c).transpose(0, 2, 1, 3)
             out[t.first_block: t.first_block + t.n_blocks] = tiles.reshape(-1, r, c)
         return out
@@ -161,7 +178,8 @@ class Instance:
             zero = int(self.is_zero[sl].sum())
             pid = self.pattern_id[sl][~self.is_zero[sl]]
             rows.append({"layer": layer.name, "kind": layer.kind,
-                         "weights": f"{layer.shape[0]}x{layer.shape[1]}",
+                         "weights": f"{layer.shape[0]}x{layer.shape[1]}"
+                         + ("" if layer.groups == 1 else f" in {layer.groups} groups"),
                          "cells": f"{layer.shape[0]}x{t.cell_cols}",
                          "blocks": t.n_blocks, "zero": zero,
                          "distinct": int(np.unique(pid).size), "n_inputs": layer.n_inputs,

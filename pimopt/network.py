@@ -46,6 +46,13 @@ class Layer:
         ``fc``, ``conv``, ``conv_transpose`` or ``matmul`` (informational).
     info
         Free-form JSON-serialisable details (e.g. the conv geometry).
+    groups
+        A grouped layer (grouped or depthwise convolution) of ``G`` groups:
+        ``weights`` is K x N with group ``g``'s K x N/G matrix in columns
+        ``g*N/G .. (g+1)*N/G - 1``, and group ``g`` reads inputs
+        ``g*K .. (g+1)*K - 1`` of the layer's ``G*K`` input features. The
+        layer computes the block-diagonal product (:meth:`product`) without
+        storing, tiling or programming the zero blocks off the diagonal.
     """
 
     name: str
@@ -54,6 +61,7 @@ class Layer:
     deps: tuple[str, ...] | None = None
     kind: str = "fc"
     info: dict[str, Any] = field(default_factory=dict)
+    groups: int = 1
 
     def __post_init__(self) -> None:
         owner = f"Layer {self.name!r}"
@@ -86,16 +94,40 @@ class Layer:
             object.__setattr__(self, "deps", tuple(self.deps))
         if self.kind not in LAYER_KINDS:
             raise InputError(f"{owner}: kind = {self.kind!r} is invalid: one of {LAYER_KINDS}")
+        if isinstance(self.groups, bool) or not isinstance(self.groups, (int, np.integer)) \
+                or self.groups < 1 or w.shape[1] % self.groups:
+            raise InputError(f"{owner}: groups = {self.groups!r} is invalid: an integer >= 1 "
+                             f"that divides the {w.shape[1]} output columns")
+        object.__setattr__(self, "groups", int(self.groups))
 
     @property
     def shape(self) -> tuple[int, int]:
         """(K, N)."""
         return (int(self.weights.shape[0]), int(self.weights.shape[1]))
 
+    @property
+    def in_features(self) -> int:
+        """Input features the layer reads: K, or G * K for a grouped layer."""
+        return self.shape[0] * self.groups
+
+    def product(self, x: NDArray[np.integer[Any]]) -> NDArray[np.int64]:
+        """The exact integer outputs ``x @ W`` (S x in_features -> S x N); for a grouped
+        layer group by group, as the block-diagonal matrix would give them."""
+        xi = np.asarray(x, dtype=np.int64)
+        w = self.weights.astype(np.int64)
+        if self.groups == 1:
+            return xi @ w
+        k, n = self.shape
+        ng = n // self.groups
+        return np.concatenate([xi[:, g * k:(g + 1) * k] @ w[:, g * ng:(g + 1) * ng]
+                               for g in range(self.groups)], axis=1)
+
     def __repr__(self) -> str:  # the weights are summarised, not printed
         k, n = self.shape
         deps = "" if self.deps is None else f", deps={list(self.deps)}"
-        return f"Layer({self.name!r}, {self.kind}, {k}x{n} weights, n_inputs={self.n_inputs}{deps})"
+        groups = "" if self.groups == 1 else f" in {self.groups} groups"
+        return (f"Layer({self.name!r}, {self.kind}, {k}x{n} weights{groups}, "
+                f"n_inputs={self.n_inputs}{deps})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +218,9 @@ class Network:
             "layers": [
                 {"name": la.name, "kind": la.kind, "shape": list(la.shape),
                  "n_inputs": la.n_inputs,
-                 "deps": None if la.deps is None else list(la.deps), "info": la.info}
+                 "deps": None if la.deps is None else list(la.deps), "info": la.info,
+                 # only when grouped: the hashes of ungrouped networks stay what they were
+                 **({"groups": la.groups} if la.groups > 1 else {})}
                 for la in self.layers
             ],
         }
@@ -254,7 +288,7 @@ class Network:
                                  f"match the declared shape {lm['shape']}")
             layers.append(Layer(name=lm["name"], weights=w, n_inputs=lm.get("n_inputs", 1),
                                 deps=lm.get("deps"), kind=lm.get("kind", "fc"),
-                                info=lm.get("info", {})))
+                                info=lm.get("info", {}), groups=lm.get("groups", 1)))
         net = cls(name=str(meta.get("name", json_path.stem)), layers=tuple(layers),
                   weight_bits=meta.get("weight_bits", 8),
                   encoding=meta.get("encoding", "differential"),

@@ -3,10 +3,12 @@
 Supported weighted operators and how each becomes a K x N layer (the matrix a
 crossbar holds; biases stay digital and are not imported):
 
-- ``Conv`` (stride, padding, dilation, groups, depthwise): W (M, C/g, kh, kw)
-  becomes a block-diagonal (C kh kw) x M matrix, group by group (the zero
-  blocks off the diagonal are never programmed); ``n_inputs`` = batch x
-  H_out x W_out from the inferred output shape.
+- ``Conv`` (stride, padding, dilation): W (M, C, kh, kw) becomes a (C kh kw) x
+  M matrix; ``n_inputs`` = batch x H_out x W_out from the inferred output
+  shape. Grouped and depthwise convolutions (``group = g > 1``) become a
+  grouped layer (``Layer.groups = g``): the (C/g kh kw) x M matrix of every
+  group's weights side by side, each group reading its own C/g input
+  channels, so the zeros of the block-diagonal matrix never exist.
 - ``ConvTranspose``: W (C, M/g, kh, kw) becomes a block-diagonal C x (M kh kw)
   matrix applied to every input pixel (``n_inputs`` = batch x H_in x W_in).
 - ``Gemm`` (``transA``/``transB``): the constant operand, transposed as needed,
@@ -51,7 +53,7 @@ from numpy.typing import NDArray
 from pimopt.errors import InputError
 from pimopt.network import Layer, Network
 from pimopt.quantize import quantize_symmetric
-from pimopt.tensors import conv_matrix, conv_transpose_matrix
+from pimopt.tensors import conv_matrix, conv_transpose_matrix, grouped_conv_matrix
 
 SUPPORTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # integer kernels: (float operator they compute, weight input, weight zero-point input)
@@ -244,7 +246,7 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
             q, _ = quantize_symmetric(w, bits=bits, mode=quant)
         deps = _weighted_ancestors(graph_node, producer, layer_of_node)
         layers.append(Layer(lname, q, n_inputs=n_inputs, deps=tuple(deps), kind=kind,
-                            info=info))
+                            info=info, groups=info["groups"] if kind == "conv" else 1))
         layer_of_node[id(graph_node)] = [lname]
     if not layers:
         raise InputError(f"{p}: no weighted layer ({', '.join(IMPORTED)}) found")
@@ -520,7 +522,7 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
         _check_input(shapes.get(node.input[0], []), 1,
                      w.shape[1] * g if op == "Conv" else w.shape[0], lname, "channels")
         if op == "Conv":
-            mat = conv_matrix(w, g)
+            mat = conv_matrix(w) if g == 1 else grouped_conv_matrix(w, g)
             n_inputs = _numel([out_shape[0], *out_shape[2:]] if out_shape else [], lname,
                               "output")
             info.update(in_channels=w.shape[1] * g, out_channels=w.shape[0])

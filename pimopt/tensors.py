@@ -26,6 +26,18 @@ def conv_matrix(w: NDArray[np.floating], groups: int = 1) -> NDArray[np.float64]
     return mat
 
 
+def grouped_conv_matrix(w: NDArray[np.floating], groups: int) -> NDArray[np.float64]:
+    """Conv weights (M, C/g, kh, kw) of a grouped convolution as a (C/g kh kw) x M matrix.
+
+    Group ``i``'s (C/g kh kw) x M/g matrix sits in columns ``i*M/g .. (i+1)*M/g - 1``:
+    the diagonal blocks of :func:`conv_matrix` side by side, without the zeros
+    between them (a :class:`pimopt.network.Layer` with ``groups = g``; group ``i``
+    reads input rows ``i*(C/g kh kw) ..``).
+    """
+    m, cg, kh, kw = w.shape
+    return np.asarray(w.reshape(m, cg * kh * kw).T, dtype=np.float64).copy()
+
+
 def conv_transpose_matrix(w: NDArray[np.floating], groups: int = 1) -> NDArray[np.float64]:
     """ConvTranspose weights (C, M/g, kh, kw) as a block-diagonal C x (M kh kw) matrix.
 

@@ -444,21 +444,26 @@ class _Verifier:
         tiles = inst.block_tile[s.comp_block]
         for li, layer in enumerate(net.layers):
             k, n = layer.shape
+            g_n = layer.groups  # a grouped layer: group g reads inputs g*k .. (g+1)*k - 1
             t = inst.tilings[li]
             if samples is None or samples >= layer.n_inputs:
                 idx = np.arange(layer.n_inputs)
             else:
                 idx = np.sort(rng.choice(layer.n_inputs, size=samples, replace=False))
-            x = rng.integers(0, 1 << a.input_bits, size=(idx.size, k), dtype=np.int64)
-            xp = np.zeros((idx.size, t.row_tiles * r), dtype=np.int64)
-            # the crossbars get the inputs in the laid-out row order
-            xp[:, :k] = x if self.layout is None else self.layout.gather_inputs(li, x)
+            x = rng.integers(0, 1 << a.input_bits, size=(idx.size, g_n * k), dtype=np.int64)
+            # the crossbars get the inputs in the laid-out row order, each group's rows
+            # padded to whole row tiles of its own
+            xin = x if self.layout is None else self.layout.gather_inputs(li, x, g_n)
+            xg = np.zeros((idx.size, g_n, t.row_tiles * r), dtype=np.int64)
+            xg[:, :, :k] = xin.reshape(idx.size, g_n, k)
+            xp = xg.reshape(idx.size, -1)
             acc = np.zeros((idx.size, t.col_tiles * c), dtype=np.int64)
             ops = np.flatnonzero(comp_layer == li)
             for lo in range(0, ops.size, 2048):
                 o = ops[lo: lo + 2048]
                 lv = self.c_content[o].astype(np.int64)  # n, r, c
-                rows = tiles[o, 0, None] * r + np.arange(r)  # n, r
+                group = tiles[o, 1] // t.tiles_per_group
+                rows = (group[:, None] * t.row_tiles + tiles[o, 0, None]) * r + np.arange(r)
                 xo = xp[:, rows]  # S, n, r
                 # which sampled vectors each compute covers
                 cover = (idx[:, None] >= s.comp_first[o]) & (idx[:, None] < s.comp_last[o])
@@ -470,15 +475,18 @@ class _Verifier:
                 # add each OU's column sums into its column tile: acc as (tiles, S, c)
                 np.add.at(acc.reshape(idx.size, t.col_tiles, c).transpose(1, 0, 2),
                           tiles[o, 1], part.transpose(1, 0, 2))
-            cells = acc[:, : n * signs * slices].reshape(idx.size, n, signs, slices)
+            mg = n * signs * slices // g_n  # cell columns of a group, before its padding
+            cells = acc.reshape(idx.size, g_n, t.tiles_per_group * c)[:, :, :mg]
+            cells = cells.reshape(idx.size, n, signs, slices)
             mags = (cells << (a.cell_bits * np.arange(slices))).sum(axis=3)
             if signs == 2:
                 y = mags[:, :, 0] - mags[:, :, 1]
-            else:
-                y = mags[:, :, 0] - ((1 << (net.weight_bits - 1)) - 1) * x.sum(axis=1)[:, None]
+            else:  # each output's offset times the sum of the inputs its group reads
+                sums = np.repeat(x.reshape(idx.size, g_n, k).sum(axis=2), n // g_n, axis=1)
+                y = mags[:, :, 0] - ((1 << (net.weight_bits - 1)) - 1) * sums
             if self.layout is not None:  # laid-out column j is output channel cols[j]
                 y = self.layout.scatter_outputs(li, y)
-            ref = x @ self.original.network.layers[li].weights.astype(np.int64)
+            ref = self.original.network.layers[li].product(x)
             bad = np.argwhere(y != ref)
             if bad.size:
                 si, col = bad[0]

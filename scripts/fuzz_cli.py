@@ -4,8 +4,9 @@ Every case runs ``pimopt.cli.main`` in this process on a copy of a tiny valid
 instance (network JSON + NPZ, architecture TOML, a solved schedule, mapping
 and metrics, a suite), with one thing broken:
 
-- every field of the network JSON, of a layer, of the architecture TOML and of
-  the schedule and metrics JSON replaced by values of the wrong type or out of
+- every field of the network JSON, of a layer, of the architecture TOML, of
+  the schedule and metrics JSON and of a solve folder's ``layout.json``
+  replaced by values of the wrong type or out of
   range (``None``, negative, zero, 2^70, 1e300, NaN, a string, a list, a dict,
   a boolean), or deleted, plus an unknown field;
 - each file truncated at several places and with bytes flipped;
@@ -61,12 +62,16 @@ MAYBE_VALID: dict[str, list[Any]] = {
     "arch.input_bits": [True], "arch.ous_per_crossbar": [True], "arch.cell_bits": [True],
     "metrics.*": BAD_VALUES,  # verify reports a metric mismatch (exit 1), not an input error
     "layer.kind": [], "schedule.method": ["x"], "schedule.scheduler": [{}],
+    # layout.json: only the permutations are compared with the schedule's layout
+    "layout.method": ["x"], "layout.info": [{}], "layout.network_sha256": [],
+    "layoutlayer.name": ["x"],
 }
 OPTIONAL = {  # fields that may be left out (a default applies)
     "network.source", "network.encoding", "network.sha256", "network.version",
     "network.name", "network.weight_bits", "network.weights_file", "layer.info",
     "layer.deps", "layer.kind", "layer.shape", "layer.n_inputs", "arch.*", "metrics.*",
-    "schedule.method", "schedule.scheduler", "schedule.levels_shape"}
+    "schedule.method", "schedule.scheduler", "schedule.levels_shape",
+    "layout.info", "layout.network_sha256", "layoutlayer.name"}
 
 
 @dataclass
@@ -155,6 +160,17 @@ def field_cases(base: dict[str, bytes]) -> Iterator[Case]:
             yield Case(f"{k} = {v!r}", solve, {"arch.toml": text.encode()}, not ok, "o")
     for label, data, ok in _edits(sched, "schedule", unknown_ok=False):
         yield Case(label, verify, {"sol/schedule.json": _dump(data).encode()}, not ok)
+    # a solve folder made after a layout: every field of its layout.json and of one layer
+    layout = json.loads(base["lay/layout.json"])
+    verify_lay = ["verify", "net.json", "lay", "--arch", "arch.toml"]
+    for label, data, ok in _edits(layout, "layout", unknown_ok=False):
+        yield Case(label, verify_lay, {"lay/layout.json": _dump(data).encode()}, not ok)
+    moved = next(i for i, la in enumerate(layout["layers"]) if la["rows"] is not None)
+    for label, la, ok in _edits(layout["layers"][moved], "layoutlayer", unknown_ok=False):
+        layers = [*layout["layers"]]
+        layers[moved] = la
+        yield Case(label, verify_lay, {"lay/layout.json": _dump(dict(layout, layers=layers))
+                                       .encode()}, not ok)
     for key in metrics:
         for v in BAD_VALUES:
             if isinstance(metrics[key], (dict, list)):
@@ -179,6 +195,7 @@ def cut_cases(base: dict[str, bytes], rng: random.Random, cuts: int) -> Iterator
                              "--out", "o"],
                "sol/schedule.json": ["verify", "net.json", "sol", "--arch", "arch.toml"],
                "sol/mapping.csv": ["verify", "net.json", "sol", "--arch", "arch.toml"],
+               "lay/layout.json": ["verify", "net.json", "lay", "--arch", "arch.toml"],
                "suite.toml": ["bench", "--suite", "suite.toml", "--methods", "naive",
                               "--time-limit", "2", "--out", "o"]}
     for file, argv in targets.items():
@@ -284,6 +301,9 @@ def base_files(work: Path) -> dict[str, bytes]:
         with contextlib.redirect_stdout(io.StringIO()):
             code = main(["solve", "net.json", "--arch", "arch.toml", "--method", "naive",
                          "--baseline", "none", "--time-limit", "2", "--out", "sol"])
+            code = code or main(["solve", "net.json", "--arch", "arch.toml", "--method",
+                                 "naive", "--baseline", "none", "--time-limit", "2",
+                                 "--layout", "magnitude", "--out", "lay"])
     finally:
         os.chdir(cwd)
     assert code == 0, "the base instance must solve"

@@ -185,7 +185,7 @@ def test_the_functional_check_applies_the_permutation(inst: Instance,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     res = solve(inst, "sorted", time_limit=10, layout=_random_layout(inst.network, 5),
                 bound=False)
-    monkeypatch.setattr(Layout, "gather_inputs", lambda self, layer, x: x)
+    monkeypatch.setattr(Layout, "gather_inputs", lambda self, layer, x, groups=1: x)
     found = [v.check for v in verify(inst, res.schedule, functional_samples=None).violations]
     assert found and set(found) == {"function"}
 

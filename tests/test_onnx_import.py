@@ -85,14 +85,17 @@ def test_conv_with_stride_padding_dilation_groups(tmp_path: Path, groups: int, c
     x = RNG.normal(size=(2, cin, 9, 9)).astype(np.float32)
     y = run_ref(str(path), x)
     assert layer.n_inputs == 2 * y.shape[2] * y.shape[3]
-    # the imported matrix computes the convolution: im2col(x) @ W == y
+    # the imported matrix computes the convolution: im2col(x) @ W == y, for a grouped
+    # layer group by group (each group's columns read its own input channels)
     net_f = import_float_matrix(path)
+    assert layer.groups == groups and layer.shape == (cin // groups * 9, cout)
     cols = im2col(x.astype(np.float64), 3, 3, 2, 1, 2)
-    got = (cols @ net_f).reshape(2, y.shape[2], y.shape[3], cout).transpose(0, 3, 1, 2)
+    kg, ng = cin // groups * 9, cout // groups
+    prod = np.concatenate([cols[:, g * kg:(g + 1) * kg] @ net_f[:, g * ng:(g + 1) * ng]
+                           for g in range(groups)], axis=1)
+    got = prod.reshape(2, y.shape[2], y.shape[3], cout).transpose(0, 3, 1, 2)
     assert np.allclose(got, y, atol=1e-4)
     check_weights(layer.weights, net_f)
-    if groups > 1:  # off-diagonal group blocks are exactly zero
-        assert (layer.weights[: cin // groups * 9, cout // groups:] == 0).all()
 
 
 def import_float_matrix(path: Path) -> np.ndarray:
@@ -113,15 +116,20 @@ def test_depthwise_round_trip_through_blocks(tmp_path: Path) -> None:
     path = save(tmp_path, [node], [1, 8, 6, 6], {"w": w})
     net = import_onnx(path, quant="per-channel")
     inst = Instance(small_arch(rows=8, cols=8), net)
-    assert inst.is_zero.any()  # depthwise: most blocks off the diagonal are zero
+    (layer,) = net.layers
+    assert layer.groups == 8 and layer.shape == (9, 8)  # no zero blocks off the diagonal
     t = inst.tilings[0]
-    r, c = inst.arch.ou_rows, inst.arch.ou_cols
+    r, c = inst.arch.ou_rows, inst.arch.ou_cols  # 4x4 OUs: a channel's 8 cells = 2 tiles
+    assert (t.row_tiles, t.col_tiles, t.tiles_per_group) == (3, 16, 2)
     tiles = inst.patterns[: t.n_blocks].reshape(t.row_tiles, t.col_tiles, r, c)
     cells = tiles.transpose(0, 2, 1, 3).reshape(t.row_tiles * r, t.col_tiles * c)
-    k, n = net.layers[0].shape
+    k, n = layer.shape
     back = decode_cells(cells[:k], n, net.weight_bits, inst.arch.cell_bits, net.encoding)
     ref, _ = quantize_symmetric(import_float_matrix(path), bits=8, mode="per-channel")
     assert np.array_equal(back, ref)
+    # and the schedule computes the depthwise convolution exactly
+    res = solve(inst, "sorted", time_limit=10, functional_samples=None)
+    assert verify(inst, res.schedule, functional_samples=None).ok
 
 
 def test_conv_transpose(tmp_path: Path) -> None:

@@ -121,6 +121,12 @@ class Layout:
             return (f"the layout has {len(self)} layers, network {network.name!r} has "
                     f"{len(network.layers)}")
         for la, r, c in zip(network.layers, self.rows, self.cols, strict=True):
+            if c is not None and la.groups > 1 and c.size == la.shape[1]:
+                ng = la.shape[1] // la.groups  # a channel may not leave its group's inputs
+                if np.any(c // ng != np.arange(c.size) // ng):
+                    j = int(np.flatnonzero(c // ng != np.arange(c.size) // ng)[0])
+                    return (f"layer {la.name!r}: layout cols moves output channel {int(c[j])} "
+                            f"into group {j // ng}, outside its own group of {la.groups}")
             for what, p, size in (("rows", r, la.shape[0]), ("cols", c, la.shape[1])):
                 if p is None:
                     continue
@@ -167,10 +173,17 @@ class Layout:
             f"layout {self.method}"
         return replace(network, layers=tuple(layers), source=src)
 
-    def gather_inputs(self, layer: int, x: NDArray[np.int64]) -> NDArray[np.int64]:
-        """The crossbar inputs of layer ``layer``: ``x[:, rows]`` (x is S x K)."""
+    def gather_inputs(self, layer: int, x: NDArray[np.int64], groups: int = 1
+                      ) -> NDArray[np.int64]:
+        """The crossbar inputs of layer ``layer``: ``x[:, rows]`` (x is S x K); for a
+        grouped layer (x is S x G*K) the same row order inside every group's inputs."""
         r = self.rows[layer]
-        return x if r is None else x[:, r]
+        if r is None:
+            return x
+        if groups == 1:
+            return x[:, r]
+        s = x.shape[0]
+        return x.reshape(s, groups, -1)[:, :, r].reshape(s, -1)
 
     def scatter_outputs(self, layer: int, y: NDArray[np.int64]) -> NDArray[np.int64]:
         """The layer's outputs in the original channel order from the crossbars' ``y``."""

@@ -145,7 +145,7 @@ def _one_layer(network: Network, layer: Layer, rows: Perm, cols: Perm) -> Networ
         w = w[rows]
     if cols is not None:
         w = w[:, cols]
-    la = Layer(layer.name, w, layer.n_inputs, (), layer.kind)
+    la = Layer(layer.name, w, layer.n_inputs, (), layer.kind, groups=layer.groups)
     return Network(network.name, (la,), network.weight_bits, network.encoding)
 
 
@@ -203,10 +203,13 @@ def make_layout(network: Network, arch: Architecture, method: str = "auto", *,
             break
         w = la.weights.astype(np.int64)
         cands: dict[str, tuple[Perm, Perm]] = {}
+        # a grouped layer's channels stay where they are (they may not change groups)
         if method in ("magnitude", "auto"):
-            cands["magnitude"] = _magnitude(w)
+            r, c = _magnitude(w)
+            cands["magnitude"] = (r, c if la.groups == 1 else None)
         if method in ("similarity", "auto"):
-            cands["similarity"] = _similarity(w, arch, cpb, seed, deadline)
+            r, c = _similarity(w, arch, cpb, seed, deadline)
+            cands["similarity"] = (r, c if la.groups == 1 else None)
         if method != "auto":
             rows[i], cols[i] = cands[method]
             chosen[i] = method
