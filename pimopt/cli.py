@@ -249,14 +249,25 @@ def cmd_bound(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from pimopt.layout import laid_out, make_layout
+
     inst = _instance(args.instance, args.arch)
     net = inst.network
+    lay = make_layout(net, inst.arch, args.layout, seed=args.seed)  # bad options fail first
     print(f"{net.name}: {len(net.layers)} layers, {net.weight_bits}-bit weights, "
           f"{net.encoding} encoding, sha256 {net.content_hash()[:16]}")
     print(f"source: {inst.network.source}")
     print(f"arch {inst.arch.name}: {inst.arch.cell_bits}-bit cells, OU "
           f"{inst.arch.ou_rows}x{inst.arch.ou_cols}, {inst.arch.total_slots} slots")
-    _print_table(inst)
+    if args.layout == "none":
+        _print_table(inst)
+        return 0
+    work = laid_out(inst, lay)
+    print(f"layout {args.layout} ({(lay.info or {}).get('seconds', 0.0):.2f} s): the tiles after "
+          "it (the function is unchanged)")
+    _print_table(work)
+    print(f"before:  {inst.n_blocks:,} blocks, {inst.n_blocks - inst.n_nonzero:,} zero, "
+          f"{inst.n_distinct_nonzero:,} distinct non-zero patterns")
     return 0
 
 
@@ -278,8 +289,8 @@ def _print_table(inst: Instance) -> None:
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
-    print(f"total: {inst.n_blocks} blocks, {inst.n_blocks - inst.n_nonzero} zero, "
-          f"{inst.n_distinct_nonzero} distinct non-zero patterns")
+    print(f"total: {inst.n_blocks:,} blocks, {inst.n_blocks - inst.n_nonzero:,} zero, "
+          f"{inst.n_distinct_nonzero:,} distinct non-zero patterns")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -534,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("instance", nargs="?",
                    help="network JSON or pimopt:NAME (default: bundled LeNet-5)")
     i.add_argument("--arch", help=arch_help)
+    i.add_argument("--layout", default="none", choices=list(LAYOUTS),
+                   help="show the tiles after this layout, and the totals before it")
+    i.add_argument("--seed", type=int, default=0, help="seed of the layout (default 0)")
     i.set_defaults(func=cmd_info)
 
     im = sub.add_parser("import", help="import an ONNX model as an instance")

@@ -233,6 +233,8 @@ OPTIONS = {  # (command prefix, option, values that are valid)
                             "o"], "--time-limit", {"1e300", str(2**70), "1.5", "inf"}),
     "plot --from": (["plot", "gantt", "sol/schedule.json", "-o", "o/g.png"], "--from",
                     {"0", "1.5", "-1", "1e300", str(2**70)}),
+    "info --seed": (["info", "net.json", "--arch", "arch.toml", "--layout", "similarity"],
+                    "--seed", {"0"}),
     "generate --seed": (["generate", "synthetic", "--layers", "2x2", "-o", "o/g"], "--seed",
                         {"0"}),
     "generate --layers": (["generate", "synthetic", "-o", "o/g"], "--layers", set()),

@@ -256,3 +256,13 @@ def test_cli_writes_and_verifies_the_layout(tmp_path: Path) -> None:
 
 def test_layout_names_are_the_documented_ones() -> None:
     assert LAYOUTS == ("none", "magnitude", "similarity", "auto")
+
+
+def test_info_shows_the_tiles_after_a_layout(capsys: pytest.CaptureFixture[str]) -> None:
+    from pimopt.cli import main
+
+    assert main(["info", "pimopt:tiny/tiny-fc2", "--layout", "magnitude"]) == 0
+    out = capsys.readouterr().out
+    assert "layout magnitude" in out and "before:" in out and "total:" in out
+    assert main(["info", "--layout", "auto", "--seed", "-1"]) == 2
+    assert "seed = -1 is invalid" in capsys.readouterr().err

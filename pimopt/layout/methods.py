@@ -186,6 +186,8 @@ def make_layout(network: Network, arch: Architecture, method: str = "auto", *,
     """
     if method not in LAYOUTS:
         raise InputError(f"layout = {method!r} is invalid: one of {', '.join(LAYOUTS)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
+        raise InputError(f"seed = {seed!r} is invalid: an integer from 0 to {2**31 - 1}")
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     n = len(network.layers)
