@@ -48,6 +48,7 @@ from typing import Any
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.errors import InputError
 from pimopt.fileio import package_path, read_json, read_toml, write_atomic
+from pimopt.layout import LAYOUTS
 from pimopt.network import Network
 from pimopt.provenance import machine, package_commit, versions
 from pimopt.schemas import schema_path, validate
@@ -57,7 +58,7 @@ RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
 SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
     "decomposition": str, "granularity": str, "overlap": bool, "scheduler": str,
     "workers": int, "initial": str, "functional_samples": int, "bound": bool, "reuse": bool,
-    "split": bool,
+    "split": bool, "layout": str,
 }
 MAX_JOBS = 1024  # local worker processes at most
 FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
@@ -198,6 +199,9 @@ def check_options(options: dict[str, Any], where: str) -> None:
         want = SOLVE_OPTIONS[key]
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise InputError(f"{where}: option {key} = {value!r} is invalid: a {want.__name__}")
+        if key == "layout" and value not in LAYOUTS:
+            raise InputError(f"{where}: option layout = {value!r} is invalid: one of "
+                             f"{', '.join(LAYOUTS)}")
 
 
 def _now() -> str:

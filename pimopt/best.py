@@ -6,6 +6,10 @@ whose schedule the verifier accepted. An entry is keyed by what defines the
 problem: the instance content hash (network and architecture), the objective
 and the scheduling rules that change its value (granularity, overlap); the
 method, seed and limits that found a value are recorded with it.
+
+Runs made after a layout (option ``layout`` other than ``none``) solve the
+problem on other tiles: their key adds ``layout=NAME``, and their bounds,
+which are those of the laid-out tiles only, are never recorded.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ TOLERANCE = 1e-9
 def problem_key(record: dict[str, Any]) -> str:
     """The key of the problem a run record solved (see the module docstring)."""
     opts = record.get("spec", {}).get("options", {})
+    layout = str(opts.get("layout", "none"))
     return "|".join([record["instance"]["sha256"], record["objective_name"],
-                     str(opts.get("granularity", "slot")), str(opts.get("overlap", True))])
+                     str(opts.get("granularity", "slot")), str(opts.get("overlap", True))]
+                    + ([] if layout == "none" else [f"layout={layout}"]))
 
 
 def best_path(suite_file: str | Path) -> Path:
@@ -105,6 +111,8 @@ def merge_best(entries: dict[str, Any], records: list[dict[str, Any]]) -> list[C
         if e["objective"] is None or obj < e["objective"]["value"] - TOLERANCE:
             e["objective"] = _source(rec, obj)
         b = rec.get("bound")
+        if spec.get("options", {}).get("layout", "none") != "none":
+            b = None  # a bound of the laid-out tiles, not of the problem
         if b is not None and (e["bound"] is None or float(b) > e["bound"]["value"] + TOLERANCE):
             e["bound"] = _source(rec, float(b))
     changes: list[Change] = []

@@ -1146,11 +1146,11 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             lay.check(inst.network)
             st.cut_short = bool((lay.info or {}).get("cut_short"))
             st.note = f"layout {lay.method}"
-        if lay.is_identity:
-            lay = None
-        else:
-            inst = laid_out(original, lay)
-        info["layout"] = layout_info(original, lay)
+            if lay.is_identity:
+                lay = None
+            else:
+                inst = laid_out(original, lay)
+            info["layout"] = layout_info(original, lay)  # builds the laid-out tiles
         info["bound_scope"] = ("the tiles as imported" if lay is None else
                                f"the tiles of layout {lay.method!r} (fixed before mapping)")
 

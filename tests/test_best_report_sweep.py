@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pimopt.bench import load_records, load_suite, run_specs
-from pimopt.best import best_path, load_best, merge_best, update_best
+from pimopt.best import best_path, load_best, merge_best, problem_key, update_best
 from pimopt.cli import main
 from pimopt.errors import InputError, PimoptError
 from pimopt.report import write_report
@@ -75,6 +75,20 @@ def test_objective_below_bound_is_refused() -> None:
     other = dict(rec, run_id="b", objective=120.0, bound=110.0)
     with pytest.raises(PimoptError, match="below the bound"):
         merge_best(entries, [other])
+
+
+def test_layout_runs_are_another_problem_and_give_no_bound() -> None:
+    rec: dict[str, Any] = {"run_id": "a", "method": "m", "seed": 0, "status": "feasible",
+                           "objective": 100.0, "bound": 90.0, "objective_name": "programming",
+                           "verification": {"verified": True},
+                           "instance": {"name": "n", "sha256": "h"}, "spec": {}}
+    laid = dict(rec, run_id="b", objective=80.0, bound=70.0,
+                spec={"options": {"layout": "auto"}})
+    assert problem_key(laid) == problem_key(rec) + "|layout=auto"
+    entries: dict[str, Any] = {}
+    merge_best(entries, [rec, laid])  # 80 < 90 is no contradiction: other tiles
+    e = entries[problem_key(laid)]
+    assert e["objective"]["value"] == 80.0 and e["bound"] is None
 
 
 def _check_png(path: Path) -> None:

@@ -266,3 +266,11 @@ def test_info_shows_the_tiles_after_a_layout(capsys: pytest.CaptureFixture[str])
     assert "layout magnitude" in out and "before:" in out and "total:" in out
     assert main(["info", "--layout", "auto", "--seed", "-1"]) == 2
     assert "seed = -1 is invalid" in capsys.readouterr().err
+
+
+def test_suites_and_sweeps_take_a_layout_option() -> None:
+    from pimopt.bench import check_options
+
+    check_options({"layout": "auto"}, "suite s")
+    with pytest.raises(InputError, match="option layout = 'bogus' is invalid"):
+        check_options({"layout": "bogus"}, "suite s")
