@@ -560,8 +560,10 @@ def check_outputs(inst: Instance, sched: Schedule, report: Report,
     out: list[Violation] = []
     objs: dict[str, int] = {}
     if mapping is not None and not _same_layout(mapping.layout, sched.layout):
-        out.append(Violation("outputs", "the mapping's layout (layout.json) differs from the "
-                             "layout the schedule records"))
+        out.append(Violation("outputs", (
+            f"layout.json is missing: the schedule records layout {sched.layout.method!r}"
+            if mapping.layout is None and sched.layout is not None else
+            "the mapping's layout (layout.json) differs from the layout the schedule records")))
         mapping = None
     if mapping is not None:
         from pimopt.objectives import mapping_objectives

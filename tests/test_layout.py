@@ -248,6 +248,9 @@ def test_cli_writes_and_verifies_the_layout(tmp_path: Path) -> None:
     _swap_two_different_rows(Instance(small_arch(), net), lay).save(out / "layout.json", net)
     r = run("verify", str(tmp_path / "net.json"), str(out))
     assert r.returncode == 1 and "outputs: the mapping's layout" in r.stdout
+    (out / "layout.json").unlink()
+    r = run("verify", str(tmp_path / "net.json"), str(out))
+    assert r.returncode == 1 and "layout.json is missing" in r.stdout
     # a solve without a layout removes the earlier layout.json
     r = run("solve", str(tmp_path / "net.json"), "--arch", str(arch), "--time-limit", "5",
             "--out", str(out), "--baseline", "none")
