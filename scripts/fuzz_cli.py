@@ -202,8 +202,10 @@ def cut_cases(base: dict[str, bytes], rng: random.Random, cuts: int) -> Iterator
         data = base[file]
         for _ in range(cuts):
             at = rng.randrange(1, len(data))
+            # a cut that only drops trailing whitespace leaves the file whole
             yield Case(f"{file} cut at byte {at}/{len(data)}", argv, {file: data[:at]},
-                       not file.endswith(".toml"), "o" if "--out" in argv else None)
+                       not file.endswith(".toml") and data[:at].rstrip() != data.rstrip(),
+                       "o" if "--out" in argv else None)
         for _ in range(cuts):
             flipped = bytearray(data)
             for _ in range(3):
