@@ -38,7 +38,7 @@ from pimopt.heuristics import (
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs, write_floor
-from pimopt.layout import LAYOUTS, Layout, laid_out, make_layout
+from pimopt.layout import LAYOUTS, Layout, laid_out, layout_info, make_layout
 from pimopt.lns import lns_chains
 from pimopt.makespan.bound import MakespanBound, makespan_bound
 from pimopt.mapping import Mapping
@@ -396,18 +396,6 @@ class Result:
     def dumps(self, inst: Instance | None = None) -> str:
         """``metrics.json`` text (the instance defaults to the one solved)."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
-
-
-def layout_info(inst: Instance, layout: Layout | None) -> dict[str, Any]:
-    """Blocks of ``inst`` before and after ``layout``: total, zero, distinct non-zero patterns,
-    and what the layout method reported."""
-    def counts(i: Instance) -> dict[str, int]:
-        return {"blocks": i.n_blocks, "zero": i.n_blocks - i.n_nonzero,
-                "distinct_nonzero": i.n_distinct_nonzero}
-
-    return {"method": "none" if layout is None else layout.method,
-            "before": counts(inst), "after": counts(laid_out(inst, layout)),
-            **({} if layout is None or not layout.info else {"report": layout.info})}
 
 
 def reuse_counts(inst: Instance, mapping: Mapping, sched: Schedule) -> dict[str, int]:

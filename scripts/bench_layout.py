@@ -98,22 +98,22 @@ def tiles(name: str, preset: str, bound_time_limit: float, seed: int) -> dict[st
     """Blocks, zero blocks and distinct patterns before and after each layout, and the
     fixed-tile layered bound on programming (cached on disk)."""
     from pimopt import load_instance
-    from pimopt.layout import laid_out, make_layout
+    from pimopt.layout import layout_info, make_layout
     from pimopt.provenance import package_commit
     from pimopt.solve import instance_bound
 
     inst = load_instance(_path(name), preset)
 
-    def counts(i: Any) -> dict[str, int]:
-        return {"blocks": i.n_blocks, "zero": i.n_blocks - i.n_nonzero,
-                "distinct": i.n_distinct_nonzero}
+    def counts(c: dict[str, int]) -> dict[str, int]:
+        return {"blocks": c["blocks"], "zero": c["zero"], "distinct": c["distinct_nonzero"]}
 
     out: dict[str, Any] = {"key": [name, preset], "instance": name, "preset": preset,
-                           "commit": package_commit(), "none": counts(inst)}
+                           "commit": package_commit(),
+                           "none": counts(layout_info(inst, None)["before"])}
     for method in TILE_LAYOUTS:
         t0 = time.perf_counter()
         lay = make_layout(inst.network, inst.arch, method, seed=seed)
-        out[method] = {**counts(laid_out(inst, lay)),
+        out[method] = {**counts(layout_info(inst, lay)["after"]),
                        "seconds": time.perf_counter() - t0,
                        "layers_permuted": sum(r is not None or c is not None
                                               for r, c in zip(lay.rows, lay.cols, strict=True))}

@@ -272,3 +272,15 @@ def laid_out(inst: Instance, layout: Layout | None) -> Instance:
     if key not in per:
         per[key] = Instance(inst.arch, layout.apply(inst.network))
     return per[key]
+
+
+def layout_info(inst: Instance, layout: Layout | None) -> dict[str, Any]:
+    """Blocks of ``inst`` before and after ``layout`` (total, zero, distinct non-zero
+    patterns) and what the layout method reported."""
+    def counts(i: Instance) -> dict[str, int]:
+        return {"blocks": i.n_blocks, "zero": i.n_blocks - i.n_nonzero,
+                "distinct_nonzero": i.n_distinct_nonzero}
+
+    return {"method": "none" if layout is None else layout.method,
+            "before": counts(inst), "after": counts(laid_out(inst, layout)),
+            **({} if layout is None or not layout.info else {"report": layout.info})}

@@ -140,13 +140,10 @@ def _similarity(w: NDArray[np.int64], arch: Architecture, cpb: int, seed: int,
 
 
 def _one_layer(network: Network, layer: Layer, rows: Perm, cols: Perm) -> Network:
-    w = layer.weights
-    if rows is not None:
-        w = w[rows]
-    if cols is not None:
-        w = w[:, cols]
-    la = Layer(layer.name, w, layer.n_inputs, (), layer.kind, groups=layer.groups)
-    return Network(network.name, (la,), network.weight_bits, network.encoding)
+    """Layer ``layer`` alone (no dependencies), laid out by ``rows`` and ``cols``."""
+    la = Layer(layer.name, layer.weights, layer.n_inputs, (), layer.kind, groups=layer.groups)
+    alone = Network(network.name, (la,), network.weight_bits, network.encoding)
+    return Layout((rows,), (cols,), "candidate").apply(alone)
 
 
 def sorted_chain_ps(inst: Instance) -> int:
