@@ -22,7 +22,7 @@ from pimopt.architecture import load_architecture, preset_names
 from pimopt.bench import BenchSummary
 from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
-from pimopt.layout import LAYOUTS, Layout
+from pimopt.layout import LAYOUTS, Layout, laid_out, make_layout
 from pimopt.network import Network
 from pimopt.schedule import Schedule
 from pimopt.solve import METHODS, OBJECTIVES, solve
@@ -249,8 +249,6 @@ def cmd_bound(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from pimopt.layout import laid_out, make_layout
-
     inst = _instance(args.instance, args.arch)
     net = inst.network
     lay = make_layout(net, inst.arch, args.layout, seed=args.seed)  # bad options fail first

@@ -1131,7 +1131,6 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         with clock.stage("layout", min(LAYOUT_SHARE * time_limit, LAYOUT_CAP_S), stages) as st:
             lay = layout if isinstance(layout, Layout) else make_layout(
                 inst.network, inst.arch, layout, time_limit=st.budget, seed=seed)
-            lay.check(inst.network)
             st.cut_short = bool((lay.info or {}).get("cut_short"))
             st.note = f"layout {lay.method}"
             if lay.is_identity:
