@@ -228,6 +228,66 @@ def latency_from_codes(arch: Architecture, old: NDArray[np.uint64],
     return up * (ns_to_ps(arch.t_set) + tv) + down * (ns_to_ps(arch.t_reset) + tv)
 
 
+SEGMENT_TABLE_MAX = 4096  # distinct segment contents a lookup table may hold (m^2 entries)
+
+
+@dataclass(frozen=True)
+class SegmentTable:
+    """Single-slot write latency as a lookup table over segment contents.
+
+    An operation's latency is the sum over its row segments of each segment's
+    latency (passes of one crossbar are serial), and a segment's latency
+    depends only on its old and new cells. So with every distinct segment
+    content given an id, a single-slot write ``u -> v`` costs
+    ``sum_j table[ids[u, j], ids[v, j]]`` over the ``places`` segments of a
+    pattern: a few table look-ups instead of the cell arithmetic.
+
+    Attributes
+    ----------
+    ids
+        (n, places) id of each pattern's segment content at each place.
+    table
+        (m, m) latency (ps) of writing segment content ``b`` over ``a``,
+        computed by :func:`pair_costs` (the one copy of the arithmetic).
+    """
+
+    ids: NDArray[np.int32]
+    table: NDArray[np.int64]
+
+    def latency(self, old: NDArray[np.int64], new: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Latency (ps) of the single-slot writes ``old[i] -> new[i]`` (pattern indices)."""
+        return self.table[self.ids[old], self.ids[new]].sum(axis=-1)
+
+    def from_all(self, new: NDArray[np.int64], old: NDArray[np.int64]) -> NDArray[np.int64]:
+        """(len(new), len(old)) latency of writing each ``new`` over each ``old`` pattern."""
+        out = np.zeros((new.size, old.size), dtype=np.int64)
+        for j in range(self.ids.shape[1]):
+            rows = self.table[:, self.ids[new, j]].T  # (new, m): cost from content a
+            out += np.take(rows, self.ids[old, j], axis=1)
+        return out
+
+
+def segment_table(arch: Architecture, patterns: NDArray[np.integer],
+                  max_values: int = SEGMENT_TABLE_MAX) -> SegmentTable | None:
+    """The :class:`SegmentTable` of ``patterns`` (n, ou_rows, ou_cols), or ``None``
+    when they hold more than ``max_values`` distinct segment contents."""
+    p = np.asarray(patterns, dtype=np.uint8)
+    n, r, c = p.shape
+    seg = min(int(arch.write_width or c), c)
+    places = r * (c // seg)
+    cells = np.ascontiguousarray(p.reshape(n * places, seg))
+    values, inv = np.unique(cells, axis=0, return_inverse=True)
+    m = values.shape[0]
+    if m > max_values:
+        return None
+    a = np.repeat(np.arange(m), m)
+    b = np.tile(np.arange(m), m)
+    # a (1, seg) pattern is one segment: pair_costs gives exactly that segment's latency
+    lat = pair_costs(arch, values[a][:, None, :], values[b][:, None, :]).latency_ps
+    return SegmentTable(inv.reshape(n, places).astype(np.int32),
+                        np.asarray(lat, dtype=np.int64).reshape(m, m))
+
+
 def single_pass_ps(arch: Architecture) -> int:
     """The cheapest possible write pass: one pulse (SET or RESET) and its verify read."""
     return min(ns_to_ps(arch.t_set), ns_to_ps(arch.t_reset)) + ns_to_ps(arch.t_verify)

@@ -148,3 +148,26 @@ def test_fast_path_refuses_where_it_does_not_hold() -> None:
     z = np.zeros((1, 4, 4), np.uint8)
     assert segment_codes(small_arch(pulse_mode="incremental"), z) is None
     assert segment_codes(small_arch(write_parallel=2), z) is None
+
+
+@pytest.mark.parametrize("kw", [{}, {"pulse_mode": "incremental"},
+                                {"pulse_mode": "incremental", "write_parallel": 2},
+                                {"write_width": 2, "t_verify": 0.0}, {"write_width": 8},
+                                {"cell_bits": 3, "pulse_mode": "incremental"}])
+def test_segment_table_equals_the_model(kw: dict[str, object]) -> None:
+    """Latency is additive over row segments: table look-ups give pair_costs exactly."""
+    from pimopt.latency import segment_table
+
+    a = small_arch(**kw)
+    rng = np.random.default_rng(2)
+    pats = rng.integers(0, a.levels, size=(120, 4, 4)).astype(np.uint8)
+    pats[rng.random(pats.shape) < 0.4] = 0
+    pats[0] = 0
+    st = segment_table(a, pats)
+    assert st is not None
+    u, v = rng.integers(0, 120, 500), rng.integers(0, 120, 500)
+    assert np.array_equal(st.latency(u, v), pair_costs(a, pats[u], pats[v]).latency_ps)
+    full = st.from_all(np.arange(120), np.arange(120))
+    assert np.array_equal(full[7], pair_costs(a, pats, pats[np.full(120, 7)]).latency_ps)
+    assert (np.diag(full) == 0).all()
+    assert segment_table(a, pats, max_values=3) is None  # too many contents: no table

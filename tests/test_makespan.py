@@ -147,3 +147,25 @@ def test_result_repr_is_short_and_has_units() -> None:
     text = repr(res)
     assert text.startswith("Result(method='balanced'") and " ns, bound=" in text
     assert "array" not in text and len(text) < 200
+
+
+@pytest.mark.parametrize("arch_kw", [{}, {"pulse_mode": "incremental", "write_parallel": 2,
+                                          "write_width": 8}])
+def test_table_exact_term_equals_the_general_exact_term(
+        arch_kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above EXACT_PAIR_LIMIT the exact nearest writes come from segment look-ups: the same
+    bound as the latency model pair by pair."""
+    import pimopt.makespan.bound as mbm
+
+    inst = Instance(small_arch(**arch_kw), random_network(3, n_layers=3, max_inputs=4))
+    general = makespan_bound(inst, time_limit=None)
+    assert general.programming_term == "exact"
+    monkeypatch.setattr(mbm, "EXACT_PAIR_LIMIT", 0)
+    table = makespan_bound(inst, time_limit=None)
+    assert table.programming_term == "exact"
+    assert table.programming_lb_ps == general.programming_lb_ps > 0
+    assert table.value_ps == general.value_ps
+    monkeypatch.setattr(mbm, "TABLE_PAIR_LIMIT", 0)  # too many pairs: the floor, lower
+    floor = makespan_bound(inst, time_limit=None)
+    assert floor.programming_term == "segment distance"
+    assert floor.programming_lb_ps <= general.programming_lb_ps

@@ -16,8 +16,9 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   ``C`` all compute work and ``P`` all programming. Every distinct non-zero
   pattern is written at least once, from a slot holding something else, so
   ``P >= sum_v lb(v) / k`` where ``lb(v)`` is the cheapest write of ``v`` from
-  the erased state or any other pattern of the network (computed exactly for
-  small instances; else one pass per write segment in which ``v`` differs
+  the erased state or any other pattern of the network (computed exactly
+  where all pairs fit the time limit, by segment table look-ups above
+  :data:`EXACT_PAIR_LIMIT` pairs; else one pass per write segment in which ``v`` differs
   from the pattern nearest to it in differing segments,
   :func:`pimopt.latency.segment_distances`), and ``k`` the slots that
   can share one write segment (``write_width / ou_cols``). Without
@@ -42,14 +43,19 @@ from numpy.typing import NDArray
 from pimopt.instance import Instance
 from pimopt.interrupt import expired
 from pimopt.latency import (
+    SegmentTable,
     latency_from_codes,
     pair_costs,
     segment_codes,
     segment_distances,
+    segment_table,
     single_pass_ps,
 )
 
 EXACT_PAIR_LIMIT = 40_000_000  # pattern pairs the exact nearest-write term may evaluate
+# with a segment lookup table (latency.segment_table) the pairs are ~100x cheaper
+TABLE_PAIR_LIMIT = 200_000_000_000
+TABLE_PAIRS_PER_S = 80_000_000  # conservative (measured 1.2e8 on 2 cores): exact starts if it fits
 _PAIRS = 1 << 20  # pairs per vectorised batch
 
 
@@ -164,14 +170,20 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     # programming no crossbar can compute through: every pattern's cheapest write, exact
     # (all pairs) where affordable, else one pass per segment it differs in from its
     # nearest pattern (the floor also stands in for patterns the exact term cannot reach)
-    exact = n * (n + 1) <= EXACT_PAIR_LIMIT and n > 0
+    pairs = n * (n + 1)
+    table = segment_table(a, pats) if pairs > EXACT_PAIR_LIMIT else None
+    if table is None:
+        exact = 0 < pairs <= EXACT_PAIR_LIMIT
+    else:  # all pairs by table look-ups, when they fit (no limit: up to TABLE_PAIR_LIMIT)
+        exact = pairs <= TABLE_PAIR_LIMIT if time_limit is None else (
+            pairs / TABLE_PAIRS_PER_S <= 0.7 * time_limit - (time.perf_counter() - t0))
     floor_end = None if time_limit is None else t0 + time_limit * (0.3 if exact else 1.0)
     seg_dist, complete = segment_distances(a, distinct, floor_end)
     lb = np.minimum(from_zero, seg_dist * single_pass_ps(a))
     term = "segment distance"
     if exact:
         deadline = float("inf") if time_limit is None else t0 + time_limit
-        lb, term = _nearest_writes(a, codes, pats, from_zero, lb, deadline)
+        lb, term = _nearest_writes(a, codes, pats, from_zero, lb, deadline, table)
         complete = term == "exact"
     prog = int(lb.sum()) // a.slots_per_write_segment
     if a.block_whole_crossbar:
@@ -188,26 +200,31 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
 
 
 def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
-                    from_zero: NDArray[np.int64], weak: NDArray[np.int64], deadline: float
-                    ) -> tuple[NDArray[np.int64], str]:
+                    from_zero: NDArray[np.int64], weak: NDArray[np.int64], deadline: float,
+                    table: SegmentTable | None = None) -> tuple[NDArray[np.int64], str]:
     """Cheapest write of every pattern from the erased slot or any other pattern.
 
-    Streams all pairs in batches; patterns not reached before ``deadline`` keep
-    ``weak`` (the valid segment-distance value).
+    Streams all pairs in batches (by segment table look-ups when ``table`` is
+    given); patterns not reached before ``deadline`` keep ``weak`` (the valid
+    segment-distance value).
     """
     n = len(pats) - 1
     best = weak.copy()  # only a floor until the exact minimum replaces it
     done = np.zeros(n, dtype=bool)
     # targets per batch, against all sources (the general latency model is ~5x slower
     # than the thermometer codes: smaller batches keep the deadline)
-    per = max(1, (_PAIRS if codes is not None else _PAIRS >> 3) // n)
+    batch = _PAIRS << 2 if table is not None else _PAIRS if codes is not None else _PAIRS >> 3
+    per = max(1, batch // n)
     src = np.arange(1, n + 1, dtype=np.int64)
     for lo in range(0, n, per):
         if expired(deadline):
             break
         tgt = np.arange(lo + 1, min(n, lo + per) + 1, dtype=np.int64)
-        c = _costs(arch, codes, pats, np.tile(src, tgt.size), np.repeat(tgt, n))
-        c = c.reshape(tgt.size, n)
+        if table is not None:
+            c = table.from_all(tgt, src)
+        else:
+            c = _costs(arch, codes, pats, np.tile(src, tgt.size), np.repeat(tgt, n))
+            c = c.reshape(tgt.size, n)
         c[np.arange(tgt.size), tgt - 1] = np.iinfo(np.int64).max  # not from itself
         best[tgt - 1] = np.minimum(from_zero[tgt - 1], c.min(axis=1))
         done[tgt - 1] = True
