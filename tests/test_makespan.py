@@ -153,14 +153,14 @@ def test_result_repr_is_short_and_has_units() -> None:
                                           "write_width": 8}])
 def test_table_exact_term_equals_the_general_exact_term(
         arch_kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above EXACT_PAIR_LIMIT the exact nearest writes come from segment look-ups: the same
+    """Above TABLE_MIN_PAIRS the exact nearest writes come from segment look-ups: the same
     bound as the latency model pair by pair."""
     import pimopt.makespan.bound as mbm
 
     inst = Instance(small_arch(**arch_kw), random_network(3, n_layers=3, max_inputs=4))
     general = makespan_bound(inst, time_limit=None)
     assert general.programming_term == "exact"
-    monkeypatch.setattr(mbm, "EXACT_PAIR_LIMIT", 0)
+    monkeypatch.setattr(mbm, "TABLE_MIN_PAIRS", 0)
     table = makespan_bound(inst, time_limit=None)
     assert table.programming_term == "exact"
     assert table.programming_lb_ps == general.programming_lb_ps > 0
@@ -169,3 +169,28 @@ def test_table_exact_term_equals_the_general_exact_term(
     floor = makespan_bound(inst, time_limit=None)
     assert floor.programming_term == "segment distance"
     assert floor.programming_lb_ps <= general.programming_lb_ps
+
+
+def test_flow_term_writes_a_shared_source_once_per_content_it_hands_on() -> None:
+    """A hub is the cheapest source of three patterns and they of it: the per-pattern
+    minima add up to 4, but the hub hands on a content per write, so any schedule
+    writes it three times (6). With only the cheapest arc kept the relaxation is lower,
+    never higher."""
+    from pimopt.makespan.bound import _Arcs, _flow_term
+
+    n = 4  # node 1 the hub, 2..4 its spokes
+    cost = np.full((n + 1, n + 1), 5, dtype=np.int64)  # cost[target, source]
+    cost[1, 2:] = 1
+    cost[2:, 1] = 1
+    from_zero = np.full(n, 10, dtype=np.int64)
+    lb = np.ones(n, dtype=np.int64)
+    done = np.ones(n, dtype=bool)
+    src = np.array([[s for s in range(1, n + 1) if s != t] for t in range(1, n + 1)])
+    full = _Arcs(src, np.take_along_axis(cost[1:], src, axis=1), done)
+    assert _flow_term(small_arch(), full, from_zero, lb) == 6
+    best = np.argmin(full.cost, axis=1)[:, None]
+    one = _Arcs(np.take_along_axis(src, best, 1), np.take_along_axis(full.cost, best, 1), done)
+    assert 4 <= _flow_term(small_arch(), one, from_zero, lb) <= 6
+    # a target the exact pass did not reach keeps its floor as the price of any source
+    part = _Arcs(full.src, full.cost, np.array([True, True, True, False]))
+    assert 4 <= _flow_term(small_arch(), part, from_zero, lb) <= 6

@@ -17,8 +17,8 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   pattern is written at least once, from a slot holding something else, so
   ``P >= sum_v lb(v) / k`` where ``lb(v)`` is the cheapest write of ``v`` from
   the erased state or any other pattern of the network (computed exactly
-  where all pairs fit the time limit, by segment table look-ups above
-  :data:`EXACT_PAIR_LIMIT` pairs; else one pass per write segment in which ``v`` differs
+  where all pairs fit the time limit, by segment table look-ups where a
+  table fits; else one pass per write segment in which ``v`` differs
   from the pattern nearest to it in differing segments,
   :func:`pimopt.latency.segment_distances`), and ``k`` the slots that
   can share one write segment (``write_width / ou_cols``). Without
@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.instance import Instance
-from pimopt.interrupt import expired
+from pimopt.interrupt import expired, seconds_left
 from pimopt.latency import (
     SegmentTable,
     latency_from_codes,
@@ -55,8 +55,11 @@ from pimopt.latency import (
 EXACT_PAIR_LIMIT = 40_000_000  # pattern pairs the exact nearest-write term may evaluate
 # with a segment lookup table (latency.segment_table) the pairs are ~100x cheaper
 TABLE_PAIR_LIMIT = 200_000_000_000
+TABLE_MIN_PAIRS = 1_000_000  # below this the table is not worth building
 TABLE_PAIRS_PER_S = 80_000_000  # conservative (measured 1.2e8 on 2 cores): exact starts if it fits
 _PAIRS = 1 << 20  # pairs per vectorised batch
+FLOW_ARCS = 16  # cheapest incoming writes per pattern kept for the flow term
+FLOW_S_PER_ARC = 3e-5  # conservative: the flow term starts only if this much time is left
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ class MakespanBound:
         term is still valid, only weaker).
     seconds
         Time spent computing the bound.
+    flow
+        The programming term is the min-cost flow over all writes (every write
+        consumes its slot's content; see ``_flow_term``), not only the sum of
+        each pattern's cheapest write. Needs the exact pass.
     """
 
     value_ps: int
@@ -99,6 +106,7 @@ class MakespanBound:
     programming_term: str
     complete: bool
     seconds: float
+    flow: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -129,7 +137,7 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
         nearest writes where affordable); when it runs out the term keeps what
         it has (still valid, weaker). ``None``: no limit (deterministic; the
         term is exact whenever the instance is below :data:`EXACT_PAIR_LIMIT`
-        pattern pairs).
+        pattern pairs, or :data:`TABLE_PAIR_LIMIT` with a segment table).
 
     Returns
     -------
@@ -171,7 +179,7 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     # (all pairs) where affordable, else one pass per segment it differs in from its
     # nearest pattern (the floor also stands in for patterns the exact term cannot reach)
     pairs = n * (n + 1)
-    table = segment_table(a, pats) if pairs > EXACT_PAIR_LIMIT else None
+    table = segment_table(a, pats) if pairs > TABLE_MIN_PAIRS else None
     if table is None:
         exact = 0 < pairs <= EXACT_PAIR_LIMIT
     else:  # all pairs by table look-ups, when they fit (no limit: up to TABLE_PAIR_LIMIT)
@@ -183,9 +191,15 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     term = "segment distance"
     if exact:
         deadline = float("inf") if time_limit is None else t0 + time_limit
-        lb, term = _nearest_writes(a, codes, pats, from_zero, lb, deadline, table)
+        lb, term, arcs = _nearest_writes(a, codes, pats, from_zero, lb, deadline, table)
         complete = term == "exact"
-    prog = int(lb.sum()) // a.slots_per_write_segment
+        # the flow solve cannot be stopped: it starts only if it fits (measured ~7 us/arc)
+        flow = seconds_left(deadline) >= FLOW_S_PER_ARC * arcs.src.size
+        total = _flow_term(a, arcs, from_zero, lb) if flow else int(lb.sum())
+        complete = complete and flow
+    else:
+        total, flow = int(lb.sum()), False
+    prog = total // a.slots_per_write_segment
     if a.block_whole_crossbar:
         resource = _ceil_div(prog * a.ous_per_crossbar + compute,
                              a.crossbars * a.ous_per_crossbar)
@@ -196,12 +210,13 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     return MakespanBound(value_ps=max(path, resource), path_ps=path, resource_ps=resource,
                          first_write_ps=p0, compute_ps=compute, programming_lb_ps=prog,
                          programming_term=term, complete=bool(complete),
-                         seconds=time.perf_counter() - t0)
+                         seconds=time.perf_counter() - t0, flow=flow)
 
 
 def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
                     from_zero: NDArray[np.int64], weak: NDArray[np.int64], deadline: float,
-                    table: SegmentTable | None = None) -> tuple[NDArray[np.int64], str]:
+                    table: SegmentTable | None = None
+                    ) -> tuple[NDArray[np.int64], str, _Arcs]:
     """Cheapest write of every pattern from the erased slot or any other pattern.
 
     Streams all pairs in batches (by segment table look-ups when ``table`` is
@@ -211,6 +226,9 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
     n = len(pats) - 1
     best = weak.copy()  # only a floor until the exact minimum replaces it
     done = np.zeros(n, dtype=bool)
+    k = min(FLOW_ARCS, n - 1)
+    arc_src = np.zeros((n, max(k, 0)), dtype=np.int64)  # the k cheapest sources per target
+    arc_cost = np.zeros((n, max(k, 0)), dtype=np.int64)
     # targets per batch, against all sources (the general latency model is ~5x slower
     # than the thermometer codes: smaller batches keep the deadline)
     batch = _PAIRS << 2 if table is not None else _PAIRS if codes is not None else _PAIRS >> 3
@@ -227,7 +245,74 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
             c = c.reshape(tgt.size, n)
         c[np.arange(tgt.size), tgt - 1] = np.iinfo(np.int64).max  # not from itself
         best[tgt - 1] = np.minimum(from_zero[tgt - 1], c.min(axis=1))
+        if k > 0:
+            idx = np.argpartition(c, k - 1, axis=1)[:, :k]
+            arc_src[tgt - 1] = idx + 1
+            arc_cost[tgt - 1] = np.take_along_axis(c, idx, axis=1)
         done[tgt - 1] = True
+    arcs = _Arcs(arc_src, arc_cost, done)
     if done.all():
-        return best, "exact"
-    return best, "mixed" if done.any() else "segment distance"
+        return best, "exact", arcs
+    return best, "mixed" if done.any() else "segment distance", arcs
+
+
+@dataclass
+class _Arcs:
+    """The cheapest incoming writes of the patterns the exact pass reached."""
+
+    src: NDArray[np.int64]  # (n, k) source node (1..n) of each kept arc
+    cost: NDArray[np.int64]  # (n, k) its latency
+    done: NDArray[np.bool_]  # targets whose k cheapest arcs are known
+
+
+def _flow_term(arch: Any, arcs: _Arcs, from_zero: NDArray[np.int64],
+               lb: NDArray[np.int64]) -> int:
+    """Least total single-slot write latency of any schedule, as a min-cost flow.
+
+    Every write turns its slot's content ``u`` into a pattern ``v != u`` and
+    costs at least ``d(u, v)``. Follow the contents: each slot starts with one
+    erased content (the zero node supplies at most ``total_slots`` units), a
+    write consumes the slot's content and creates one of ``v``, so ``v`` passes
+    on at most as many contents as it received writes, and every distinct
+    pattern receives at least one write. The writes of any schedule are thus
+    an integral flow with in(v) >= 1 and out(v) <= in(v), and its cost is the
+    total write latency. Relaxation: of the arcs into ``v`` only the ``k``
+    cheapest are kept; every other arc into ``v`` costs at least the largest
+    kept one, so it is replaced by an arc of that cost from a free source ``Z``
+    (for patterns the exact pass did not reach: of cost ``lb(v)``, the valid
+    per-pattern floor). Any schedule's flow maps to a relaxed flow of no larger
+    cost (a rerouted unit's source sends one fewer, which keeps
+    out <= in), so the relaxed minimum is at most every schedule's write
+    latency. Min-cost flow is integral, so OR-Tools' network simplex gives the
+    relaxation's exact minimum. (Cycles are allowed, so it is only at least
+    the sum of the per-pattern minima ``lb``, not much more.)
+    """
+    from ortools.graph.python import min_cost_flow
+
+    n, k = arcs.src.shape
+    if n == 0:
+        return 0
+    # nodes: 0 erased, 1..n pattern contents (out), n+1..2n writes of a pattern (in),
+    # 2n+1 the end, 2n+2 the free source Z
+    end, free = 2 * n + 1, 2 * n + 2
+    slots = int(arch.total_slots)
+    cap = slots + n
+    v = np.arange(1, n + 1, dtype=np.int64)
+    ok = np.repeat(arcs.done, k)
+    tails = np.concatenate([arcs.src.ravel()[ok], np.zeros(n, np.int64), np.full(n, free),
+                            v + n, v, [0, free]])
+    heads = np.concatenate([np.repeat(v, k)[ok] + n, v + n, v + n, v, np.full(n, end),
+                            [end, end]])
+    z_cost = np.where(arcs.done, arcs.cost.max(axis=1) if k else lb, lb)
+    costs = np.concatenate([arcs.cost.ravel()[ok], from_zero, z_cost,
+                            np.zeros(2 * n + 2, np.int64)])
+    f = min_cost_flow.SimpleMinCostFlow()
+    f.add_arcs_with_capacity_and_unit_cost(tails, heads, np.full(tails.size, cap, np.int64),
+                                           costs)
+    supply = np.zeros(2 * n + 3, dtype=np.int64)
+    supply[0], supply[free], supply[end] = slots, n, -(slots + n)
+    supply[1:n + 1], supply[n + 1:2 * n + 1] = 1, -1  # in(v) >= 1: one unit passes through
+    f.set_nodes_supplies(np.arange(2 * n + 3), supply)
+    if f.solve() != f.OPTIMAL:  # cannot happen (always feasible); never a guess
+        return int(lb.sum())
+    return max(int(f.optimal_cost()), int(lb.sum()))
