@@ -235,7 +235,8 @@ def cmd_bound(args: argparse.Namespace) -> int:
     limit = None if args.time_limit <= 0 else args.time_limit
     mb = cached_makespan_bound(inst, float("inf") if limit is None else limit / 2)
     print(f"makespan bound      {mb.value_ps / 1000:.2f} ns (path {mb.path_ps / 1000:.2f} ns, "
-          f"resource {mb.resource_ps / 1000:.2f} ns; programming term {mb.programming_term}, "
+          f"resource {mb.resource_ps / 1000:.2f} ns; programming term {mb.programming_term}"
+          f"{' + flow' if mb.flow else ''}, "
           f"{mb.seconds:.1f} s)")
     for metric, unit, scale in (("latency", "ns", 1000.0), ("cell_writes", "cells", 1.0)):
         ib = instance_bound(inst, metric, None if limit is None else limit / 4)

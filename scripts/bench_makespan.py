@@ -10,7 +10,8 @@ machine, limits, acceptance summary) are written from all records.
 Usage::
 
     python scripts/bench_makespan.py [--instances lenet5,resnet20,...]
-        [--presets default,wv-mlc,multi-ou,small-chip] [--methods naive,sorted,balanced]
+        [--presets default,wv-mlc,multi-ou,small-chip]
+        [--methods naive,sorted,balanced,balanced+cpsat]
         [--time-limit 60] [--large-time-limit 240] [--jobs 2] [--seed 0]
         [--out results/makespan]
 
@@ -51,6 +52,7 @@ REAL = ("resnet18-cifar", "resnet18-imagenet", "mobilenetv2-imagenet", "resnet50
 DEFAULT_INSTANCES = ("resnet50-imagenet", "resnet18-imagenet", "resnet18-cifar",
                      "mobilenetv2-imagenet", "resnet20", "lenet5", "digits-mlp", "digits-cnn")
 BASELINES = ("naive", "sorted")
+DEFAULT_METHODS = "naive,sorted,balanced,balanced+cpsat"
 
 
 LARGE_WEIGHTS = 1_000_000  # networks with more weights get --large-time-limit
@@ -74,7 +76,7 @@ def _selection(args: argparse.Namespace) -> str:
     for opt, value, default in (
             ("--instances", args.instances, ",".join(DEFAULT_INSTANCES)),
             ("--presets", args.presets, "default,wv-mlc,multi-ou,small-chip"),
-            ("--methods", args.methods, "naive,sorted,balanced")):
+            ("--methods", args.methods, DEFAULT_METHODS)):
         if value != default:
             parts.append(f" {opt} {value}")
     out = Path(args.out).resolve()
@@ -100,6 +102,35 @@ def instance_path(name: str) -> Path:
     return path
 
 
+SUFFIXES: dict[str, dict[str, Any]] = {"cpsat": {"scheduler": "cpsat"}, "split": {"split": True}}
+CPSAT_MAX_BLOCKS = 20_000  # "+cpsat" (a CP-SAT model of every operation) only below this
+
+
+def method_options(method: str) -> tuple[str, dict[str, Any]]:
+    """``METHOD[+cpsat][+split]``: the solve method and its retime options (CP-SAT
+    re-timing of the list schedule; input splitting)."""
+    base, *suffixes = method.split("+")
+    options: dict[str, Any] = {}
+    for suffix in suffixes:
+        if suffix not in SUFFIXES:
+            raise SystemExit(f"method {method!r}: unknown suffix {suffix!r} (one of "
+                             f"{', '.join(SUFFIXES)})")
+        options.update(SUFFIXES[suffix])
+    return base, options
+
+
+def _runs_on(name: str, method: str) -> bool:
+    """Whether the bench runs ``method`` on instance ``name``: CP-SAT re-timing only on
+    instances below CPSAT_MAX_BLOCKS non-zero blocks (its model holds every operation)."""
+    if method_options(method)[1].get("scheduler") != "cpsat":
+        return True
+    if _large(name):
+        return False
+    from pimopt import load_instance
+
+    return load_instance(instance_path(name), None).n_nonzero <= CPSAT_MAX_BLOCKS
+
+
 def run(name: str, preset: str, method: str, time_limit: float, seed: int) -> dict[str, Any]:
     """One verified solve in this (fresh) process; returns its record."""
     from pimopt import load_instance, solve
@@ -108,7 +139,8 @@ def run(name: str, preset: str, method: str, time_limit: float, seed: int) -> di
     t0 = time.perf_counter()
     c0 = time.process_time()
     inst = load_instance(instance_path(name), preset)
-    res = solve(inst, method, objective="makespan", time_limit=time_limit, seed=seed)
+    base, options = method_options(method)
+    res = solve(inst, base, objective="makespan", time_limit=time_limit, seed=seed, **options)
     m = res.metrics
     return {
         "instance": name, "preset": preset, "method": method, "seed": seed,
@@ -135,7 +167,8 @@ def instance_bound(name: str, preset: str, time_limit: float) -> dict[str, Any]:
 
     mb = cached_makespan_bound(load_instance(instance_path(name), preset), time_limit)
     return {"key": [name, preset], "instance": name, "preset": preset,
-            "bound_ns": mb.value_ps / 1e3, "term": mb.programming_term,
+            "bound_ns": mb.value_ps / 1e3,
+            "term": mb.programming_term + (" + flow" if mb.flow else ""),
             "complete": mb.complete, "seconds": mb.seconds, "commit": package_commit()}
 
 
@@ -225,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--instances", default=",".join(DEFAULT_INSTANCES))
     ap.add_argument("--presets", default="default,wv-mlc,multi-ou,small-chip")
-    ap.add_argument("--methods", default="naive,sorted,balanced")
+    ap.add_argument("--methods", default=DEFAULT_METHODS,
+                    help="comma-separated; METHOD+cpsat re-times the list schedule with "
+                         f"CP-SAT (instances up to {CPSAT_MAX_BLOCKS:,} non-zero blocks), "
+                         "METHOD+split splits inputs")
     ap.add_argument("--time-limit", type=float, default=60.0,
                     help="seconds per solve (default 60)")
     ap.add_argument("--large-time-limit", type=float, default=240.0,
@@ -243,11 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name in args.instances.split(","):
         instance_path(name)  # generate missing instances before the pool starts
+    for m in args.methods.split(","):
+        method_options(m)  # a bad suffix stops here, before any run
     tasks: dict[tuple[str, ...], tuple[Any, ...]] = {
         (i, p, m): (i, p, m, args.large_time_limit if _large(i) else args.time_limit,
                     args.seed)
         for i in args.instances.split(",") for p in args.presets.split(",")
-        for m in args.methods.split(",")}
+        for m in args.methods.split(",") if _runs_on(i, m)}
     records, failed = run_isolated(
         run, tasks, out / "runs.jsonl", jobs=args.jobs, key_of=_key,
         describe=lambda r: f"makespan {r['makespan_ns'] / 1e3:,.1f} us, gap "

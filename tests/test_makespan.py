@@ -166,6 +166,7 @@ def test_table_exact_term_equals_the_general_exact_term(
     assert table.programming_lb_ps == general.programming_lb_ps > 0
     assert table.value_ps == general.value_ps
     monkeypatch.setattr(mbm, "TABLE_PAIR_LIMIT", 0)  # too many pairs: the floor, lower
+    monkeypatch.setattr(mbm, "EXACT_PAIR_LIMIT", 0)
     floor = makespan_bound(inst, time_limit=None)
     assert floor.programming_term == "segment distance"
     assert floor.programming_lb_ps <= general.programming_lb_ps

@@ -179,12 +179,11 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     # (all pairs) where affordable, else one pass per segment it differs in from its
     # nearest pattern (the floor also stands in for patterns the exact term cannot reach)
     pairs = n * (n + 1)
-    table = segment_table(a, pats) if pairs > TABLE_MIN_PAIRS else None
-    if table is None:
-        exact = 0 < pairs <= EXACT_PAIR_LIMIT
-    else:  # all pairs by table look-ups, when they fit (no limit: up to TABLE_PAIR_LIMIT)
-        exact = pairs <= TABLE_PAIR_LIMIT if time_limit is None else (
-            pairs / TABLE_PAIRS_PER_S <= 0.7 * time_limit - (time.perf_counter() - t0))
+    # all pairs by table look-ups where they fit (no time limit: up to TABLE_PAIR_LIMIT)
+    fits = pairs <= TABLE_PAIR_LIMIT and (time_limit is None or (
+        pairs / TABLE_PAIRS_PER_S <= 0.7 * time_limit - (time.perf_counter() - t0)))
+    table = segment_table(a, pats) if TABLE_MIN_PAIRS < pairs and fits else None
+    exact = table is not None or 0 < pairs <= EXACT_PAIR_LIMIT
     floor_end = None if time_limit is None else t0 + time_limit * (0.3 if exact else 1.0)
     seg_dist, complete = segment_distances(a, distinct, floor_end)
     lb = np.minimum(from_zero, seg_dist * single_pass_ps(a))
