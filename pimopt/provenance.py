@@ -20,8 +20,14 @@ def versions() -> dict[str, str]:
     return out
 
 
-def source_commit(root: str | Path) -> str:
-    """Short commit of the checkout at ``root``, marked when tracked files are modified.
+# what decides a run's behaviour; results/ and docs/ do not (a bench writing its own
+# records must not mark its later runs as run from modified code)
+CODE_PATHS = ("pimopt", "scripts", "pyproject.toml")
+
+
+def source_commit(root: str | Path, paths: tuple[str, ...] = ()) -> str:
+    """Short commit of the checkout at ``root``, marked when tracked files are modified
+    (only those under ``paths`` when given).
 
     Call it before the work starts: the code that runs is the code of that moment.
     """
@@ -30,17 +36,18 @@ def source_commit(root: str | Path) -> str:
                               check=False).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no"):
+    if git("status", "--porcelain", "--untracked-files=no", "--", *paths):
         commit += " plus uncommitted changes"
     return commit
 
 
 def package_commit() -> str:
-    """:func:`source_commit` of the checkout pimopt runs from, if it runs from one."""
+    """:func:`source_commit` of the checkout pimopt runs from, if it runs from one; only
+    changes to its code (:data:`CODE_PATHS`) mark it modified."""
     root = Path(__file__).resolve().parents[1]
     if not (root / ".git").exists():
         return "unknown (not run from a git checkout)"
-    return source_commit(root)
+    return source_commit(root, CODE_PATHS)
 
 
 def machine() -> str:
