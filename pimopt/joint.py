@@ -28,6 +28,7 @@ Model (slot-granular program operations, DESIGN sections 2 and 4):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,7 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     """
     from ortools.sat.python import cp_model
 
+    t_build = time.perf_counter()  # building the model is part of the time limit
     a = inst.arch
     spc = a.slots_per_crossbar
     n_slots = a.total_slots
@@ -204,7 +206,8 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, d_on, dur, ps, pe, cs,
           ends, makespan, cost)
 
-    solver, code, info = solve_logged(m, time_limit=time_limit, seed=seed, workers=workers)
+    left = max(0.05, time_limit - (time.perf_counter() - t_build))
+    solver, code, info = solve_logged(m, time_limit=left, seed=seed, workers=workers)
     info["loads"] = n
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return JointOutcome(mapping, warm, "feasible", horizon, None,

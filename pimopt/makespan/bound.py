@@ -308,6 +308,9 @@ def _flow_term(arch: Any, arcs: _Arcs, from_zero: NDArray[np.int64],
     f = min_cost_flow.SimpleMinCostFlow()
     f.add_arcs_with_capacity_and_unit_cost(tails, heads, np.full(tails.size, cap, np.int64),
                                            costs)
+    # Z supplies n units: dropping a write into v while in(v) > max(1, out(v)) never
+    # raises the cost, and then sum in = sum max(1, out) <= n + sum out, so the units
+    # entering from 0 and Z together are at most n
     supply = np.zeros(2 * n + 3, dtype=np.int64)
     supply[0], supply[free], supply[end] = slots, n, -(slots + n)
     supply[1:n + 1], supply[n + 1:2 * n + 1] = 1, -1  # in(v) >= 1: one unit passes through
