@@ -195,3 +195,21 @@ def test_flow_term_writes_a_shared_source_once_per_content_it_hands_on() -> None
     # a target the exact pass did not reach keeps its floor as the price of any source
     part = _Arcs(full.src, full.cost, np.array([True, True, True, False]))
     assert 4 <= _flow_term(small_arch(), part, from_zero, lb) <= 6
+
+
+def test_balanced_skips_its_sorted_candidate_when_no_time_is_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scheduling a second candidate is skipped when it, with the verification after it,
+    would pass the time limit; the run is still verified and says what it skipped."""
+    import importlib
+
+    smod = importlib.import_module("pimopt.solve")  # the module: pimopt.solve is the function
+    inst = load_instance(None, "default")
+    both = solve(inst, "balanced", objective="makespan", time_limit=5)
+    assert set(both.info["candidates"]["makespan_ps"]) == {"own", "sorted"}
+    assert both.info["candidates"]["skipped"] == []
+    monkeypatch.setattr(smod, "VERIFY_PER_SCHEDULE", 1e9)  # verifying "takes forever"
+    one = solve(inst, "balanced", objective="makespan", time_limit=5)
+    assert one.info["candidates"]["skipped"] == ["sorted"]
+    assert set(one.info["candidates"]["makespan_ps"]) == {"own"}
+    assert one.report.ok and "skipped sorted" in one.stages[2].note
