@@ -271,12 +271,7 @@ def segment_table(arch: Architecture, patterns: NDArray[np.integer],
                   max_values: int = SEGMENT_TABLE_MAX) -> SegmentTable | None:
     """The :class:`SegmentTable` of ``patterns`` (n, ou_rows, ou_cols), or ``None``
     when they hold more than ``max_values`` distinct segment contents."""
-    p = np.asarray(patterns, dtype=np.uint8)
-    n, r, c = p.shape
-    seg = min(int(arch.write_width or c), c)
-    places = r * (c // seg)
-    cells = np.ascontiguousarray(p.reshape(n * places, seg))
-    values, inv = np.unique(cells, axis=0, return_inverse=True)
+    values, ids = segment_ids(arch, patterns)
     m = values.shape[0]
     if m > max_values:
         return None
@@ -284,8 +279,21 @@ def segment_table(arch: Architecture, patterns: NDArray[np.integer],
     b = np.tile(np.arange(m), m)
     # a (1, seg) pattern is one segment: pair_costs gives exactly that segment's latency
     lat = pair_costs(arch, values[a][:, None, :], values[b][:, None, :]).latency_ps
-    return SegmentTable(inv.reshape(n, places).astype(np.int32),
-                        np.asarray(lat, dtype=np.int64).reshape(m, m))
+    return SegmentTable(ids, np.asarray(lat, dtype=np.int64).reshape(m, m))
+
+
+def segment_ids(arch: Architecture, patterns: NDArray[np.integer]
+                ) -> tuple[NDArray[np.uint8], NDArray[np.int32]]:
+    """The distinct contents of single-slot write segments (``min(write_width,
+    ou_cols)`` cells of a row) in ``patterns`` (n, ou_rows, ou_cols), and the id
+    of each pattern's content at each of its segment places, (n, places): two
+    patterns agree in a segment exactly when their ids there are equal."""
+    p = np.asarray(patterns, dtype=np.uint8)
+    n, r, c = p.shape
+    seg = min(int(arch.write_width or c), c)
+    places = r * (c // seg)
+    values, inv = np.unique(p.reshape(n * places, seg), axis=0, return_inverse=True)
+    return values, inv.reshape(n, places).astype(np.int32)
 
 
 def single_pass_ps(arch: Architecture) -> int:
@@ -316,16 +324,9 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
         The lower bound per pattern (at least 1), and whether it is the exact
         nearest distance for every pattern.
     """
-    p = np.asarray(distinct, dtype=np.uint8)
-    n, r, c = p.shape
-    seg = min(int(arch.write_width or c), c)
-    places = r * (c // seg)
-    cells = np.ascontiguousarray(p.reshape(n, places, seg))
-    ids = np.empty((n, places), dtype=np.uint64)
-    for j in range(places):
-        col = np.ascontiguousarray(cells[:, j, :]).view(np.dtype((np.void, seg))).ravel()
-        _, inv = np.unique(col, return_inverse=True)
-        ids[:, j] = inv.ravel().astype(np.uint64) + np.uint64(1)
+    n = len(distinct)
+    ids = segment_ids(arch, distinct)[1].astype(np.uint64) + np.uint64(1)
+    places = ids.shape[1]
     mult = np.random.default_rng(0).integers(1, 2**63, size=places, dtype=np.uint64)
     mult |= np.uint64(1)
     hashed = ids * mult  # uint64 arithmetic wraps: a hash, collisions only lower the bound
