@@ -292,8 +292,10 @@ def segment_ids(arch: Architecture, patterns: NDArray[np.integer]
     n, r, c = p.shape
     seg = min(int(arch.write_width or c), c)
     places = r * (c // seg)
-    values, inv = np.unique(p.reshape(n * places, seg), axis=0, return_inverse=True)
-    return values, inv.reshape(n, places).astype(np.int32)
+    # one opaque item per segment: np.unique on it is ~10x faster than with axis=0
+    items = np.ascontiguousarray(p.reshape(n * places, seg)).view(np.dtype((np.void, seg)))
+    values, inv = np.unique(items.ravel(), return_inverse=True)
+    return values.view(np.uint8).reshape(-1, seg), inv.reshape(n, places).astype(np.int32)
 
 
 def single_pass_ps(arch: Architecture) -> int:
