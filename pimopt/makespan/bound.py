@@ -18,8 +18,10 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   ``P >= sum_v lb(v) / k`` where ``lb(v)`` is the cheapest write of ``v`` from
   the erased state or any other pattern of the network (computed exactly
   where all pairs fit the time limit, by segment table look-ups where a
-  table fits; else one pass per write segment in which ``v`` differs
-  from the pattern nearest to it in differing segments,
+  table fits; else by the agreement search of :mod:`pimopt.makespan.agreement`,
+  which evaluates the pairs that can be cheap and bounds the others, where
+  the segment contents fit a table; else one pass per write segment in which
+  ``v`` differs from the pattern nearest to it in differing segments,
   :func:`pimopt.latency.segment_distances`), and ``k`` the slots that
   can share one write segment (``write_width / ou_cols``). Without
   ``block_whole_crossbar``: ``X * o * M >= C``.
@@ -51,6 +53,7 @@ from pimopt.latency import (
     segment_table,
     single_pass_ps,
 )
+from pimopt.makespan.agreement import agreement_nearest
 
 EXACT_PAIR_LIMIT = 40_000_000  # pattern pairs the exact nearest-write term may evaluate
 # with a segment lookup table (latency.segment_table) the pairs are ~100x cheaper
@@ -83,6 +86,8 @@ class MakespanBound:
         Lower bound on all programming ``P`` used in ``resource_ps``.
     programming_term
         ``"exact"`` (nearest write computed over all pattern pairs),
+        ``"agreement"`` (the agreement search: exact for the patterns it
+        settled, a bound by differing places for the others),
         ``"segment distance"`` (a pass per write segment in which the pattern
         differs from its nearest pattern) or ``"mixed"`` (the exact term was
         cut by its time limit part-way; the others keep the segment distance).
@@ -184,12 +189,20 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
         pairs / TABLE_PAIRS_PER_S <= 0.7 * time_limit - (time.perf_counter() - t0)))
     table = segment_table(a, pats) if TABLE_MIN_PAIRS < pairs and fits else None
     exact = table is not None or 0 < pairs <= EXACT_PAIR_LIMIT
-    floor_end = None if time_limit is None else t0 + time_limit * (0.3 if exact else 1.0)
-    seg_dist, complete = segment_distances(a, distinct, floor_end)
-    lb = np.minimum(from_zero, seg_dist * single_pass_ps(a))
-    term = "segment distance"
+    # too many pairs for all of them: the agreement search evaluates the pairs that can
+    # be cheap and bounds the rest (agreement.py), where the segment contents fit a table
+    search = None if exact or n < 2 else segment_table(a, pats)
+    deadline = float("inf") if time_limit is None else t0 + time_limit
+    if search is not None:
+        found = agreement_nearest(search.ids, search.table, from_zero,
+                                  None if time_limit is None else deadline)
+        lb, complete, term = found.lower, found.complete, "agreement"
+    else:
+        floor_end = None if time_limit is None else t0 + time_limit * (0.3 if exact else 1.0)
+        seg_dist, complete = segment_distances(a, distinct, floor_end)
+        lb = np.minimum(from_zero, seg_dist * single_pass_ps(a))
+        term = "segment distance"
     if exact:
-        deadline = float("inf") if time_limit is None else t0 + time_limit
         lb, term, arcs = _nearest_writes(a, codes, pats, from_zero, lb, deadline, table)
         complete = term == "exact"
         # the flow solve cannot be stopped: it starts only if it fits (measured ~7 us/arc)
