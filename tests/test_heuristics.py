@@ -123,3 +123,35 @@ def test_relaxation_construction_is_valid_and_competitive() -> None:
         p.check(chains)
         assert p.evaluate(chains) <= 1.03 * p.evaluate(assignment_chains(p))
         assert len(info["relaxation_bounds"]) == 2  # one sparse LP per layer
+
+
+def test_greedy_edge_follows_a_walk_that_sorting_breaks_up() -> None:
+    """Items on a walk (each differs from the next in one cell by one level) in shuffled
+    order: greedy edge on full candidate lists chains the walk, one pass per step, where
+    the lexicographic order jumps; cut by an expired deadline it is still valid."""
+    import time
+
+    from pimopt.heuristics import _greedy_edge_chains, _node_candidates
+    from pimopt.problem import ChainProblem, min_rounds
+    from tests.conftest import small_arch
+
+    rng = np.random.default_rng(0)
+    n, s = 40, 2
+    walk = np.zeros((n, 4, 4), dtype=np.uint8)
+    cur = np.zeros(16, dtype=np.int64)
+    cur[0] = 1
+    for i in range(n):
+        walk[i] = cur.reshape(4, 4)
+        j = int(rng.integers(0, 16))
+        cur[j] = cur[j] + 1 if cur[j] < 3 else cur[j] - 1
+    _, first = np.unique(walk.reshape(n, -1), axis=0, return_index=True)
+    items = walk[np.sort(first)][rng.permutation(first.size)]
+    m = len(items)
+    p = ChainProblem(small_arch(), np.zeros((s, 4, 4), np.uint8), items,
+                     np.zeros(m, np.int64), {0: min_rounds(m, s)}, "latency")
+    cand = _node_candidates(p, m - 1, 0)
+    chains = _greedy_edge_chains(p, cand, time.perf_counter() + 60)
+    p.check(chains)
+    assert p.evaluate(chains) < p.evaluate(sorted_chains(p))
+    cut = _greedy_edge_chains(p, cand, time.perf_counter() - 1)
+    p.check(cut)

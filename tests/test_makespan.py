@@ -165,11 +165,11 @@ def test_table_exact_term_equals_the_general_exact_term(
     assert table.programming_term == "exact"
     assert table.programming_lb_ps == general.programming_lb_ps > 0
     assert table.value_ps == general.value_ps
-    monkeypatch.setattr(mbm, "TABLE_PAIR_LIMIT", 0)  # too many pairs: the floor, lower
+    monkeypatch.setattr(mbm, "TABLE_PAIR_LIMIT", 0)  # too many pairs: the agreement search
     monkeypatch.setattr(mbm, "EXACT_PAIR_LIMIT", 0)
-    floor = makespan_bound(inst, time_limit=None)
-    assert floor.programming_term == "segment distance"
-    assert floor.programming_lb_ps <= general.programming_lb_ps
+    found = makespan_bound(inst, time_limit=None)
+    assert found.programming_term == "agreement"  # the minima without the flow: lower
+    assert found.programming_lb_ps <= general.programming_lb_ps
 
 
 def test_flow_term_writes_a_shared_source_once_per_content_it_hands_on() -> None:

@@ -35,12 +35,16 @@ pairs: exact), or at the deadline.
 from __future__ import annotations
 
 import itertools
+import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.interrupt import expired
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP_PAIRS = 50_000_000  # a larger group leaves its targets at the previous level
 CHUNK_PAIRS = 1 << 22  # pairs per vectorised batch
@@ -135,9 +139,11 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
     mult = np.random.default_rng(0).integers(1, 2**63, size=places, dtype=np.uint64)
     hashed = (ids.astype(np.uint64) + np.uint64(1)) * (mult | np.uint64(1))
     flat = table.ravel()
-    m = np.int64(table.shape[0])
+    m = table.shape[0]
+    index = np.int32 if m * m < 2**31 else np.int64  # table positions: int32 gathers are faster
     cut = False
     for d in range(1, places + 1):
+        t_level, pairs_before = time.perf_counter(), pairs
         done = ~settled  # the open targets that complete this level
         for masked in itertools.combinations(range(places), d):
             if expired(deadline):
@@ -159,6 +165,8 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
             done[tgt[over] - 1] = False
             tgt, t_start, t_size = tgt[~over], t_start[~over], t_size[~over]
             cols = np.asarray(masked, dtype=np.int64)
+            # per mask, once: the masked ids of the grouped order as table row offsets
+            src_rows = ids[order][:, cols].astype(index) * m
             ends = np.cumsum(t_size)
             lo = 0
             while lo < tgt.size:
@@ -170,13 +178,13 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
                 hi = max(hi, lo + 1)
                 tg, st, sz = tgt[lo:hi], t_start[lo:hi], t_size[lo:hi]
                 k = int(sz.sum())
-                src = order[np.repeat(st, sz) + (np.arange(k) - np.repeat(np.cumsum(sz) - sz,
-                                                                          sz))]
-                tt = np.repeat(tg, sz)
+                pos = np.repeat(st, sz) + (np.arange(k) - np.repeat(np.cumsum(sz) - sz, sz))
                 # only the masked places can differ inside a group
-                c = flat[ids[src[:, None], cols].astype(np.int64) * m
-                         + ids[tt[:, None], cols]].sum(axis=1)
-                c[src == tt] = np.iinfo(np.int64).max
+                at = src_rows[pos] + np.repeat(ids[tg][:, cols].astype(index), sz, axis=0)
+                c = flat[at[:, 0]]
+                for j in range(1, d):
+                    c += flat[at[:, j]]
+                c[order[pos] == np.repeat(tg, sz)] = np.iinfo(np.int64).max
                 first = np.r_[0, np.cumsum(sz)[:-1]]
                 best[tg - 1] = np.minimum(best[tg - 1], np.minimum.reduceat(c, first))
                 pairs += k
@@ -188,6 +196,8 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
         level[done] = d
         unseen = cs[rows, np.minimum(level + 1, places)]
         settled = settled | (best <= unseen) | (level >= places)
+        log.debug("level %d: %d pairs in %.1f s, %d of %d patterns settled", d,
+                  pairs - pairs_before, time.perf_counter() - t_level, settled.sum(), n)
         if settled.all():
             break
     unseen = np.where(level >= places, best, cs[rows, np.minimum(level + 1, places)])
