@@ -1014,8 +1014,9 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
         return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
 
     bound, source["makespan"] = _cached_bound(
-        # "-2": bounds cached before the flow term are weaker; recompute them once
-        "makespan-bound-2", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
+        # "-3": bounds cached before the agreement search (and "-2" the flow term) are
+        # weaker, some marked complete; recompute them once
+        "makespan-bound-3", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
         time_limit, lambda: makespan_bound(inst, time_limit=time_limit), from_record,
         MakespanBound.to_dict, lambda b: b.value_ps)
     return bound
