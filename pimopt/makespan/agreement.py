@@ -142,13 +142,16 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
     m = table.shape[0]
     index = np.int32 if m * m < 2**31 else np.int64  # table positions: int32 gathers are faster
     cut = False
+    grouping = 0.0  # seconds the last mask took to group the nodes
     for d in range(1, places + 1):
         t_level, pairs_before = time.perf_counter(), pairs
         done = ~settled  # the open targets that complete this level
         for masked in itertools.combinations(range(places), d):
-            if expired(deadline):
+            # grouping a mask takes a sort of all nodes: start one only if it fits
+            if expired(deadline, grouping):
                 cut = True
                 break
+            t_mask = time.perf_counter()
             keep = np.ones(places, dtype=bool)
             keep[list(masked)] = False
             key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
@@ -165,6 +168,7 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
             done[tgt[over] - 1] = False
             tgt, t_start, t_size = tgt[~over], t_start[~over], t_size[~over]
             cols = np.asarray(masked, dtype=np.int64)
+            grouping = time.perf_counter() - t_mask
             # per mask, once: the masked ids of the grouped order as table row offsets
             src_rows = ids[order][:, cols].astype(index) * m
             ends = np.cumsum(t_size)
