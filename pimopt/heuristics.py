@@ -444,7 +444,8 @@ def _greedy_edge_chains(p: ChainProblem, cand: NDArray[np.int64], deadline: floa
     runs go to slots by a minimum-cost assignment of their first writes. On
     trained layers this beats the round-by-round matching, where the slots
     compete for the same close items (ddddocr-ocr `wv-mlc`, 24,575 items on
-    one crossbar: 7,387 us against 8,704 us with 5 s of granular search).
+    one crossbar, 5 s of ``granular_chains``: 7,257 us from greedy edge,
+    8,704 us from the matching; greedy edge alone 7,387 us).
     At ``deadline`` no further arc is taken; the fragments so far are joined.
     """
     s, n = p.n_slots, p.n_items
