@@ -327,11 +327,9 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
         nearest distance for every pattern.
     """
     n = len(distinct)
-    ids = segment_ids(arch, distinct)[1].astype(np.uint64) + np.uint64(1)
-    places = ids.shape[1]
-    mult = np.random.default_rng(0).integers(1, 2**63, size=places, dtype=np.uint64)
-    mult |= np.uint64(1)
-    hashed = ids * mult  # uint64 arithmetic wraps: a hash, collisions only lower the bound
+    # a hash: collisions only report a neighbour that is not there, lowering the bound
+    hashed = place_hashes(segment_ids(arch, distinct)[1])
+    places = hashed.shape[1]
     dist = np.zeros(n, dtype=np.int64)  # 0: not resolved yet
     if n < 2:
         return np.ones(n, dtype=np.int64), True
@@ -341,21 +339,36 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
             if expired(deadline):
                 dist[dist == 0] = d  # every level below d was complete
                 return dist, False
-            keep = np.ones(places, dtype=bool)
-            keep[list(masked)] = False
-            key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
-            order = np.argsort(key, kind="stable")
-            sk = key[order]
-            same = np.zeros(n, dtype=bool)
-            eq = sk[1:] == sk[:-1]
-            same[1:] |= eq
-            same[:-1] |= eq
-            found[order[same]] = True
+            order, _, sizes = masked_groups(hashed, masked)
+            found[order[np.repeat(sizes >= 2, sizes)]] = True
         dist[found & (dist == 0)] = d
         if (dist > 0).all():
             return dist, True
     dist[dist == 0] = places  # unreachable for distinct patterns
     return dist, True
+
+
+def place_hashes(ids: NDArray[np.integer]) -> NDArray[np.uint64]:
+    """(n, P) per-place seeded 64-bit hashes of segment ids (``segment_ids``): a
+    row's hashes summed over a set of places is a hash of its contents there."""
+    mult = np.random.default_rng(0).integers(1, 2**63, size=ids.shape[1], dtype=np.uint64)
+    out: NDArray[np.uint64] = (ids.astype(np.uint64) + np.uint64(1)) * (mult | np.uint64(1))
+    return out  # uint64 arithmetic wraps
+
+
+def masked_groups(hashed: NDArray[np.uint64], masked: tuple[int, ...]
+                  ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Rows grouped by their contents outside the places ``masked`` (by the hashes
+    of :func:`place_hashes`; a collision merges groups): ``(order, starts, sizes)``,
+    group ``g`` being ``order[starts[g]:starts[g] + sizes[g]]``."""
+    keep = np.ones(hashed.shape[1], dtype=bool)
+    keep[list(masked)] = False
+    key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    starts = np.r_[0, np.flatnonzero(sk[1:] != sk[:-1]) + 1].astype(np.int64)
+    sizes = np.diff(np.r_[starts, key.size]).astype(np.int64)
+    return order, starts, sizes
 
 
 def write_floor(arch: Architecture, distinct: NDArray[np.integer], metric: str = "latency",

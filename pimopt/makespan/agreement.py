@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.interrupt import expired
+from pimopt.latency import masked_groups, place_hashes
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,7 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
     pairs = 0
     if n == 0:
         return AgreementBound(best, level, settled, 0, True)
-    mult = np.random.default_rng(0).integers(1, 2**63, size=places, dtype=np.uint64)
-    hashed = (ids.astype(np.uint64) + np.uint64(1)) * (mult | np.uint64(1))
+    hashed = place_hashes(ids)
     flat = table.ravel()
     m = table.shape[0]
     index = np.int32 if m * m < 2**31 else np.int64  # table positions: int32 gathers are faster
@@ -152,14 +152,7 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
                 cut = True
                 break
             t_mask = time.perf_counter()
-            keep = np.ones(places, dtype=bool)
-            keep[list(masked)] = False
-            key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
-            order = np.argsort(key, kind="stable")
-            sk = key[order]
-            brk = np.flatnonzero(sk[1:] != sk[:-1]) + 1
-            starts = np.r_[0, brk].astype(np.int64)
-            sizes = np.diff(np.r_[starts, nodes]).astype(np.int64)
+            order, starts, sizes = masked_groups(hashed, masked)
             grp = sizes >= 2
             tgt, t_start, t_size = _pairs_of(order, starts[grp], sizes[grp], ~settled)
             # a group too large to evaluate: its targets stay at the previous level
