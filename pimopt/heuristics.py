@@ -475,12 +475,10 @@ def _greedy_edge_chains(p: ChainProblem, cand: NDArray[np.int64], deadline: floa
         parent[ra] = rb
         succ[a] = b
         has_pred[b] = True
-    flat = p.items.reshape(n, -1)
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.lexsort(flat.T[::-1])] = np.arange(n)
-    heads = [h for h in np.argsort(rank).tolist() if not has_pred[h]]
+    heads = np.flatnonzero(~np.asarray(has_pred, dtype=bool))  # fragment starts
+    heads = heads[np.lexsort(p.items[heads].reshape(heads.size, -1).T[::-1])]
     path: list[int] = []
-    for h in heads:
+    for h in heads.tolist():
         x = h
         while x >= 0:
             path.append(x)

@@ -194,8 +194,7 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     search = None if exact or n < 2 else segment_table(a, pats)
     deadline = float("inf") if time_limit is None else t0 + time_limit
     if search is not None:
-        found = agreement_nearest(search.ids, search.table, from_zero,
-                                  None if time_limit is None else deadline)
+        found = agreement_nearest(search.ids, search.table, from_zero, deadline)
         lb, complete, term = found.lower, found.complete, "agreement"
     else:
         floor_end = None if time_limit is None else t0 + time_limit * (0.3 if exact else 1.0)
