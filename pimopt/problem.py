@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError
-from pimopt.latency import latency_from_codes, pair_costs, segment_codes
+from pimopt.latency import latency_from_codes, pair_costs, segment_codes, segment_memo
 
 METRICS = ("latency", "cell_writes")
 FORBIDDEN = 1 << 40  # cost of an arc no solution may use (self or backwards in layers)
@@ -77,6 +77,8 @@ class ChainProblem:
                                  f"slot x {self.n_slots} slots cannot hold its {need} items")
         self._codes: NDArray[np.uint64] | None = None
         self._codes_ready = False
+        self._ids: NDArray[np.int32] | None = None
+        self._ids_ready = False
 
     @property
     def n_slots(self) -> int:
@@ -120,6 +122,12 @@ class ChainProblem:
             if self._codes is not None:
                 return latency_from_codes(self.arch, self._codes[u],
                                           self._codes[self.n_slots + v])
+            if not self._ids_ready:  # memo ids of all nodes' segments (incremental pulses)
+                self._ids = segment_memo(self.arch).ids(
+                    np.concatenate([self.starts, self.items]))
+                self._ids_ready = True
+            if self._ids is not None:
+                return segment_memo(self.arch).latency(self._ids[u], self._ids[self.n_slots + v])
         return self.arc_costs_patterns(self.node_pattern(u), v)
 
     def arc_costs_patterns(self, old: NDArray[np.uint8], v: NDArray[np.int64]

@@ -171,3 +171,38 @@ def test_segment_table_equals_the_model(kw: dict[str, object]) -> None:
     assert np.array_equal(full[7], pair_costs(a, pats, pats[np.full(120, 7)]).latency_ps)
     assert (np.diag(full) == 0).all()
     assert segment_table(a, pats, max_values=3) is None  # too many contents: no table
+
+
+@pytest.mark.parametrize("preset", ["default", "mlc2", "multi-ou", "small-chip", "wv-mlc"])
+def test_segment_memo_costs_equal_the_cell_arithmetic(preset: str) -> None:
+    """Chain problems cost their arcs from the architecture's segment memo where the
+    thermometer codes do not apply: the same latency as :func:`pair_costs` on every arc,
+    with ids that stay valid while later problems extend the memo."""
+    from pimopt.architecture import load_architecture
+    from pimopt.latency import segment_memo
+    from pimopt.problem import ChainProblem, min_rounds
+
+    a = load_architecture(preset)
+    rng = np.random.default_rng(0)
+    # few distinct segment contents, as in trained layers (the memo holds at most 1,024)
+    pool = rng.integers(0, a.levels, size=(12, a.ou_cols)).astype(np.uint8)
+    problems = []
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        items = pool[r.integers(0, 12, size=(40 + seed, a.ou_rows))]
+        starts = pool[r.integers(0, 12, size=(3, a.ou_rows))]
+        problems.append(ChainProblem(a, starts, items, np.zeros(len(items), np.int64),
+                                     {0: min_rounds(len(items), 3)}, "latency"))
+    for p in problems + problems[:1]:  # the first again, after the memo grew
+        u = rng.integers(0, p.n_slots + p.n_items, 500)
+        v = rng.integers(0, p.n_items, 500)
+        got = p.arc_costs(u, v)
+        want = p.arc_costs_patterns(p.node_pattern(u), v)
+        assert np.array_equal(got, want)
+    memo = segment_memo(a)
+    if a.pulse_mode == "incremental":
+        assert all(p._ids is not None for p in problems)  # the memo was used
+    big = rng.integers(0, a.levels, size=(5000, a.ou_rows, a.ou_cols)).astype(np.uint8)
+    before = memo.table.shape
+    if a.levels ** min(a.write_width or a.ou_cols, a.ou_cols) > 2048:
+        assert memo.ids(big) is None and memo.table.shape == before  # over the cap: untouched
