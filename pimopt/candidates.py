@@ -12,7 +12,9 @@ latency model.
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,3 +103,41 @@ def _merge(c1: NDArray[np.int64], d1: NDArray[np.int64], c2: NDArray[np.int64],
     out[~keep] = -1
     out_d[~keep] = _FAR
     return out, out_d
+
+
+def window_orders(patterns: NDArray[np.uint8], window: int = 1, seed: int = 0
+                  ) -> Iterator[NDArray[np.int64]]:
+    """Window candidates order by order: for each lexicographic order of the cells,
+    the ``window`` items on either side of every item, (n, 2 window), ``-1``-padded.
+
+    The first order compares the cells in their own order (the order
+    :func:`~pimopt.heuristics.sorted_chains` follows); each further one compares
+    them in a seeded random permutation, so that items agreeing in other cells
+    become neighbours too. A write costs by the rows and cells that change, and
+    patterns adjacent in such an order agree in their leading cells. The
+    iterator never ends: the caller takes as many orders as its time affords,
+    each O(n log n) time and O(n window) memory.
+    """
+    n = len(patterns)
+    flat = patterns.reshape(n, -1)
+    rng = np.random.default_rng(seed)
+    offsets = np.r_[np.arange(1, window + 1), -np.arange(1, window + 1)]
+    for j in itertools.count():
+        cells = np.arange(flat.shape[1]) if j == 0 else rng.permutation(flat.shape[1])
+        order = np.lexsort(flat.T[cells[::-1]])  # lexsort's last key is the primary one
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        out = np.full((n, offsets.size), -1, dtype=np.int64)
+        for c, d in enumerate(offsets.tolist()):
+            at = pos + d
+            ok = (at >= 0) & (at < n)
+            out[ok, c] = order[at[ok]]
+        yield out
+
+
+def window_candidates(patterns: NDArray[np.uint8], window: int = 1, orders: int = 8,
+                      seed: int = 0) -> NDArray[np.int64]:
+    """The first ``orders`` blocks of :func:`window_orders` side by side,
+    (n, 2 window orders), unranked."""
+    blocks = itertools.islice(window_orders(patterns, window, seed), orders)
+    return np.concatenate([np.zeros((len(patterns), 0), dtype=np.int64), *blocks], axis=1)

@@ -300,35 +300,132 @@ def _by_layer(p: ChainProblem, solve_layer: Callable[[ChainProblem], Chains]) ->
 
 
 def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
-                    k: int = 16, initial: Chains | None = None) -> Chains:
-    """Scalable heuristic for large layers: candidate lists, a greedy round-by-round
-    matching on candidate arcs, then relocate, swap and 2-opt* moves restricted to the
-    candidates (granular local search).
+                    k: int = 16, initial: Chains | None = None,
+                    candidates: str = "ranked") -> Chains:
+    """Scalable heuristic for large layers: candidate lists, a construction on
+    candidate arcs (greedy edge for layers of many rounds, else a greedy
+    round-by-round matching), then relocate, swap and 2-opt* moves restricted to
+    the candidates (granular local search).
 
     Never builds an n x n matrix: memory is O((S + n) k); every cost comes from
     the latency model on the candidate arcs and the arcs a move touches.
     Layers are handled in turn, each starting from the patterns the previous
     one left. ``initial`` (chains of a single-layer problem) replaces the
-    construction.
+    construction where it is cheaper.
+
+    ``candidates`` chooses the lists: ``"ranked"``, the ``k`` cheapest arcs by
+    the latency model out of a pool of ``4 k`` close patterns
+    (:func:`_node_candidates`, about 125 us an item on trained layers), or
+    ``"window"``, each item's neighbours in lexicographic orders of the cells
+    (:func:`~pimopt.candidates.window_orders`), unranked: greedy edge takes as
+    many orders as ``EDGE_SHARE`` of the time affords (:func:`_window_edge`,
+    about 1 us an item and order), the moves the first
+    ``GRANULAR_WINDOW_ORDERS``. Window lists give shorter chains wherever the
+    time is under about 250 us an item (docs/methods.md); with less time than
+    one order needs, a layer keeps the sorted chains.
     """
+    if candidates not in ("ranked", "window"):
+        raise ValueError(f"candidates: {candidates!r} is not one of 'ranked', 'window'")
     deadline = time.perf_counter() + time_limit
     if initial is not None and len(_layers(p)) == 1:
-        return _by_layer(p, lambda sub: _granular_from(sub, initial, deadline, seed, k))
-    return _by_layer(p, lambda sub: _granular_layer(sub, deadline, seed, k))
+        return _by_layer(p, lambda sub: _granular_from(sub, initial, deadline, seed, k,
+                                                       candidates))
+    return _by_layer(p, lambda sub: _granular_layer(sub, deadline, seed, k, candidates))
 
 
-def _granular_from(p: ChainProblem, initial: Chains, deadline: float, seed: int, k: int
-                   ) -> Chains:
+def _granular_from(p: ChainProblem, initial: Chains, deadline: float, seed: int, k: int,
+                   kind: str) -> Chains:
     """Granular search from ``initial``, or from the greedy-edge chains where the layer
     has many rounds and they are cheaper."""
-    cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
     start = initial
+    if kind == "window":
+        if _no_window_time(p, deadline):
+            return initial
+        if p.n_items > EDGE_ROUNDS * p.n_slots:
+            edge, cand = _window_edge(p, deadline, seed)
+            if p.evaluate(edge) < p.evaluate(initial):
+                start = edge
+        else:
+            cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
+        return _granular_search(p, start, cand, deadline, seed)
+    cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
     if p.n_items > EDGE_ROUNDS * p.n_slots and not expired(deadline):
         build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
-        edge = _greedy_edge_chains(p, cand, build_end)
+        edge = _greedy_edge_chains(p, cand[p.n_slots:], build_end)
         if p.evaluate(edge) < p.evaluate(initial):
             start = edge
     return _granular_search(p, start, cand, deadline, seed)
+
+
+def _no_window_time(p: ChainProblem, deadline: float) -> bool:
+    """Whether even one window order (its arcs, their costs, greedy edge) misses
+    ``deadline``."""
+    return seconds_left(deadline) < EDGE_S_PER_ITEM * max(1, p.n_items)
+
+
+def _window_node_candidates(p: ChainProblem, orders: int, seed: int) -> NDArray[np.int64]:
+    """Window candidates of every node (starts and items), as item indices, ``-1``-padded:
+    the rows of :func:`_node_candidates`, from the first ``orders`` orders of
+    :func:`~pimopt.candidates.window_orders`, unranked."""
+    from pimopt.candidates import window_candidates
+
+    rep, group = p.start_groups()
+    g = rep.size
+    pats = np.concatenate([p.starts[rep], p.items])
+    cand = window_candidates(pats, EDGE_WINDOW, orders, seed)
+    cand = np.where(cand >= g, cand - g, -1)  # items only, as item indices
+    return np.concatenate([cand[:g][group], cand[g:]])
+
+
+def _window_edge(p: ChainProblem, deadline: float, seed: int
+                 ) -> tuple[Chains, NDArray[np.int64]]:
+    """Greedy-edge chains on window arcs, and the node candidate lists for the moves.
+
+    Orders are added one by one while the next one, and sorting and scanning
+    all arcs so far, still fit in ``EDGE_SHARE`` of the time left (each order
+    is timed as it is built, so the count adapts to the machine and to the cost
+    model's speed), at most ``EDGE_MAX_ORDERS``. On trained layers every
+    further order still shortens the path (ResNet-50 `wv-mlc`, 36,864 items on
+    one crossbar: sorted 71,295 us; 1, 4, 16 and 64 orders of 4 neighbours
+    64,568, 55,571, 48,501 and 46,832 us of programming).
+    """
+    from pimopt.candidates import window_orders
+
+    s, n = p.n_slots, p.n_items
+    now = time.perf_counter()
+    build_end = now + EDGE_SHARE * max(0.0, deadline - now)
+    rep, group = p.start_groups()
+    g = rep.size
+    pats = np.concatenate([p.starts[rep], p.items])
+    us: list[NDArray[np.int64]] = []
+    vs: list[NDArray[np.int64]] = []
+    cs: list[NDArray[np.int64]] = []
+    kept: list[NDArray[np.int64]] = []
+    arcs = 0
+    orders = window_orders(pats, EDGE_WINDOW, seed)
+    for j in range(EDGE_MAX_ORDERS):
+        t0 = time.perf_counter()
+        block = next(orders)
+        block = np.where(block >= g, block - g, -1)  # items only, as item indices
+        if j < GRANULAR_WINDOW_ORDERS:
+            kept.append(block)
+        u = np.repeat(np.arange(n, dtype=np.int64), block.shape[1])
+        v = block[g:].ravel()
+        ok = (v >= 0) & (v != u)
+        us.append(u[ok])
+        vs.append(v[ok])
+        cs.append(p.arc_costs(s + u[ok], v[ok]))
+        arcs += int(ok.sum())
+        took = time.perf_counter() - t0
+        nxt = int(ok.sum())  # the next order adds about as many arcs
+        if (time.perf_counter() + took + EDGE_S_PER_ARC * (arcs + nxt) > build_end
+                or arcs + nxt > EDGE_MAX_ARCS):
+            break
+    cand = np.concatenate(kept, axis=1)
+    cand = np.concatenate([cand[:g][group], cand[g:]])
+    chains = _greedy_edge_path(p, np.concatenate(us), np.concatenate(vs), np.concatenate(cs),
+                               deadline, ties_by_index=True)
+    return chains, cand
 
 
 def _node_candidates(p: ChainProblem, k: int, seed: int,
@@ -367,6 +464,14 @@ def _node_candidates(p: ChainProblem, k: int, seed: int,
 
 
 EDGE_ROUNDS = 2  # layers with more rounds than this are built by greedy edge
+EDGE_WINDOW = 1  # window lists: items on either side in each order (per arc, 1 beat 2, 4, 8)
+EDGE_MAX_ORDERS = 128  # window lists: the most orders greedy edge takes
+GRANULAR_WINDOW_ORDERS = 8  # window lists: the orders the granular moves keep
+EDGE_MAX_ARCS = 20_000_000  # window lists: the most arcs greedy edge holds (24 B each)
+EDGE_SHARE = 0.8  # window lists: of a layer's time left, the most greedy edge may take
+EDGE_S_PER_ITEM = 1e-5  # one window order, its arc costs and greedy edge, per item: the
+# least time a layer needs for window lists (measured 1-8 us, by the cost model's speed)
+EDGE_S_PER_ARC = 4e-7  # sorting the arcs and the greedy-edge scan, per arc (measured 0.25 us)
 CANDIDATE_SHARE = 0.4  # of a layer's time left, the most its candidate lists may take
 CONSTRUCTION_SHARE = 0.6  # of the time left after them, the most the greedy matching may take
 
@@ -376,16 +481,26 @@ def _candidate_deadline(deadline: float) -> float:
     return now + CANDIDATE_SHARE * max(0.0, deadline - now)
 
 
-def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chains:
+def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int, kind: str) -> Chains:
     s, n = p.n_slots, p.n_items
-    cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
+    if kind == "window":
+        if _no_window_time(p, deadline):
+            return sorted_chains(p)
+        if n > EDGE_ROUNDS * s:
+            edge, cand = _window_edge(p, deadline, seed)
+            plain = sorted_chains(p)
+            start = plain if p.evaluate(plain) < p.evaluate(edge) else edge
+            return _granular_search(p, start, cand, deadline, seed)
+        cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
+    else:
+        cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
     flat = p.items.reshape(n, -1)
     fallback = np.lexsort(flat.T[::-1])  # sorted order, for chains whose candidates ran out
     build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
     chains: Chains = [[] for _ in range(s)]
     if n > EDGE_ROUNDS * s:
         # many rounds: one short path through all items (greedy edge), cut into runs
-        chains = _greedy_edge_chains(p, cand, build_end)
+        chains = _greedy_edge_chains(p, cand[s:], build_end)
     else:
         remaining = np.ones(n, dtype=bool)
         ptr = 0
@@ -436,7 +551,8 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int) -> Chai
 def _greedy_edge_chains(p: ChainProblem, cand: NDArray[np.int64], deadline: float) -> Chains:
     """One layer's chains from a short path through all its items, cut into runs.
 
-    Greedy edge on the candidate arcs between items: cheapest first, an arc
+    ``cand`` holds the candidate successors of every item, (n, k), item
+    indices, ``-1``-padded. Greedy edge on these arcs: cheapest first, an arc
     ``u -> v`` is taken if ``u`` has no successor yet, ``v`` no predecessor and
     it closes no cycle (union-find). The path fragments are joined in the
     lexicographic order of their first items, the path is cut into
@@ -449,12 +565,27 @@ def _greedy_edge_chains(p: ChainProblem, cand: NDArray[np.int64], deadline: floa
     At ``deadline`` no further arc is taken; the fragments so far are joined.
     """
     s, n = p.n_slots, p.n_items
-    ic = cand[s:]
-    u = np.repeat(np.arange(n, dtype=np.int64), ic.shape[1])
-    v = ic.ravel()
+    u = np.repeat(np.arange(n, dtype=np.int64), cand.shape[1])
+    v = cand.ravel()
     ok = (v >= 0) & (v != u)
     u, v = u[ok], v[ok]
-    order = np.argsort(p.arc_costs(s + u, v), kind="stable")
+    return _greedy_edge_path(p, u, v, p.arc_costs(s + u, v), deadline)
+
+
+def _greedy_edge_path(p: ChainProblem, u: NDArray[np.int64], v: NDArray[np.int64],
+                      cost: NDArray[np.int64], deadline: float, ties_by_index: bool = False
+                      ) -> Chains:
+    """:func:`_greedy_edge_chains` on the item arcs ``u -> v`` of costs ``cost``; arcs of
+    equal cost are taken as listed, or by tail and head index with ``ties_by_index``."""
+    s, n = p.n_slots, p.n_items
+    if ties_by_index:
+        # equal costs are common (whole passes): tied arcs by tail, then head. The mapping
+        # lists a crossbar's items in lexicographic order, so fragments stay among similar
+        # items (ddddocr-ocr `wv-mlc`, 24,575 items: 6,089 us, against 6,907 us with ties
+        # taken order by order)
+        order = np.lexsort((v, u, cost))
+    else:  # ranked lists: ties as listed, closest cells first
+        order = np.argsort(cost, kind="stable")
     succ = [-1] * n
     has_pred = [False] * n
     parent = list(range(n))

@@ -891,18 +891,22 @@ PAIRS_PER_S = 1_000_000  # latency-model pair evaluations per second, a safe est
 def _sorted_granular(p: ChainProblem, o: Options) -> Chains:
     """``balanced``'s chains inside one crossbar, as good as its time share affords.
 
-    The round-by-round assignment when its pair evaluations fit in half the
-    share, else the sorted chains; then granular moves when the share affords
-    the candidate lists.
+    Where the round-by-round assignment's pair evaluations fit in half the
+    share: the assignment, then granular moves on ranked candidate lists if the
+    share affords them. Otherwise granular search on window candidate lists,
+    from the cheaper of the sorted and greedy-edge chains; those lists cost a
+    tenth of ranked ones and give shorter chains below about 250 us an item
+    (docs/methods.md), which is where crossbars of 10^5-10^6-block networks are.
     """
     pairs = p.n_slots * p.n_items * max(p.capacity.values())
     if pairs <= min(ROUND_PAIR_LIMIT, PAIRS_PER_S * o.time_limit / 2):
         start = assignment_chains(p)
-    else:
-        start = sorted_chains(p)
-    if p.n_items < 2 or o.time_limit < GRANULAR_S_PER_ITEM * p.n_items:
-        return start
-    return granular_chains(p, time_limit=o.time_limit, seed=o.seed, initial=start)
+        if p.n_items < 2 or o.time_limit < GRANULAR_S_PER_ITEM * p.n_items:
+            return start
+        return granular_chains(p, time_limit=o.time_limit, seed=o.seed, initial=start)
+    if p.n_items < 2:
+        return sorted_chains(p)
+    return granular_chains(p, time_limit=o.time_limit, seed=o.seed, candidates="window")
 
 
 @dataclass

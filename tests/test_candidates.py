@@ -59,3 +59,27 @@ def test_a_past_deadline_keeps_valid_lists_of_the_first_order() -> None:
     ranked = candidate_lists(pats, k=8, projections=0, seed=3)
     assert all(set(a[a >= 0].tolist()) == set(b[b >= 0].tolist())
                for a, b in zip(out, ranked, strict=True))
+
+
+def test_window_orders_first_order_is_lexicographic_and_later_ones_are_seeded() -> None:
+    """Order 0 gives each item its neighbours in the lexicographic order of the cells
+    (``-1`` past either end); further orders follow seeded cell permutations, so the
+    same seed gives the same lists and every listed item is another item."""
+    from pimopt.candidates import window_candidates, window_orders
+
+    rng = np.random.default_rng(5)
+    pats = rng.integers(0, 4, size=(30, 2, 3)).astype(np.uint8)
+    flat = pats.reshape(30, -1)
+    lex = np.lexsort(flat.T[::-1])
+    first = next(window_orders(pats, window=2, seed=0))
+    for rank, i in enumerate(lex.tolist()):
+        want = [lex[rank + d] if 0 <= rank + d < 30 else -1 for d in (1, 2, -1, -2)]
+        assert first[i].tolist() == [int(w) for w in want]
+    a = window_candidates(pats, window=1, orders=5, seed=3)
+    assert a.shape == (30, 10)
+    assert (a == window_candidates(pats, window=1, orders=5, seed=3)).all()
+    assert ((a >= -1) & (a < 30)).all() and (a != np.arange(30)[:, None]).all()
+    # a later order is a lexicographic order of permuted cells: its neighbours are adjacent
+    # in some total order, so every item but the two ends has both of them
+    assert ((a[:, 2:] >= 0).sum(axis=0) == 29).all()
+    assert window_candidates(pats, window=1, orders=0).shape == (30, 0)

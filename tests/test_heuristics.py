@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,8 +151,40 @@ def test_greedy_edge_follows_a_walk_that_sorting_breaks_up() -> None:
     p = ChainProblem(small_arch(), np.zeros((s, 4, 4), np.uint8), items,
                      np.zeros(m, np.int64), {0: min_rounds(m, s)}, "latency")
     cand = _node_candidates(p, m - 1, 0)
-    chains = _greedy_edge_chains(p, cand, time.perf_counter() + 60)
+    chains = _greedy_edge_chains(p, cand[p.n_slots:], time.perf_counter() + 60)
     p.check(chains)
     assert p.evaluate(chains) < p.evaluate(sorted_chains(p))
-    cut = _greedy_edge_chains(p, cand, time.perf_counter() - 1)
+    cut = _greedy_edge_chains(p, cand[p.n_slots:], time.perf_counter() - 1)
     p.check(cut)
+
+
+def test_window_granular_chains_walk_and_keep_to_their_time() -> None:
+    """Granular chains on window lists: on a shuffled walk they are valid and cheaper
+    than sorting; with no time for one order they are the sorted chains; an unknown kind
+    of list is refused by name."""
+    import time
+
+    from pimopt.heuristics import granular_chains
+    from pimopt.problem import ChainProblem, min_rounds
+    from tests.conftest import small_arch
+
+    rng = np.random.default_rng(2)
+    walk = np.zeros((300, 4, 4), dtype=np.uint8)
+    cur = np.zeros(16, dtype=np.int64)
+    for i in range(300):
+        walk[i] = cur.reshape(4, 4)
+        j = int(rng.integers(0, 16))
+        cur[j] = cur[j] + 1 if cur[j] < 3 else cur[j] - 1
+    _, first = np.unique(walk.reshape(300, -1), axis=0, return_index=True)
+    items = walk[np.sort(first)][rng.permutation(first.size)]
+    m, s = len(items), 3
+    p = ChainProblem(small_arch(), np.zeros((s, 4, 4), np.uint8), items,
+                     np.zeros(m, np.int64), {0: min_rounds(m, s)}, "latency")
+    t0 = time.perf_counter()
+    chains = granular_chains(p, time_limit=2.0, seed=0, candidates="window")
+    assert time.perf_counter() - t0 < 2.5
+    p.check(chains)
+    assert p.evaluate(chains) < p.evaluate(sorted_chains(p))
+    assert granular_chains(p, time_limit=0.0, candidates="window") == sorted_chains(p)
+    with pytest.raises(ValueError, match="candidates"):
+        granular_chains(p, time_limit=1.0, candidates="nearest")
