@@ -385,9 +385,11 @@ def _window_edge(p: ChainProblem, deadline: float, seed: int
     all arcs so far, still fit in ``EDGE_SHARE`` of the time left (each order
     is timed as it is built, so the count adapts to the machine and to the cost
     model's speed), at most ``EDGE_MAX_ORDERS``. On trained layers every
-    further order still shortens the path (ResNet-50 `wv-mlc`, 36,864 items on
-    one crossbar: sorted 71,295 us; 1, 4, 16 and 64 orders of 4 neighbours
-    64,568, 55,571, 48,501 and 46,832 us of programming).
+    further order still shortens the path, and at equal arcs narrow windows in
+    more orders do best (ResNet-50 `wv-mlc`, 36,864 items on one crossbar,
+    sorted chains 71,295 us; greedy edge on 128 arcs an item: 1 neighbour a
+    side in 64 orders 46,832 us, 2 in 32 47,391 us, 4 in 16 48,501 us, 8 in 8
+    49,682 us).
     """
     from pimopt.candidates import window_orders
 
