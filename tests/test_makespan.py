@@ -199,17 +199,23 @@ def test_flow_term_writes_a_shared_source_once_per_content_it_hands_on() -> None
 
 def test_balanced_skips_its_sorted_candidate_when_no_time_is_left(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scheduling a second candidate is skipped when it, with the verification after it,
-    would pass the time limit; the run is still verified and says what it skipped."""
+    """``balanced`` schedules the sorted and naive mappings too and keeps the shortest, so
+    it is never above either; a candidate is skipped when it, with the verification after
+    it, would pass the time limit; the run is still verified and says what it skipped."""
     import importlib
 
     smod = importlib.import_module("pimopt.solve")  # the module: pimopt.solve is the function
     inst = load_instance(None, "default")
     both = solve(inst, "balanced", objective="makespan", time_limit=5)
-    assert set(both.info["candidates"]["makespan_ps"]) == {"own", "sorted"}
+    tried = both.info["candidates"]["makespan_ps"]
+    assert set(tried) == {"own", "sorted", "naive"}
     assert both.info["candidates"]["skipped"] == []
+    assert both.schedule.makespan_ps() == min(tried.values())  # kept the shortest, verified
+    for baseline in ("sorted", "naive"):
+        alone = solve(inst, baseline, objective="makespan", time_limit=5)
+        assert both.schedule.makespan_ps() <= alone.schedule.makespan_ps()
     monkeypatch.setattr(smod, "VERIFY_PER_SCHEDULE", 1e9)  # verifying "takes forever"
     one = solve(inst, "balanced", objective="makespan", time_limit=5)
-    assert one.info["candidates"]["skipped"] == ["sorted"]
+    assert one.info["candidates"]["skipped"] == ["sorted", "naive"]
     assert set(one.info["candidates"]["makespan_ps"]) == {"own"}
-    assert one.report.ok and "skipped sorted" in one.stages[2].note
+    assert one.report.ok and "skipped sorted, naive" in one.stages[2].note
