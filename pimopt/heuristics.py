@@ -320,9 +320,10 @@ def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
     (:func:`~pimopt.candidates.window_orders`), unranked: greedy edge takes as
     many orders as ``EDGE_SHARE`` of the time affords (:func:`_window_edge`,
     about 1 us an item and order), the moves the first
-    ``GRANULAR_WINDOW_ORDERS``. Window lists give shorter chains wherever the
-    time is under about 250 us an item (docs/methods.md); with less time than
-    one order needs, a layer keeps the sorted chains.
+    ``GRANULAR_WINDOW_ORDERS``. On one crossbar of trained layers window lists
+    gave 5-19% less programming than ranked ones at 20-250 us an item
+    (``scripts/bench_chains.py``); with less time than one order needs, a layer
+    keeps the sorted chains.
     """
     if candidates not in ("ranked", "window"):
         raise ValueError(f"candidates: {candidates!r} is not one of 'ranked', 'window'")

@@ -309,8 +309,9 @@ class SegmentMemo:
     it meets an id and keeps the latency of every pair of known contents,
     extending the table (by :func:`pair_costs`) only for new contents, so a
     write costs a few look-ups instead of the cell arithmetic: on the
-    incremental-pulse presets, where :func:`segment_codes` does not apply, 8-15
-    times fewer seconds per arc. Get one with :func:`segment_memo`.
+    incremental-pulse presets, where :func:`segment_codes` does not apply,
+    2.6-4.5 times as many arcs a second (`scripts/bench_chains.py`: ResNet-50
+    `wv-mlc`, ddddocr-ocr `multi-ou`). Get one with :func:`segment_memo`.
     """
 
     def __init__(self, arch: Architecture) -> None:

@@ -900,9 +900,10 @@ def _sorted_granular(p: ChainProblem, o: Options) -> Chains:
     Where the round-by-round assignment's pair evaluations fit in half the
     share: the assignment, then granular moves on ranked candidate lists if the
     share affords them. Otherwise granular search on window candidate lists,
-    from the cheaper of the sorted and greedy-edge chains; those lists cost a
-    tenth of ranked ones and give shorter chains below about 250 us an item
-    (docs/methods.md), which is where crossbars of 10^5-10^6-block networks are.
+    from the cheaper of the sorted and greedy-edge chains: those lists cost a
+    fraction of ranked ones, and on trained layers they gave 5-19% less
+    programming at 20-250 us an item (``scripts/bench_chains.py``), the range
+    crossbars of 10^5-10^6-block networks get.
     """
     pairs = p.n_slots * p.n_items * max(p.capacity.values())
     if pairs <= min(ROUND_PAIR_LIMIT, PAIRS_PER_S * o.time_limit / 2):

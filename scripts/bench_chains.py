@@ -73,7 +73,7 @@ def nearest_bound(p: ChainProblem, seconds: float) -> tuple[float, bool]:
         return float("nan"), False
     n = p.n_items
     from_zero = tab.latency(np.zeros(n, np.int64), np.arange(1, n + 1))
-    r = agreement_nearest(tab.ids[1:], tab.table, from_zero, time.perf_counter() + seconds)
+    r = agreement_nearest(tab.ids, tab.table, from_zero, time.perf_counter() + seconds)
     return float(r.lower.sum()) / 1e6, bool(r.complete)
 
 
