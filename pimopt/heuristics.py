@@ -489,11 +489,8 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int, kind: s
     if kind == "window":
         if _no_window_time(p, deadline):
             return sorted_chains(p)
-        if n > EDGE_ROUNDS * s:
-            edge, cand = _window_edge(p, deadline, seed)
-            plain = sorted_chains(p)
-            start = plain if p.evaluate(plain) < p.evaluate(edge) else edge
-            return _granular_search(p, start, cand, deadline, seed)
+        if n > EDGE_ROUNDS * s:  # from the cheaper of the sorted and greedy-edge chains
+            return _granular_from(p, sorted_chains(p), deadline, seed, k, kind)
         cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
     else:
         cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))

@@ -277,9 +277,15 @@ def segment_table(arch: Architecture, patterns: NDArray[np.integer],
         return None
     a = np.repeat(np.arange(m), m)
     b = np.tile(np.arange(m), m)
+    return SegmentTable(ids, _content_latency(arch, values, a, b).reshape(m, m))
+
+
+def _content_latency(arch: Architecture, values: NDArray[np.uint8], a: NDArray[np.int64],
+                     b: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Latency (ps) of writing segment content ``values[b]`` over ``values[a]``."""
     # a (1, seg) pattern is one segment: pair_costs gives exactly that segment's latency
     lat = pair_costs(arch, values[a][:, None, :], values[b][:, None, :]).latency_ps
-    return SegmentTable(ids, np.asarray(lat, dtype=np.int64).reshape(m, m))
+    return np.asarray(lat, dtype=np.int64)
 
 
 def segment_ids(arch: Architecture, patterns: NDArray[np.integer]
@@ -340,8 +346,7 @@ class SegmentMemo:
             # the new rows and the new columns: writes from or to a new content
             a = np.r_[np.repeat(np.arange(m0, m), m), np.repeat(np.arange(m0), m - m0)]
             b = np.r_[np.tile(np.arange(m), m - m0), np.tile(np.arange(m0, m), m0)]
-            lat = pair_costs(self.arch, allv[a][:, None, :], allv[b][:, None, :]).latency_ps
-            table[a, b] = np.asarray(lat, dtype=np.int64)
+            table[a, b] = _content_latency(self.arch, allv, a, b)
             self.table = table
         glob = np.array([self._index[k] for k in keys], dtype=np.int32)
         return glob[local]
