@@ -134,10 +134,3 @@ def window_orders(patterns: NDArray[np.uint8], window: int = 1, seed: int = 0
             out[ok, c] = order[at[ok]]
         yield out
 
-
-def window_candidates(patterns: NDArray[np.uint8], window: int = 1, orders: int = 8,
-                      seed: int = 0) -> NDArray[np.int64]:
-    """The first ``orders`` blocks of :func:`window_orders` side by side,
-    (n, 2 window orders), unranked."""
-    blocks = itertools.islice(window_orders(patterns, window, seed), orders)
-    return np.concatenate([np.zeros((len(patterns), 0), dtype=np.int64), *blocks], axis=1)
