@@ -58,7 +58,8 @@ class JointOutcome:
 
 
 def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
-                   time_limit: float = 60.0, seed: int = 0, workers: int = 2) -> JointOutcome:
+                   time_limit: float = 60.0, seed: int = 0, workers: int = 2,
+                   lower_bound_ps: int = 0) -> JointOutcome:
     """Re-map the loads of ``mapping`` and re-time everything for minimum makespan.
 
     Parameters
@@ -70,6 +71,10 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         ``warm`` must have slot-granular program operations.
     time_limit, seed, workers
         CP-SAT settings.
+    lower_bound_ps
+        A makespan lower bound valid for every schedule (the makespan bound of
+        :mod:`pimopt.makespan.bound`): stated as a constraint, it lets CP-SAT
+        stop as soon as a schedule reaches it.
     """
     from ortools.sat.python import cp_model
 
@@ -128,6 +133,7 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
                     circuit.append((i + 1, j + 1, lit))
                     dur_terms[j].append((lit, int(cost[i + 1, j])))
         m.add_circuit(circuit)
+    sym = _break_symmetry(m, a, arcs, empty, n)
     dur = [m.new_int_var(0, int(cost[:, j].max()), f"d{j}") for j in range(n)]
     for j in range(n):
         m.add(dur[j] == sum(lit * c for lit, c in dur_terms[j]))
@@ -189,7 +195,7 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         for dep in deps[layer[b]]:
             if dep in ends:
                 m.add(cs[b] >= ends[dep])
-    makespan = m.new_int_var(0, horizon, "makespan")
+    makespan = m.new_int_var(min(max(0, lower_bound_ps), horizon), horizon, "makespan")
     m.add_max_equality(makespan, [ps[j] + dur[j] for j in range(n)]
                        + [cs[b] + c_dur[b] for b in c_dur])
     # redundant energy cuts (what the cumulatives imply, stated linearly): they give
@@ -206,6 +212,17 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, d_on, dur, ps, pe, cs,
           ends, makespan, cost)
 
+    # the symmetry variables' hints: the hint's first load of every slot (loads are
+    # numbered by slot, then position)
+    first_load = [n] * n_slots
+    for j, g in reversed(list(enumerate(loads.global_slot.tolist()))):
+        first_load[g] = j
+    for g, v in enumerate(sym[0]):
+        m.add_hint(v, first_load[g])
+    for xb, (lo, used) in enumerate(sym[1]):
+        least = min(first_load[xb * spc:(xb + 1) * spc])
+        m.add_hint(lo, least)
+        m.add_hint(used, least < n)
     left = max(0.05, time_limit - (time.perf_counter() - t_build))
     solver, code, info = solve_logged(m, time_limit=left, seed=seed, workers=workers)
     info["loads"] = n
@@ -247,6 +264,46 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return JointOutcome(new_map, sched, status, int(solver.value(makespan)),
                         int(solver.best_objective_bound), info)
+
+
+def _break_symmetry(m: Any, a: Any, arcs: dict[tuple[int, int, int], Any], empty: list[Any],
+                    n: int) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """Slots of a crossbar, and crossbars, are interchangeable: order them.
+
+    Every slot starts erased and a write's latency does not depend on where
+    the slot lies (slot-granular operations), so permuting the slots of one
+    crossbar, or whole crossbars, maps a schedule to one of equal makespan.
+    With ``f_g`` the index of slot ``g``'s first load (``n`` when empty): the
+    used slots of a crossbar take increasing ``f``, and used crossbars
+    increasing least ``f``. Any solution can be permuted into that order
+    (crossbars first, then slots within each), so no makespan is lost; the
+    two-stage hint already satisfies it, since loads are numbered by slot.
+    Returns the ``f`` variables and every crossbar's (least ``f``, used).
+    """
+    spc = a.slots_per_crossbar
+    f = []
+    for g in range(a.total_slots):
+        v = m.new_int_var(0, n, f"f{g}")
+        m.add(v == sum(j * lit for (gg, i, j), lit in arcs.items() if gg == g and i == -1
+                       and j >= 0) + n * empty[g])
+        f.append(v)
+    least = []
+    for xb in range(a.crossbars):
+        slots = range(xb * spc, (xb + 1) * spc)
+        for g in slots:
+            for h in slots:
+                if g < h:
+                    m.add(f[g] < f[h]).only_enforce_if([empty[g].Not(), empty[h].Not()])
+        lo = m.new_int_var(0, n, f"least{xb}")
+        m.add_min_equality(lo, [f[g] for g in slots])
+        used = m.new_bool_var(f"used{xb}")
+        m.add(lo <= n - 1).only_enforce_if(used)
+        m.add(lo == n).only_enforce_if(used.Not())
+        least.append((lo, used))
+    for c, (lo_c, used_c) in enumerate(least):
+        for lo_d, used_d in least[c + 1:]:
+            m.add(lo_c < lo_d).only_enforce_if([used_c, used_d])
+    return f, least
 
 
 def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[list[int]],

@@ -345,6 +345,7 @@ class Result:
              + ("" if self.bound is None else
                 f", bound {self.bound:,.2f} {unit}, gap {pct(self.gap or 0.0)}")
              + ("" if self.objective_name != "makespan" else " (the makespan bound above)")),
+            *self._search_rows(),
             ("stages", ", ".join(f"{st.name} {st.seconds:.2f} s"
                                  + (" (cut short)" if st.cut_short else "")
                                  for st in self.stages)),
@@ -353,6 +354,20 @@ class Result:
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+    def _search_rows(self) -> list[tuple[str, str]]:
+        """Summary rows for the candidates kept and the schedule-driven search, if any."""
+        rows = []
+        cand = self.info.get("candidates")
+        if cand:
+            tried = ", ".join(f"{k} {v / 1000:,.2f} ns" for k, v in cand["makespan_ps"].items())
+            rows.append(("candidates", f"{tried}; kept {cand['kept']}"))
+        search = self.info.get("search", {})
+        if "makespan_ps" in search:
+            rows.append(("search", f"{search['evaluations']:,} schedules evaluated, makespan "
+                                   f"{search['start_makespan_ps'] / 1000:,.2f} -> "
+                                   f"{search['makespan_ps'] / 1000:,.2f} ns"))
+        return rows
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -841,20 +856,27 @@ def _aims_at(method: str, objective: str, decomposition: str) -> str:
 class MapOutput:
     """What the map stage returns.
 
-    ``alternatives``: further candidate mappings (name, mapping, claimed cost);
-    the schedule stage times every candidate and keeps the shortest makespan.
+    ``alternatives``: further candidate mappings, already scheduled (name,
+    mapping, claimed cost, schedule); the schedule stage keeps the shortest
+    makespan among them and the method's own mapping.
     """
 
     mapping: Mapping
     status: str
     bound: float | None
     claimed: int | None
-    alternatives: list[tuple[str, Mapping, int | None]] = field(default_factory=list)
+    alternatives: list[tuple[str, Mapping, int | None, Schedule]] = field(default_factory=list)
 
 
 def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
-               reuse: bool, makespan: bool, info: dict[str, Any]) -> MapOutput:
-    """Map: a baseline, the makespan-aware pipeline, or a chain method on chain problems."""
+               reuse: bool, makespan: bool, info: dict[str, Any],
+               schedule: Callable[[Mapping], Schedule]) -> MapOutput:
+    """Map: a baseline, the makespan-aware pipeline, or a chain method on chain problems.
+
+    ``balanced`` makes and schedules the weight-sorted and naive mappings first
+    (linear in the blocks): they are candidates on every instance, however short
+    the time limit, and their time comes out of the method's own.
+    """
     if method == "naive":
         return MapOutput(naive_mapping(inst), "feasible", None, None)
     if makespan and method not in BASELINES:
@@ -869,18 +891,19 @@ def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decompos
             return CHAIN_METHODS[inner](p, o).chains
 
         info["per_crossbar_method"] = inner
-        alternatives: list[tuple[str, Mapping, int | None]] = []
+        alternatives: list[tuple[str, Mapping, int | None, Schedule]] = []
         t0 = time.perf_counter()
         if method == "balanced":
-            # the weight-sorted mapping is a second candidate: where it schedules shorter
+            # the weight-sorted mapping is a candidate: where it schedules shorter
             # (budget-bound chips can overlap one layer's programming with another's
             # compute on crossbars the layer does not use) it is kept
             srt, _, _, srt_cost = _map(inst, "sorted", metric, opts, "layer", {}, reuse)
-            alternatives.append(("sorted", srt, srt_cost))
-            # and the naive one, third (scheduled only if time is left): where the write
-            # budget binds, crossbars kept in step can queue for it whatever the chains
-            # (ddddocr-det `multi-ou`: 24% less programming than before, 11% longer)
-            alternatives.append(("naive", naive_mapping(inst), None))
+            alternatives.append(("sorted", srt, srt_cost, schedule(srt)))
+            # and the naive one: where the write budget binds, crossbars kept in step can
+            # queue for it whatever the chains (ddddocr-det `multi-ou`: 24% less
+            # programming than before, 11% longer)
+            nv = naive_mapping(inst)
+            alternatives.append(("naive", nv, None, schedule(nv)))
         left = max(0.0, opts.time_limit - (time.perf_counter() - t0))
         mapping, claimed = balanced_mapping(inst, solver, metric=metric, time_limit=left,
                                             reuse=reuse, info=info)
@@ -928,8 +951,10 @@ class RetimeOutput:
 
 def _retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bool,
                   scheduler: str, granularity: str, overlap: bool, time_limit: float, seed: int,
-                  workers: int, method: str, info: dict[str, Any]) -> RetimeOutput:
-    """Input splitting, then CP-SAT re-timing or joint mapping and scheduling."""
+                  workers: int, method: str, info: dict[str, Any], bound_ps: int = 0
+                  ) -> RetimeOutput:
+    """Input splitting, then CP-SAT re-timing or joint mapping and scheduling (``bound_ps``:
+    the makespan bound, a constraint of the joint model)."""
     out = RetimeOutput(mapping, sched, False, [])
     t0 = time.perf_counter()
     if split:
@@ -959,7 +984,7 @@ def _retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: b
             # the two-stage solution (this mapping, CP-SAT timing) is the joint model's hint
             two_stage = out.schedule.makespan_ps()
             jo = joint_schedule(inst, out.mapping, out.schedule, time_limit=left - share,
-                                seed=seed, workers=workers)
+                                seed=seed, workers=workers, lower_bound_ps=bound_ps)
             info["joint"] = {"status": jo.status, "makespan_ps": jo.makespan_ps,
                              "bound_ps": jo.bound_ps, "two_stage_makespan_ps": two_stage,
                              "two_stage_loss": (two_stage - jo.makespan_ps) / two_stage
@@ -1025,9 +1050,9 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
         return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
 
     bound, source["makespan"] = _cached_bound(
-        # "-3": bounds cached before the agreement search (and "-2" the flow term) are
-        # weaker, some marked complete; recompute them once
-        "makespan-bound-3", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
+        # "-4": bounds cached before the layer-window and tail terms (and "-3" the
+        # agreement search, "-2" the flow term) are weaker, some marked complete
+        "makespan-bound-4", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
         time_limit, lambda: makespan_bound(inst, time_limit=time_limit), from_record,
         MakespanBound.to_dict, lambda b: b.value_ps)
     return bound
@@ -1127,7 +1152,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     if _aims_at(method, objective, decomposition) != "makespan":
         _check_size(inst, method, decomposition, reuse)
     metric_name, chain_metric = OBJECTIVES[objective]
-    per_block = RESERVE_PER_BLOCK_S * (1.5 if method == "balanced" else 1.0)  # + a candidate
+    per_block = RESERVE_PER_BLOCK_S  # the candidates' schedules are paid by the map stage
     clock = _Clock(time_limit, min(per_block * inst.n_nonzero, 0.6 * time_limit))
     info: dict[str, Any] = {}
     stages: list[Stage] = []
@@ -1185,7 +1210,9 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     with clock.stage("map", map_share, stages) as st:
         mo = _map_stage(inst, method, chain_metric, Options(max(st.budget, 1e-3), seed,
                                                             workers, initial),
-                        decomposition, reuse, aims == "makespan", info)
+                        decomposition, reuse, aims == "makespan", info,
+                        lambda m: list_schedule(inst, m, granularity=granularity,
+                                                overlap=overlap, method=method))
         st.note = aims
     mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
     alternatives = mo.alternatives
@@ -1204,40 +1231,58 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
 
     # not time-limited: linear in the operations, paid from the time kept back
     with clock.stage("schedule", None, stages) as st:
-        t_own = time.perf_counter()
         sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
                               method=method)
-        t_own = time.perf_counter() - t_own
         if alternatives:
             tried = {"own": sched.makespan_ps()}
-            skipped = []
-            for name, alt, alt_claimed in alternatives:
-                # a candidate costs about one more schedule, and verifying takes about
-                # VERIFY_PER_SCHEDULE schedules: skipped when that would pass the limit
-                if clock.elapsed() + t_own * (1 + VERIFY_PER_SCHEDULE) > time_limit:
-                    skipped.append(name)
-                    continue
-                other = list_schedule(inst, alt, granularity=granularity, overlap=overlap,
-                                      method=method)
+            for name, alt, alt_claimed, other in alternatives:
                 tried[name] = other.makespan_ps()
                 if other.makespan_ps() < sched.makespan_ps():
                     mapping, sched, claimed = alt, other, alt_claimed
             kept = min(tried, key=lambda k: tried[k])
-            info["candidates"] = {"makespan_ps": tried, "kept": kept, "skipped": skipped}
-            st.note = (f"candidates {', '.join(tried)}; kept {kept}"
-                       + (f"; skipped {', '.join(skipped)} (no time left)" if skipped else ""))
+            info["candidates"] = {"makespan_ps": tried, "kept": kept}
+            st.note = f"candidates {', '.join(tried)}; kept {kept}"
+    if method == "balanced" and aims == "makespan":
+        # the schedule-driven search, on whatever time the method left (half of it when
+        # a re-timing stage follows)
+        share = clock.left() / 2 if split or scheduler != "list" else clock.left()
+        with clock.stage("search", share, stages) as st:
+            from pimopt.makespan.search import makespan_search
+
+            so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
+                                 granularity=granularity, overlap=overlap, method=method,
+                                 bound_ps=0 if mb is None else mb.value_ps)
+            info["search"] = so.info
+            st.note = (so.info.get("skipped") or
+                       f"{so.info['evaluations']} evaluations, makespan "
+                       f"{so.info['start_makespan_ps'] / 1000:,.0f} -> "
+                       f"{so.info['makespan_ps'] / 1000:,.0f} ns")
+        if so.improved:
+            mapping, sched = so.mapping, so.schedule
+            claimed = None  # loads moved: the method's programming claim no longer applies
     if split or scheduler != "list":
         with clock.stage("retime", clock.left(), stages) as st:
             rt = _retime_stage(inst, mapping, sched, split=split, scheduler=scheduler,
                                granularity=granularity, overlap=overlap,
                                time_limit=max(st.budget, 0.5), seed=seed, workers=workers,
-                               method=method, info=info)
+                               method=method, info=info,
+                               bound_ps=0 if mb is None else mb.value_ps)
             st.note = ", ".join(rt.notes)
         if rt.changed:
             mapping, sched = rt.mapping, rt.schedule
             claimed = None  # extra loads or a new mapping: the method's cost no longer applies
             status = "feasible"
 
+    if mb is not None and not mb.complete and objective == "makespan" \
+            and clock.left() > 2 * mb.seconds + 0.5:
+        # the bound stage was cut short but the method left time: the bound gets it (a new
+        # bound on more time; the larger of the two is kept, both are valid)
+        with clock.stage("rebound", clock.left(), stages) as st:
+            more = cached_makespan_bound(inst, st.budget, info.get("bound_source"))
+            st.note = f"makespan bound {more.programming_term} programming term"
+            if more.value_ps > mb.value_ps:
+                mb = more
+            st.cut_short = not mb.complete
     if lay is not None:  # the solution records its layout; its instance is the original
         sched.layout = lay
         sched.meta["instance"] = {"name": original.network.name,

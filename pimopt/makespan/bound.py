@@ -26,8 +26,18 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   can share one write segment (``write_width / ou_cols``). Without
   ``block_whole_crossbar``: ``X * o * M >= C``.
 - **write budget**: a crossbar's program operations are serial and at most
-  ``B = max_programming_crossbars`` crossbars program at once, so
-  ``B * M >= P``.
+  ``B = max_programming_crossbars`` crossbars program at once, and at least
+  one input vector computes after the last write that a compute uses, so
+  ``M >= P / B`` and ``M >= sum_v lb(v) / (k * B) + u``.
+- **layer windows** (:func:`_window_term`): along a path of the layer DAG the
+  layers' compute windows are disjoint. At the start of layer ``L``'s window
+  at most ``S`` (all slots) of its ``D_L`` distinct patterns are in a slot, so
+  writes of at least ``D_L - S`` of them lie inside the window; the window
+  holds them and the layer's compute on ``X`` crossbars under the write
+  budget. All programming not inside a window of the path lies outside them,
+  which lengthens the makespan too; the least total over the windows and the
+  time outside them is a small convex problem solved exactly by filling the
+  cheapest slack first.
 
 Input splitting, pattern reuse, any slot order and any granularity are
 allowed by this argument: the bound holds for the problem as DESIGN states it.
@@ -100,6 +110,10 @@ class MakespanBound:
         The programming term is the min-cost flow over all writes (every write
         consumes its slot's content; see ``_flow_term``), not only the sum of
         each pattern's cheapest write. Needs the exact pass.
+    window_ps
+        The layer-window term (:func:`_window_term`): per-layer windows along
+        the longest path, each holding the writes its layer cannot find
+        preloaded and its compute, plus all other programming.
     """
 
     value_ps: int
@@ -112,6 +126,7 @@ class MakespanBound:
     complete: bool
     seconds: float
     flow: bool = False
+    window_ps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -217,11 +232,98 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     else:
         resource = _ceil_div(compute, channels)
     budget = min(int(a.max_programming_crossbars or a.crossbars), a.crossbars)
-    resource = max(resource, _ceil_div(prog, budget))
-    return MakespanBound(value_ps=max(path, resource), path_ps=path, resource_ps=resource,
-                         first_write_ps=p0, compute_ps=compute, programming_lb_ps=prog,
-                         programming_term=term, complete=bool(complete),
-                         seconds=time.perf_counter() - t0, flow=flow)
+    # the writes computes use cost at least the per-pattern minima and end by the last of
+    # them, after which one input vector computes (docs/bounds.md, "Write-budget term";
+    # the flow counts every write, used or not, so it has no such tail)
+    used = int(lb.sum()) // a.slots_per_write_segment
+    resource = max(resource, _ceil_div(prog, budget),
+                   _ceil_div(used, budget) + (unit if used > 0 else 0))
+    # distinct patterns of every layer, as indices into ``lb`` (pattern ids are sorted)
+    upid = np.unique(pid)
+    layer_nodes = [np.searchsorted(upid, np.unique(pid[inst.block_layer[nz] == i]))
+                   for i in range(n_layers)]
+    window = _window_term(a, lb, layer_nodes, work, deps, prog, p0)
+    return MakespanBound(value_ps=max(path, resource, window), path_ps=path,
+                         resource_ps=resource, first_write_ps=p0, compute_ps=compute,
+                         programming_lb_ps=prog, programming_term=term,
+                         complete=bool(complete), seconds=time.perf_counter() - t0, flow=flow,
+                         window_ps=window)
+
+
+def _window_term(arch: Any, lb: NDArray[np.int64], layer_nodes: list[NDArray[np.int64]],
+                 work: list[int], deps: list[list[int]], prog: int, p0: int) -> int:
+    """The layer-window bound (ps); proof in docs/bounds.md, "Layer windows".
+
+    Layer ``L``'s window (first compute start to last compute end) holds its
+    compute and, since at most ``S`` slots hold patterns when it opens, writes
+    of at least ``D_L - S`` of its distinct patterns: ``m_L``, the sum of the
+    smallest such ``lb`` over ``k`` slots sharing a segment. With ``q`` the
+    programming inside a window, it lasts at least
+    ``T_L(q) = max(a_L, (q + C_L / o) / X, q / B)`` (``a_L`` the path term's
+    compute bound; without ``block_whole_crossbar``, ``max(a_L, q / B)``), and
+    the time outside the path's windows at least ``max(p0, q_out / B)``. All
+    programming ``P`` is inside a window or outside, so the makespan is at
+    least the minimum of the sum over ``q_L >= m_L``, ``q_out >= 0``, with
+    ``sum q = P``. Every ``T`` is convex piecewise linear with slopes 0,
+    ``1 / X`` and ``1 / B``: the programming left over after the ``m_L`` goes
+    to the cheapest slopes first, which is that minimum. The path is the
+    longest by ``T_L(m_L)``; any path gives a valid bound.
+    """
+    x = int(arch.crossbars)
+    b = min(int(arch.max_programming_crossbars or x), x)
+    o = int(arch.ous_per_crossbar)
+    k = int(arch.slots_per_write_segment)
+    slots = int(arch.total_slots)
+    unit = int(arch.compute_ps(1))
+    whole = bool(arch.block_whole_crossbar)
+    n = len(work)
+    mand = np.zeros(n, dtype=np.float64)
+    for i, nodes in enumerate(layer_nodes):
+        extra = nodes.size - slots
+        if extra > 0:  # the cheapest D_L - S writes of the layer's patterns
+            mand[i] = float(np.sort(lb[nodes])[:extra].sum()) / k
+    a_l = np.array([_ceil_div(w, x * o) * unit for w in work], dtype=np.float64)
+    c_l = np.array([w * unit / o for w in work], dtype=np.float64)
+    t0 = np.maximum(a_l, mand / b)
+    if whole:
+        t0 = np.maximum(t0, (mand + c_l) / x)
+    # the longest path by T_L(m_L)
+    dist = [0.0] * n
+    pred = [-1] * n
+    for i in range(n):
+        best = max(deps[i], key=lambda d: dist[d], default=-1)
+        dist[i] = float(t0[i]) + (dist[best] if best >= 0 else 0.0)
+        pred[i] = best
+    if n == 0:
+        return 0
+    path: list[int] = []
+    i = int(np.argmax(dist))
+    while i >= 0:
+        path.append(i)
+        i = pred[i]
+    idx = np.array(path, dtype=np.int64)
+    # slack of every window at slope 0 and at slope 1 / X before 1 / B
+    if whole:
+        free0 = np.minimum(x * t0[idx] - c_l[idx], b * t0[idx]) - mand[idx]
+        free1 = (np.maximum(b * c_l[idx] / (x - b), b * t0[idx]) - mand[idx] - free0
+                 if x > b else np.full(idx.size, np.inf))
+    else:
+        free0 = b * t0[idx] - mand[idx]
+        free1 = np.zeros(idx.size)
+    free0 = np.maximum(free0, 0.0)
+    free1 = np.maximum(free1, 0.0)
+    left = max(0.0, float(prog) - float(mand[idx].sum()))
+    outside0 = float(b * p0)  # programming outside the windows while the first write runs
+    cost = 0.0
+    take = min(left, float(free0.sum()) + outside0)
+    left -= take
+    take = min(left, float(free1.sum()))
+    left -= take
+    cost += take / x
+    cost += left / b
+    value = p0 + float(t0[idx].sum()) + cost
+    # floating point: stay below the exact value (integers in ps, at most ~1e13)
+    return max(0, int(np.floor(value * (1.0 - 1e-12))) - 1)
 
 
 def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
