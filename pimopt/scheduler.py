@@ -8,7 +8,8 @@ operation starts at the earliest time its precedences and resources allow,
 with resources tracked append-only:
 
 - a crossbar's programming is serial; with ``block_whole_crossbar`` it starts
-  after every compute already placed on that crossbar, and computes start
+  after every compute already placed on that crossbar (with ``prefetch``, in
+  the earliest stretch of the crossbar free of them), and computes start
   after the crossbar's last program operation;
 - at most ``ous_per_crossbar`` computes per crossbar (one channel per OU);
 - at most ``max_programming_crossbars`` program operations at once: a
@@ -39,10 +40,11 @@ from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
 
 GRANULARITIES = ("slot", "crossbar")
+PREFETCH_OPS_LIMIT = 10_000  # program operations up to which ``prefetch`` applies
 
 
 def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot",
-                  overlap: bool = True, method: str = "") -> Schedule:
+                  overlap: bool = True, method: str = "", prefetch: bool = False) -> Schedule:
     """Schedule a mapping with the list scheduler.
 
     Parameters
@@ -57,6 +59,13 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         Allow programming of some crossbars while others compute.
     method
         Name recorded in the schedule.
+    prefetch
+        With ``block_whole_crossbar`` and ``overlap``, on instances of at most
+        :data:`PREFETCH_OPS_LIMIT` program operations: a program operation
+        takes the earliest stretch of its crossbar free of every operation
+        placed there before it (so a later layer's load is written while its
+        crossbar idles during earlier layers), instead of starting after all
+        of them. Its cost grows with the operations squared.
 
     Returns
     -------
@@ -121,7 +130,10 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     xb_prog_end = [0] * a.crossbars
     xb_comp_end = [0] * a.crossbars
     ou_free = [[0] * a.ous_per_crossbar for _ in range(a.crossbars)]
-    budget = _WriteBudget(int(a.max_programming_crossbars or a.crossbars), op_xb, a.crossbars)
+    gaps = prefetch and a.block_whole_crossbar and overlap and n_ops <= PREFETCH_OPS_LIMIT
+    budget = _WriteBudget(int(a.max_programming_crossbars or a.crossbars), op_xb, a.crossbars,
+                          prune=not gaps)
+    busy = [_Busy() for _ in range(a.crossbars)] if gaps else []
     global_prog_end = 0
     global_comp_end = 0
     block_whole = a.block_whole_crossbar
@@ -137,17 +149,29 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     for ev in order.tolist():
         if ev < n_ops:
             xb = op_xb_l[ev]
-            t = xb_prog_end[xb]
+            t = 0 if gaps else xb_prog_end[xb]
             for gs in op_writes[ev]:
                 t = max(t, slot_free[gs])
-            if block_whole:
-                t = max(t, xb_comp_end[xb])
-            if not overlap:
-                t = max(t, global_comp_end)
-            t = budget.place(xb, t, op_dur[ev], xb_prog_end)
+            if gaps:
+                # the earliest stretch free on the crossbar and within the write budget
+                dur = op_dur[ev]
+                while True:
+                    t = busy[xb].earliest(t, dur)
+                    t_budget = budget.earliest(t, dur)
+                    if t_budget == t:
+                        break
+                    t = t_budget
+                budget.place(xb, t, dur, xb_prog_end)
+                busy[xb].add(t, t + dur)
+            else:
+                if block_whole:
+                    t = max(t, xb_comp_end[xb])
+                if not overlap:
+                    t = max(t, global_comp_end)
+                t = budget.place(xb, t, op_dur[ev], xb_prog_end)
             end = t + op_dur[ev]
             prog_start[ev] = t
-            xb_prog_end[xb] = end
+            xb_prog_end[xb] = max(xb_prog_end[xb], end)
             for gs in op_writes[ev]:
                 slot_content[gs] = end
             global_prog_end = max(global_prog_end, end)
@@ -163,6 +187,8 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
             if not overlap:
                 t = max(t, global_prog_end)
             end = t + c_dur_l[i]
+            if gaps:
+                busy[xb].add(t, end)
             heapq.heapreplace(ous, end)
             comp_start[i] = t
             slot_free[gs] = end
@@ -198,33 +224,41 @@ class _WriteBudget:
 
     PRUNE_EVERY = 512
 
-    def __init__(self, limit: int, op_xb: np.ndarray, crossbars: int) -> None:
+    def __init__(self, limit: int, op_xb: np.ndarray, crossbars: int, prune: bool = True
+                 ) -> None:
         self.limit = limit
         self.active = limit < crossbars
+        self.prune = prune  # only while every crossbar programs after its previous operation
         self.times: list[int] = [0]
         self.count: list[int] = [0]
         self.left = np.bincount(op_xb, minlength=crossbars).tolist()  # ops still to place
         self.placed = 0
+
+    def earliest(self, t0: int, dur: int) -> int:
+        """Earliest start ``>= t0`` with budget for ``dur`` (nothing recorded)."""
+        if not self.active or dur == 0:
+            return t0
+        times, count = self.times, self.count
+        t = t0
+        j = bisect.bisect_right(times, t) - 1
+        while j < len(times) and times[j] < t + dur:
+            if count[j] >= self.limit:  # full: try again from the end of this stretch
+                t = times[j + 1]
+            j += 1
+        # t is now clear of every full stretch it met; the loop only moves forward
+        return t
 
     def place(self, xb: int, t0: int, dur: int, xb_prog_end: list[int]) -> int:
         """Earliest start ``>= t0`` with budget for ``dur``; records the operation there."""
         self.left[xb] -= 1
         if not self.active or dur == 0:
             return t0
-        times, count = self.times, self.count
-        t = t0
-        i = bisect.bisect_right(times, t) - 1
-        j = i
-        while j < len(times) and times[j] < t + dur:
-            if count[j] >= self.limit:  # full: try again from the end of this stretch
-                t = times[j + 1]
-            j += 1
-        # t is now clear of every full stretch it met; the loop only moves forward
+        t = self.earliest(t0, dur)
         lo, hi = self._split(t), self._split(t + dur)
         for k in range(lo, hi):
-            count[k] += 1
+            self.count[k] += 1
         self.placed += 1
-        if self.placed % self.PRUNE_EVERY == 0:
+        if self.prune and self.placed % self.PRUNE_EVERY == 0:
             self._prune(xb_prog_end)
         return t
 
@@ -245,3 +279,36 @@ class _WriteBudget:
         if i > 0:
             del self.times[:i]
             del self.count[:i]
+
+
+class _Busy:
+    """The busy stretches of one crossbar, merged: disjoint ``[starts[i], ends[i])``."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def earliest(self, t: int, dur: int) -> int:
+        """Earliest start ``>= t`` of a stretch of length ``dur`` overlapping none."""
+        starts, ends = self.starts, self.ends
+        i = bisect.bisect_right(starts, t) - 1
+        if i >= 0 and ends[i] > t:
+            t = ends[i]
+        i += 1
+        while i < len(starts) and starts[i] < t + dur:
+            t = ends[i]
+            i += 1
+        return t
+
+    def add(self, s: int, e: int) -> None:
+        """Mark ``[s, e)`` busy (merged with the stretches it touches)."""
+        if e <= s:
+            return
+        starts, ends = self.starts, self.ends
+        lo = bisect.bisect_left(ends, s)  # first stretch ending at or after s
+        hi = bisect.bisect_right(starts, e)  # stretches starting at or before e
+        if lo < hi:
+            s = min(s, starts[lo])
+            e = max(e, ends[hi - 1])
+        starts[lo:hi] = [s]
+        ends[lo:hi] = [e]

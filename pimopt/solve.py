@@ -46,7 +46,7 @@ from pimopt.objectives import mapping_objectives
 from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
 from pimopt.provenance import versions
 from pimopt.schedule import Schedule
-from pimopt.scheduler import list_schedule
+from pimopt.scheduler import PREFETCH_OPS_LIMIT, list_schedule
 from pimopt.verify import Report, check_samples, verify
 
 log = logging.getLogger(__name__)
@@ -1201,6 +1201,17 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                             "; layered assignment bound (some layers floored)")
                 st.cut_short = st.cut_short or not ib.complete
 
+    def timeline(m: Mapping) -> Schedule:
+        """The list schedule; ``balanced`` also tries prefetch into idle crossbar time
+        (where it applies) and keeps the shorter."""
+        plain = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method)
+        if method != "balanced" or not (inst.arch.block_whole_crossbar and overlap) \
+                or len(m) > PREFETCH_OPS_LIMIT:
+            return plain
+        pre = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method,
+                            prefetch=True)
+        return pre if pre.makespan_ps() < plain.makespan_ps() else plain
+
     # map (and, for critical_path, improve): the method's own time share
     aims = _aims_at(method, objective, decomposition)
     info["aims_at"] = aims
@@ -1210,9 +1221,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     with clock.stage("map", map_share, stages) as st:
         mo = _map_stage(inst, method, chain_metric, Options(max(st.budget, 1e-3), seed,
                                                             workers, initial),
-                        decomposition, reuse, aims == "makespan", info,
-                        lambda m: list_schedule(inst, m, granularity=granularity,
-                                                overlap=overlap, method=method))
+                        decomposition, reuse, aims == "makespan", info, timeline)
         st.note = aims
     mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
     alternatives = mo.alternatives
@@ -1231,8 +1240,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
 
     # not time-limited: linear in the operations, paid from the time kept back
     with clock.stage("schedule", None, stages) as st:
-        sched = list_schedule(inst, mapping, granularity=granularity, overlap=overlap,
-                              method=method)
+        sched = timeline(mapping)
         if alternatives:
             tried = {"own": sched.makespan_ps()}
             for name, alt, alt_claimed, other in alternatives:
@@ -1250,8 +1258,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             from pimopt.makespan.search import makespan_search
 
             so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
-                                 granularity=granularity, overlap=overlap, method=method,
-                                 bound_ps=0 if mb is None else mb.value_ps)
+                                 schedule=timeline, bound_ps=0 if mb is None else mb.value_ps)
             info["search"] = so.info
             st.note = (so.info.get("skipped") or
                        f"{so.info['evaluations']} evaluations, makespan "

@@ -1,6 +1,6 @@
 """Generate the tiny programming-bound suite into instances/tiny-pb.
 
-Each instance is a small chain of fully connected layers (2-3 layers, 10-16
+Each instance is a small chain of fully connected layers (2-3 layers, 8-12
 non-zero 8x8 blocks, batch 1) on a chip of its own with 4-8 OU slots, in one
 of three families where programming competes with compute:
 
@@ -57,12 +57,13 @@ def _arch(family: str, rng: np.random.Generator, name: str) -> Architecture:
 
 
 def _network(rng: np.random.Generator, name: str, arch: Architecture, seed: int) -> Network:
-    """2-3 FC layers of 3-8 blocks each, 10-16 in all, every pattern distinct and non-zero."""
+    """2-3 FC layers of 2-6 blocks each, 8-12 in all, every pattern distinct and non-zero
+    (small enough for the joint model to prove the optimum in about a minute)."""
     while True:
         n_layers = int(rng.integers(2, 4))
         shapes = [(8 * int(rng.integers(1, 4)), int(rng.integers(1, 4))) for _ in range(n_layers)]
         blocks = [k // 8 * n for k, n in shapes]
-        if not (10 <= sum(blocks) <= 16 and all(3 <= b <= 8 for b in blocks)):
+        if not (8 <= sum(blocks) <= 12 and all(2 <= b <= 6 for b in blocks)):
             continue
         layers = tuple(Layer(f"l{j}", quantize_symmetric(rng.normal(size=s), bits=8)[0],
                              n_inputs=1, kind="fc") for j, s in enumerate(shapes))

@@ -215,3 +215,36 @@ def test_balanced_always_schedules_its_baseline_candidates() -> None:
         for baseline in ("sorted", "naive"):
             alone = solve(inst, baseline, objective="makespan", time_limit=5)
             assert res.schedule.makespan_ps() <= alone.schedule.makespan_ps()
+
+
+PB = ROOT / "instances" / "tiny-pb"
+
+
+@pytest.mark.parametrize("name", ["pb-budget-7"])
+def test_layer_window_term_binds_and_stays_below_every_schedule(name: str) -> None:
+    """Where a compute-bound layer cannot absorb a programming-bound layer's writes the
+    layer-window term is the bound, and every verified schedule lies above it."""
+    inst = load_instance(PB / f"{name}.json", PB / f"{name}.toml")
+    mb = makespan_bound(inst, time_limit=None)
+    assert mb.window_ps == mb.value_ps > max(mb.path_ps, mb.resource_ps)
+    for method in ("naive", "sorted", "balanced"):
+        res = solve(inst, method, objective="makespan", time_limit=2)
+        assert res.report.ok and res.schedule.makespan_ps() >= mb.value_ps, method
+
+
+@pytest.mark.parametrize("name", ["pb-budget-0", "pb-few-xb-1"])
+def test_bound_stays_below_the_proven_optimum_of_programming_bound_instances(
+        name: str) -> None:
+    """n_inputs = 1 and distinct patterns: the joint model's proven optimum is the optimum
+    of the problem; the bound (window and tail terms included) is at most it, and within
+    4% of it on these two."""
+    from pimopt.joint import joint_schedule
+
+    inst = load_instance(PB / f"{name}.json", PB / f"{name}.toml")
+    mb = makespan_bound(inst, time_limit=None)
+    start = solve(inst, "balanced", objective="makespan", time_limit=3)
+    jo = joint_schedule(inst, start.mapping, start.schedule, time_limit=30, workers=8,
+                        lower_bound_ps=mb.value_ps)
+    assert jo.status == "optimal" and verify(inst, jo.schedule).ok
+    opt = jo.schedule.makespan_ps()
+    assert 0.96 * opt <= mb.value_ps <= opt

@@ -58,12 +58,19 @@ def test_search_stops_at_the_bound_and_when_time_is_short() -> None:
     assert "skipped" in no_time.info and no_time.schedule is start
 
 
-def test_balanced_reaches_the_proven_optimum_of_a_tiny_instance() -> None:
-    """pb-few-xb-1: the joint CP-SAT model proves 46,300 ns optimal (scripts/bench_pb.py);
-    balanced with its search is within 2% of it, above the bound, and says what it did."""
-    inst = _pb("pb-few-xb-1")
+def test_balanced_is_near_the_proven_optimum_of_a_tiny_instance() -> None:
+    """pb-budget-0 (n_inputs = 1, distinct patterns: the joint model's optimum is the
+    problem's): balanced with its search is within 2% of the optimum the joint CP-SAT model
+    proves here, above the bound, and its summary says what the search did."""
+    from pimopt.joint import joint_schedule
+
+    inst = _pb("pb-budget-0")
     res = solve(inst, "balanced", objective="makespan", time_limit=10)
     assert res.report.ok and res.bound is not None
-    assert res.bound <= 46_300 <= res.objective <= 46_300 * 1.02
+    jo = joint_schedule(inst, res.mapping, res.schedule, time_limit=30, workers=8,
+                        lower_bound_ps=int(res.bound * 1000))
+    assert jo.status == "optimal" and verify(inst, jo.schedule).ok
+    opt = jo.schedule.makespan_ps() / 1000
+    assert res.bound <= opt <= res.objective <= opt * 1.02
     assert res.info["search"]["evaluations"] > 0
     assert "search" in res.summary() and [st.name for st in res.stages][3] == "search"
