@@ -709,7 +709,6 @@ BOUND_CAP_S = 20.0  # and never more than this
 RESERVE_PER_BLOCK_S = 3.5e-5  # schedule + verify time kept back per non-zero block (balanced:
 # 1.5x; its schedules and verify took up to 46.5 us a block, ddddocr-ocr `wv-mlc` beside
 # another large run on 2 cores)
-VERIFY_PER_SCHEDULE = 1.5  # verifying takes up to this many list schedules (measured 1.3)
 BASELINES = ("naive", "sorted")
 
 
