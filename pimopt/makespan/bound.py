@@ -189,11 +189,8 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
 
     # longest path of per-layer compute bounds through the layer DAG
     deps = inst.network.dependencies()
-    dist = [0] * n_layers
-    for i in range(n_layers):
-        here = _ceil_div(work[i], channels) * unit
-        dist[i] = here + max((dist[d] for d in deps[i]), default=0)
-    path = p0 + max(dist, default=0)
+    compute_path = _longest_path([_ceil_div(w, channels) * unit for w in work], deps)
+    path = p0 + sum(_ceil_div(work[i], channels) * unit for i in compute_path)
 
     # programming no crossbar can compute through: every pattern's cheapest write, exact
     # (all pairs) where affordable, else one pass per segment it differs in from its
@@ -250,6 +247,24 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
                          window_ps=window)
 
 
+def _longest_path(length: list[Any], deps: list[list[int]]) -> list[int]:
+    """The layers of a longest path of the layer DAG (layers in topological order,
+    ``deps[i]`` the layers ``i`` depends on), weighted by ``length``; empty without
+    layers."""
+    dist: list[Any] = [0] * len(length)
+    pred = [-1] * len(length)
+    for i, here in enumerate(length):
+        best = max(deps[i], key=lambda d: dist[d], default=-1)
+        dist[i] = here + (dist[best] if best >= 0 else 0)
+        pred[i] = best
+    path: list[int] = []
+    i = max(range(len(dist)), key=lambda k: dist[k], default=-1)
+    while i >= 0:
+        path.append(i)
+        i = pred[i]
+    return path
+
+
 def _window_term(arch: Any, lb: NDArray[np.int64], layer_nodes: list[NDArray[np.int64]],
                  work: list[int], deps: list[list[int]], prog: int, p0: int) -> int:
     """The layer-window bound (ps); proof in docs/bounds.md, "Layer windows".
@@ -287,21 +302,9 @@ def _window_term(arch: Any, lb: NDArray[np.int64], layer_nodes: list[NDArray[np.
     t0 = np.maximum(a_l, mand / b)
     if whole:
         t0 = np.maximum(t0, (mand + c_l) / x)
-    # the longest path by T_L(m_L)
-    dist = [0.0] * n
-    pred = [-1] * n
-    for i in range(n):
-        best = max(deps[i], key=lambda d: dist[d], default=-1)
-        dist[i] = float(t0[i]) + (dist[best] if best >= 0 else 0.0)
-        pred[i] = best
     if n == 0:
         return 0
-    path: list[int] = []
-    i = int(np.argmax(dist))
-    while i >= 0:
-        path.append(i)
-        i = pred[i]
-    idx = np.array(path, dtype=np.int64)
+    idx = np.array(_longest_path(t0.tolist(), deps), dtype=np.int64)  # by T_L(m_L)
     # slack of every window at slope 0 and at slope 1 / X before 1 / B
     if whole:
         free0 = np.minimum(x * t0[idx] - c_l[idx], b * t0[idx]) - mand[idx]
