@@ -239,7 +239,7 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
         data = res.to_json(inst)
         data.pop("versions", None)
         record.update(data)
-    except InputError as exc:  # a documented limit or bad input: final, not retried
+    except InputError as exc:  # refused up front (a documented limit) or bad input: final
         record.update(status="not run", error=str(exc), **_NO_RESULT)
     except Exception as exc:  # a bug: recorded with its traceback and retried next time
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",

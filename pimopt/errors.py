@@ -18,6 +18,16 @@ class InputError(PimoptError, ValueError):
     """
 
 
+class Refused(InputError):
+    """A method refuses an instance or an option up front (a documented limit, such as
+    a model larger than the method builds); the message says why and what to use."""
+
+
+class VerificationError(PimoptError):
+    """A method produced a solution that breaks a rule (a bug in that method, never bad
+    input): the verifier rejected its schedule, or its chains or claimed cost are wrong."""
+
+
 class InfeasibleError(PimoptError):
     """A mapping or schedule request that cannot be satisfied."""
 

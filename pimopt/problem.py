@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
-from pimopt.errors import InputError
+from pimopt.errors import InputError, VerificationError
 from pimopt.latency import latency_from_codes, pair_costs, segment_codes, segment_memo
 
 METRICS = ("latency", "cell_writes")
@@ -167,8 +167,12 @@ class ChainProblem:
         return out
 
     # ------------------------------------------------------------------ solutions
-    def check(self, chains: Chains) -> None:
-        """Raise :class:`InputError` if ``chains`` break a rule."""
+    def check(self, chains: Chains, *, round_limit: bool = True) -> None:
+        """Raise :class:`InputError` if ``chains`` break a rule.
+
+        ``round_limit=False`` checks the problem as DESIGN states it (any number of
+        a layer's items per slot): what the exact models solve.
+        """
         if len(chains) != self.n_slots:
             raise InputError(f"{len(chains)} chains for {self.n_slots} slots")
         seen = np.zeros(self.n_items, dtype=np.int64)
@@ -183,7 +187,7 @@ class ChainProblem:
             if (np.diff(lay) < 0).any():
                 raise InputError(f"chain {k} goes back in the layer order")
             for layer, count in zip(*np.unique(lay, return_counts=True), strict=True):
-                if count > self.capacity[int(layer)]:
+                if round_limit and count > self.capacity[int(layer)]:
                     raise InputError(f"chain {k} loads {count} items of layer {layer}, "
                                      f"capacity {self.capacity[int(layer)]}")
         if (seen != 1).any():
@@ -207,6 +211,14 @@ class ChainProblem:
         """Total cost of a solution."""
         u, v = self.arcs_of(chains)
         return int(self.arc_costs(u, v).sum()) if u.size else 0
+
+    def check_solution(self, chains: Chains, method: str, *, round_limit: bool = True) -> None:
+        """:meth:`check` on a method's own output: a broken rule is a bug in that method
+        (:class:`~pimopt.errors.VerificationError`), never bad input."""
+        try:
+            self.check(chains, round_limit=round_limit)
+        except InputError as exc:
+            raise VerificationError(f"method {method!r} returned invalid chains: {exc}") from exc
 
     def uncapped(self) -> ChainProblem:
         """The same problem without the round limit: a chain may load every item of a

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from pimopt import interrupt
 from pimopt.baselines import naive_mapping
 from pimopt.bounds import layered_ap_bound
-from pimopt.errors import InputError, PimoptError
+from pimopt.errors import InputError, Refused, VerificationError
 from pimopt.exact import solve_cpsat, solve_milp
 from pimopt.heuristics import (
     assignment_chains,
@@ -74,10 +74,6 @@ DECOMPOSITIONS = ("layer", "whole")
 SCHEDULERS = ("list", "cpsat", "joint")
 
 
-class VerificationError(PimoptError):
-    """A method produced a schedule the verifier rejects (a bug in that method)."""
-
-
 @dataclass
 class Options:
     """Settings shared by every method of one solve."""
@@ -112,8 +108,8 @@ def _round_based(fn: Callable[[ChainProblem], Chains], name: str) -> ChainMethod
     def run(p: ChainProblem, o: Options) -> Outcome:
         pairs = p.n_slots * p.n_items * max(p.capacity.values())
         if pairs > ROUND_PAIR_LIMIT:
-            raise InputError(f"the {name} heuristic would evaluate {pairs} slot-item pairs "
-                             f"(limit {ROUND_PAIR_LIMIT}): use 'granular' for layers this large")
+            raise Refused(f"the {name} heuristic would evaluate {pairs} slot-item pairs "
+                          f"(limit {ROUND_PAIR_LIMIT}): use 'granular' for layers this large")
         return Outcome(fn(p))
     return run
 
@@ -527,7 +523,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
                          cap, metric)
         out = fn(p, opts)
         # exact models solve the problem without the round limit (see _exact)
-        (p.uncapped() if method in EXACT_MODELS else p).check(out.chains)
+        p.check_solution(out.chains, method, round_limit=method not in EXACT_MODELS)
         sizes = [len(li.patterns) for li in layers]
         offsets = list(np.cumsum([0, *sizes[:-1]]))
         info["layers"] = [{"status": out.status, "bound": out.bound, **out.info}]
@@ -548,7 +544,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
         items_left -= n
         t0 = time.perf_counter()
         out = fn(p, share)
-        (p.uncapped() if method in EXACT_MODELS else p).check(out.chains)
+        p.check_solution(out.chains, method, round_limit=method not in EXACT_MODELS)
         cost = p.evaluate(out.chains)
         claimed += cost
         info["layers"].append({"layer": inst.network.layers[li.layer].name, "items": n,
@@ -827,15 +823,15 @@ def _check_size(inst: Instance, method: str, decomposition: str, reuse: bool) ->
                 else min_rounds(n, s)
             pairs = s * n * cap
             if pairs > ROUND_PAIR_LIMIT:
-                raise InputError(f"method {method!r} would evaluate {pairs} slot-item pairs on "
-                                 f"{name} ({n} items, {s} slots), more than {ROUND_PAIR_LIMIT}: "
-                                 "use 'granular' or 'balanced' for layers this large")
+                raise Refused(f"method {method!r} would evaluate {pairs} slot-item pairs on "
+                              f"{name} ({n} items, {s} slots), more than {ROUND_PAIR_LIMIT}: "
+                              "use 'granular' or 'balanced' for layers this large")
         if method in EXACT_MODELS:
             arcs = n * (min(s, n) + n)
             if arcs > EXACT_ARC_LIMIT:
-                raise InputError(f"method {method!r} would build a model of at least {arcs} "
-                                 f"arcs on {name} ({n} items), more than {EXACT_ARC_LIMIT}: "
-                                 "use a heuristic ('lns' keeps exact moves on small windows)")
+                raise Refused(f"method {method!r} would build a model of at least {arcs} "
+                              f"arcs on {name} ({n} items), more than {EXACT_ARC_LIMIT}: "
+                              "use a heuristic ('lns' keeps exact moves on small windows)")
 
 
 def _aims_at(method: str, objective: str, decomposition: str) -> str:
@@ -905,7 +901,8 @@ def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decompos
             alternatives.append(("naive", nv, None, schedule(nv)))
         left = max(0.0, opts.time_limit - (time.perf_counter() - t0))
         mapping, claimed = balanced_mapping(inst, solver, metric=metric, time_limit=left,
-                                            reuse=reuse, info=info)
+                                            reuse=reuse, info=info,
+                                            round_limit=method not in EXACT_MODELS)
         return MapOutput(mapping, "feasible", None, claimed, alternatives)
     mapping, status, bound, claimed = _map(inst, method, metric, opts, decomposition, info,
                                            reuse)

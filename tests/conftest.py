@@ -50,3 +50,22 @@ def random_network(seed: int, n_layers: int = 3, weight_bits: int = 4,
 def tiny_instance() -> Instance:
     """Three random layers on the small chip (several loads per slot)."""
     return Instance(small_arch(), random_network(1, sparsity=0.2))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--methods", default="all",
+                     help="comma-separated methods the method-contract tests run "
+                          "(tests/test_methods.py; default all registered methods)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``method`` parameters of the contract tests: every registered method, or ``--methods``."""
+    if "contract_method" in metafunc.fixturenames:
+        from pimopt.solve import METHODS
+
+        chosen = metafunc.config.getoption("--methods")
+        names = list(METHODS) if chosen == "all" else [m.strip() for m in chosen.split(",")]
+        unknown = sorted(set(names) - set(METHODS))
+        if unknown:
+            raise pytest.UsageError(f"--methods: unknown {unknown}; one of {', '.join(METHODS)}")
+        metafunc.parametrize("contract_method", names)

@@ -166,9 +166,11 @@ def _model_choice(inst: Instance, blocks: NDArray[np.int64], n_in: int) -> tuple
 class _Builder:
     """Places one layer's pieces on crossbars; keeps slot contents and positions."""
 
-    def __init__(self, inst: Instance, metric: str, reuse: bool) -> None:
+    def __init__(self, inst: Instance, metric: str, reuse: bool, round_limit: bool = True
+                 ) -> None:
         a = inst.arch
         self.inst, self.metric, self.reuse = inst, metric, reuse
+        self.round_limit = round_limit
         self.spc = a.slots_per_crossbar
         self.content = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), dtype=np.uint8)
         self.pos = np.zeros(a.total_slots, dtype=np.int64)
@@ -217,7 +219,7 @@ class _Builder:
             seconds = min(budget * len(sel) / max(1, plan.block.size),
                           seconds_left(deadline))
             chains = solver(p, seconds) if seconds > 0 else sorted_chains(p)
-            p.check(chains)
+            p.check_solution(chains, "balanced's chain method", round_limit=self.round_limit)
             claimed += p.evaluate(chains)
             item_slot = np.empty(p.n_items, dtype=np.int64)
             item_pos = np.empty(p.n_items, dtype=np.int64)
@@ -236,7 +238,8 @@ class _Builder:
 
 def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "latency",
                      time_limit: float = 60.0, reuse: bool = True, rebalance: bool = True,
-                     info: dict[str, Any] | None = None) -> tuple[Mapping, int]:
+                     round_limit: bool = True, info: dict[str, Any] | None = None
+                     ) -> tuple[Mapping, int]:
     """The makespan-aware mapping of an instance (see the module docstring).
 
     Parameters
@@ -254,6 +257,9 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         Blocks with equal patterns in one channel share a load.
     rebalance
         Run the quota pass (step 4 of the module docstring).
+    round_limit
+        Whether ``solver`` keeps the heuristics' round limit (exact models solve
+        the problem without it, so their chains are checked without it).
     info
         Filled with per-layer choices (OUs used, split, share of pieces the
         rebalance moved to another crossbar).
@@ -267,7 +273,7 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
     a = inst.arch
     nz = inst.nonzero_blocks
     rows: list[NDArray[np.int64]] = []
-    build = _Builder(inst, metric, reuse)
+    build = _Builder(inst, metric, reuse, round_limit)
     claimed = 0
     layers_info: list[dict[str, Any]] = []
     total = max(1, nz.size)
