@@ -48,18 +48,15 @@ from typing import Any
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.errors import InputError
 from pimopt.fileio import package_path, read_json, read_toml, write_atomic
-from pimopt.layout import LAYOUTS
 from pimopt.network import Network
+from pimopt.options import DEFAULTS, FIELDS, check_option
 from pimopt.provenance import machine, package_commit, versions
 from pimopt.schemas import schema_path, validate
 
 RUN_FORMAT = "pimopt-run"
 RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
-SOLVE_OPTIONS = {  # solve() keyword -> type accepted in suites and sweeps
-    "decomposition": str, "granularity": str, "overlap": bool, "scheduler": str,
-    "workers": int, "initial": str, "functional_samples": int, "bound": bool, "reuse": bool,
-    "split": bool, "layout": str,
-}
+# solve options a suite, sweep or run may set (the schema's, less those a RunSpec names)
+SOLVE_OPTIONS = tuple(n for n in FIELDS if n not in ("objective", "time_limit", "seed"))
 MAX_JOBS = 1024  # local worker processes at most
 FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
 SUITE_KEYS = {"name", "description", "objective", "options", "instances"}
@@ -149,8 +146,8 @@ class RunSpec:
     arch: dict[str, Any]
     method: str
     seed: int = 0
-    time_limit: float = 60.0
-    objective: str = "programming"
+    time_limit: float = DEFAULTS.time_limit
+    objective: str = DEFAULTS.objective
     options: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     suite_file: str = ""
@@ -196,12 +193,7 @@ def check_options(options: dict[str, Any], where: str) -> None:
         if key not in SOLVE_OPTIONS:
             raise InputError(f"{where}: option {key!r} is unknown; allowed: "
                              f"{', '.join(SOLVE_OPTIONS)}")
-        want = SOLVE_OPTIONS[key]
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise InputError(f"{where}: option {key} = {value!r} is invalid: a {want.__name__}")
-        if key == "layout" and value not in LAYOUTS:
-            raise InputError(f"{where}: option layout = {value!r} is invalid: one of "
-                             f"{', '.join(LAYOUTS)}")
+        check_option(key, value, where)
 
 
 def _now() -> str:
@@ -627,7 +619,7 @@ def load_suite(spec: str | Path) -> Suite:
     if not isinstance(entries_data, list) or not entries_data:
         raise InputError(f"suite file {p}: 'instances' must be a non-empty array of tables "
                          "([[instances]])")
-    objective = data.get("objective", "programming")
+    objective = data.get("objective", DEFAULTS.objective)
     options = data.get("options", {})
     check_options(options, f"suite file {p}")
     entries = []

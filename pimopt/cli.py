@@ -24,8 +24,10 @@ from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
 from pimopt.layout import LAYOUTS, Layout, laid_out, make_layout
 from pimopt.network import Network
+from pimopt.options import DEFAULT_METHOD, DEFAULTS, add_arguments, from_arguments
 from pimopt.schedule import Schedule
 from pimopt.solve import METHODS, OBJECTIVES, solve
+from pimopt.stop import Deadline
 from pimopt.verify import verify
 
 AUTO_NPZ_BLOCKS = 100_000  # --format auto writes columnar files from this size on
@@ -82,15 +84,12 @@ def _check_out_file(path: str, suffixes: tuple[str, ...], what: str = "-o") -> P
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    # the time limit starts now: loading the instance and writing the files count too
+    stop = Deadline(args.time_limit, write=True)
     _check_out_dir(args.out)  # before the work: a bad folder must not cost a solve
     inst = _instance(args.instance, args.arch)
-    res = solve(inst, args.method, objective=args.objective, seed=args.seed,
-                time_limit=args.time_limit, workers=args.workers, initial=args.initial,
-                decomposition=args.decomposition, granularity=args.granularity,
-                overlap=not args.no_overlap, scheduler=args.scheduler,
-                bound=not args.no_bound, reuse=not args.no_reuse, split=args.split,
-                functional_samples=None if args.samples == 0 else args.samples,
-                layout=args.layout)
+    options = from_arguments(args)
+    res = solve(inst, args.method, stop=stop, **options)
     fmt = args.format
     if fmt == "auto":  # text below 10^5 blocks; columnar above (GBs of JSON otherwise)
         fmt = "json" if inst.n_nonzero < AUTO_NPZ_BLOCKS else "npz"
@@ -119,10 +118,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.baseline != "none" and res.method != args.baseline and (
             args.baseline_always or inst.n_nonzero < AUTO_NPZ_BLOCKS):
         # what the method gained: the baseline on the same instance, objective and options
-        base = solve(inst, args.baseline, objective=args.objective, seed=args.seed,
-                     time_limit=args.time_limit, decomposition=args.decomposition,
-                     granularity=args.granularity, overlap=not args.no_overlap, bound=False,
-                     reuse=not args.no_reuse, functional_samples=1)
+        base = solve(inst, args.baseline, **dict(options, bound=False, functional_samples=1,
+                                                 scheduler="list", split=False, layout="none"))
         bm, m = base.metrics, res.metrics
         print(f"{'baseline':<13}  {args.baseline}: makespan {bm['makespan_ns']:,.2f} ns, "
               f"programming {bm['programming_ns']:,.2f} ns; {res.method} is "
@@ -368,7 +365,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def _bench_options(args: argparse.Namespace) -> dict[str, object]:
     opts: dict[str, object] = {"workers": args.workers}
     if args.samples is not None:
-        opts["functional_samples"] = args.samples
+        opts["functional_samples"] = args.samples or None  # 0: every input vector
     if args.no_bound:
         opts["bound"] = False
     return opts
@@ -466,45 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="map, schedule and verify an instance")
     s.add_argument("instance", nargs="?", help="network JSON (default: bundled LeNet-5)")
     s.add_argument("--arch", help=arch_help)
-    s.add_argument("--method", default="balanced", choices=list(METHODS),
-                   help="mapping method (default balanced: makespan-aware, any size; "
+    s.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
+                   help=f"mapping method (default {DEFAULT_METHOD}: makespan-aware, any size; "
                         "naive and sorted are the baselines)")
-    s.add_argument("--objective", default="makespan", choices=list(OBJECTIVES),
-                   help="reported and minimised objective (default makespan: every method "
-                        "but the baselines then aims at the inference latency)")
-    s.add_argument("--time-limit", type=float, default=10.0,
-                   help="wall-clock seconds for the whole solve (default 10)")
-    s.add_argument("--workers", type=int, default=2,
-                   help="CP-SAT search workers (threads) of cpsat, lns and --scheduler cpsat "
-                        "(default 2)")
-    s.add_argument("--initial", default="ls",
-                   help="heuristic warm-starting the exact methods and lns (default ls)")
-    s.add_argument("--decomposition", default="layer", choices=["layer", "whole"],
-                   help="one chain problem per layer (default) or one for the whole network "
-                        "(the exact models then prove a global optimum)")
-    s.add_argument("--no-bound", action="store_true",
-                   help="skip the lower bounds (makespan bound, and the mapping bound of the "
-                        "programming and cell_writes objectives)")
-    s.add_argument("--granularity", default="slot", choices=["slot", "crossbar"],
-                   help="program operations per slot or per whole crossbar")
-    s.add_argument("--no-overlap", action="store_true",
-                   help="never program while any crossbar computes")
-    s.add_argument("--split", action="store_true",
-                   help="split bottleneck computes' inputs across loads when the makespan drops")
-    s.add_argument("--no-reuse", action="store_true",
-                   help="no pattern reuse: every block gets a load of its own")
-    s.add_argument("--layout", default="none", choices=list(LAYOUTS),
-                   help="row and column permutations before tiling (function unchanged; "
-                        "written to layout.json and checked by pimopt verify): none "
-                        "(default), magnitude (sorted sections), similarity, or auto (per "
-                        "layer the cheapest of the three by the sorted-chain programming)")
-    s.add_argument("--scheduler", default="list", choices=["list", "cpsat", "joint"],
-                   help="list scheduler; CP-SAT re-timing for minimum makespan; or joint "
-                        "CP-SAT mapping and scheduling (small instances)")
-    s.add_argument("--seed", type=int, default=0,
-                   help="seed of every randomised step (default 0; results are reproducible)")
-    s.add_argument("--samples", type=int, default=16,
-                   help="input vectors per layer in the functional check (0 = all)")
+    add_arguments(s)  # every solve option, from the one schema (pimopt.options)
     s.add_argument("--out", default="pimopt-out", help="output folder")
     s.add_argument("--baseline", default="naive", choices=["naive", "sorted", "none"],
                    help="also solve this baseline and print the method against it (default "
@@ -527,9 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
     v.add_argument("--seed", type=int, default=0,
                    help="seed of the functional check's input vectors (default 0)")
-    v.add_argument("--samples", type=int, default=16,
+    v.add_argument("--samples", type=int, default=DEFAULTS.functional_samples,
                    help="input vectors per layer in the bit-exact functional check (default "
-                        "16; 0 = all)")
+                        f"{DEFAULTS.functional_samples}; 0 = all)")
     v.set_defaults(func=cmd_verify)
 
     bd = sub.add_parser("bound", help="compute and cache an instance's lower bounds once "
@@ -608,7 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--methods", default="naive,sorted",
                    help=f"comma-separated, or 'all' ({', '.join(METHODS)})")
     b.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    b.add_argument("--time-limit", type=float, default=60.0, help="seconds per run")
+    b.add_argument("--time-limit", type=float, default=DEFAULTS.time_limit,
+                   help=f"seconds per run (default {DEFAULTS.time_limit:g})")
     b.add_argument("--objective", choices=list(OBJECTIVES),
                    help="override the suite's objective")
     b.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")

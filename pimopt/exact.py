@@ -158,6 +158,14 @@ def _ranks(p: ChainProblem, chains: Chains) -> dict[int, int]:
     return rank
 
 
+MIN_SOLVER_S = 0.05  # a solver always gets this much, so that it can return its hint
+
+
+def _solver_seconds(end: float) -> float:
+    """Seconds a solver may run so that it ends by ``end`` (at least :data:`MIN_SOLVER_S`)."""
+    return max(MIN_SOLVER_S, end - time.perf_counter())
+
+
 # ---------------------------------------------------------------------- CP-SAT
 def solve_cpsat(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0, workers: int = 2,
                 hint: Chains | None = None, fix_to_hint: bool = False,
@@ -170,8 +178,9 @@ def solve_cpsat(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0, wor
     the solver returns no solution but a hint was given, the hint is returned
     (status ``feasible``, ``info["used"] = "hint"``).
     """
+    end = time.perf_counter() + time_limit  # building the model is part of the time limit
     sub, kept, sub_hint = _prepare(p, hint)
-    out = _cpsat(sub, time_limit=time_limit, seed=seed, workers=workers, hint=sub_hint,
+    out = _cpsat(sub, time_limit=_solver_seconds(end), seed=seed, workers=workers, hint=sub_hint,
                  fix_to_hint=fix_to_hint, log=log, deterministic_time=deterministic_time)
     out = _or_warm(sub, out, sub_hint, "hint")
     if out.chains is not None:
@@ -216,6 +225,7 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
     from ortools.sat.python import cp_model
 
     ortools_version = version("ortools")
+    stop_at = time.perf_counter() + time_limit  # building the model counts
 
     d = p.dense()
     s, n = p.n_slots, p.n_items
@@ -274,7 +284,7 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
                 model.add(x == int(key in used))
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.max_time_in_seconds = _solver_seconds(stop_at)
     if deterministic_time is not None:
         solver.parameters.max_deterministic_time = float(deterministic_time)
     solver.parameters.random_seed = int(seed)
@@ -322,8 +332,9 @@ def solve_milp(p: ChainProblem, *, solver: str = "cbc", time_limit: float = 60.0
     """Solve the chain problem (or its LP relaxation) as a MILP (see :func:`_milp`)."""
     if solver not in MILP_SOLVERS:
         raise InputError(f"MILP solver {solver!r} is unknown: one of {MILP_SOLVERS}")
+    end = time.perf_counter() + time_limit  # building the model is part of the time limit
     sub, kept, sub_warm = _prepare(p, warm)
-    out = _milp(sub, solver=solver, time_limit=time_limit, warm=sub_warm, relax=relax,
+    out = _milp(sub, solver=solver, time_limit=_solver_seconds(end), warm=sub_warm, relax=relax,
                 threads=threads)
     if not relax:
         out = _or_warm(sub, out, sub_warm, "warm start")
@@ -354,6 +365,7 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
     """
     import pulp
 
+    end = time.perf_counter() + time_limit
     d = p.dense()
     s, n = p.n_slots, p.n_items
     uu, vv = _allowed(p, d)
@@ -390,10 +402,10 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
                             "time_limit": time_limit, "relax": relax, "threads": threads,
                             "variables": len(x) + n}
     if solver == "cbc":
-        status, objective, bound = _run_cbc(prob, time_limit, warm is not None and not relax,
+        status, objective, bound = _run_cbc(prob, end, warm is not None and not relax,
                                             threads, info)
     else:
-        status, objective, bound = _run_highs(prob, time_limit, warm if not relax else None,
+        status, objective, bound = _run_highs(prob, end, warm if not relax else None,
                                               x, rank, p, threads, info)
     info["wall_s"] = time.perf_counter() - t0
     if relax:
@@ -430,14 +442,15 @@ def _cbc(time_limit: float, warm: bool, threads: int, log_path: str) -> Any:
                                  threads=threads, logPath=log_path)
 
 
-def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
+def _run_cbc(prob: Any, end: float, warm: bool, threads: int,
              info: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    """CBC until ``end`` (a ``time.perf_counter`` value), a crashed MIP start included."""
     import pulp
 
     fd, log_path = tempfile.mkstemp(suffix=".log", prefix="pimopt-cbc-")
     os.close(fd)
     try:
-        cmd = _cbc(time_limit, warm, threads, log_path)
+        cmd = _cbc(_solver_seconds(end), warm, threads, log_path)
         try:
             run_cancellable(lambda: prob.solve(cmd), _stop_children)
         except pulp.PulpSolverError as exc:
@@ -450,7 +463,7 @@ def _run_cbc(prob: Any, time_limit: float, warm: bool, threads: int,
                 info["cbc_error"] = f"CBC failed: {exc}"
                 return "timeout", None, None
             info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
-            cmd = _cbc(time_limit, False, threads, log_path)
+            cmd = _cbc(_solver_seconds(end), False, threads, log_path)
             try:
                 prob.solve(cmd)
             except pulp.PulpSolverError:
@@ -498,9 +511,10 @@ def _solution_matches(prob: Any, h: Any) -> bool:
     return abs(_solution_objective(prob, h) - reported) <= 1e-6 * max(1.0, abs(reported))
 
 
-def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[int, int], Any],
+def _run_highs(prob: Any, end: float, warm: Chains | None, x: dict[tuple[int, int], Any],
                rank: list[Any], p: ChainProblem, threads: int,
                info: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    """HiGHS until ``end`` (a ``time.perf_counter`` value), a second run included."""
     import highspy
     import pulp
 
@@ -523,8 +537,7 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
                 lp.solverModel.setSolution(sol)
             run_highs(lp.solverModel)
 
-    t0 = time.perf_counter()
-    cmd = _HiGHSWarm(msg=False, timeLimit=time_limit, threads=threads)
+    cmd = _HiGHSWarm(msg=False, timeLimit=_solver_seconds(end), threads=threads)
     # HiGHS keeps one thread scheduler per process: after any earlier HiGHS run with
     # another thread count (the sparse LP bound uses the default), a run with
     # `threads` would stop at once with status "Not Set"; start a fresh scheduler
@@ -536,8 +549,7 @@ def _run_highs(prob: Any, time_limit: float, warm: Chains | None, x: dict[tuple[
         # MIP start (getSolution() gives the start back): solve again without the start
         info["highs_solution_mismatch"] = _solution_objective(prob, h)
         warm = None
-        cmd = _HiGHSWarm(msg=False, timeLimit=max(0.5, time_limit - (time.perf_counter() - t0)),
-                         threads=threads)
+        cmd = _HiGHSWarm(msg=False, timeLimit=_solver_seconds(end), threads=threads)
         highspy.Highs.resetGlobalScheduler(True)
         prob.solve(cmd)
         h = prob.solverModel

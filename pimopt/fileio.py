@@ -132,3 +132,20 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+NPZ_LEVEL = 1  # deflate level of written .npz files: 2-3x faster than numpy's 6, a bit larger
+
+
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """An ``.npz`` archive of ``arrays`` (what ``numpy.savez_compressed`` writes, read by
+    ``numpy.load``), deflated at :data:`NPZ_LEVEL`."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED,
+                         compresslevel=NPZ_LEVEL) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()

@@ -12,10 +12,15 @@ end, so :func:`run_cancellable` runs them in a thread and calls their own stop
 function once the flag is set. As OR-Tools' ``catch_sigint_signal`` and
 highspy's ``HandleKeyboardInterrupt`` do, but with one flag for the whole
 pipeline, so the result can say it was interrupted.
+
+The flag is per solve: :func:`catch_sigint` gives the block a flag of its own
+in a context variable, so two solves in two threads never set or clear each
+other's, and code outside any solve shares one default flag.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import signal
 import threading
@@ -28,36 +33,39 @@ from typing import Any, TypeVar, cast
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_flag = threading.Event()
+_DEFAULT = threading.Event()  # the flag outside any solve
+_current: contextvars.ContextVar[threading.Event] = contextvars.ContextVar(
+    "pimopt_interrupt", default=_DEFAULT)
 POLL_S = 0.05  # how often a waiting thread looks at the flag
 
 
 def requested() -> bool:
-    """True once an interrupt was requested (and not yet cleared)."""
-    return _flag.is_set()
+    """True once an interrupt was requested (and not yet cleared) for the current solve."""
+    return _current.get().is_set()
 
 
 def request() -> None:
-    """Ask every running stage to stop as if its time were up (what SIGINT does)."""
-    _flag.set()
+    """Ask every running stage of the current solve to stop as if its time were up (what
+    SIGINT does)."""
+    _current.get().set()
 
 
 def clear() -> None:
     """Forget an earlier request (a new solve starts uninterrupted)."""
-    _flag.clear()
+    _current.get().clear()
 
 
 def expired(deadline: float | None, margin: float = 0.0) -> bool:
     """True if ``deadline`` (a ``time.perf_counter`` value, ``None``: none) is within
     ``margin`` seconds or past, or an interrupt was requested."""
-    if _flag.is_set():
+    if _current.get().is_set():
         return True
     return deadline is not None and time.perf_counter() + margin > deadline
 
 
 def seconds_left(deadline: float) -> float:
     """Seconds until ``deadline`` (negative once past); 0 once an interrupt was requested."""
-    return 0.0 if _flag.is_set() else deadline - time.perf_counter()
+    return 0.0 if _current.get().is_set() else deadline - time.perf_counter()
 
 
 @contextmanager
@@ -66,30 +74,31 @@ def catch_sigint() -> Iterator[None]:
 
     Only Python's default SIGINT handler is replaced, and only in the main
     thread: a caller that ignores SIGINT (a bench worker) or handles it its
-    own way keeps its behaviour. The flag is cleared on entry and on exit: the
+    own way keeps its behaviour. The block gets a new flag, dropped on exit: the
     block reads :func:`requested` before it ends (a solve puts it in its
     status), and work after it is not cut short by an old Ctrl-C.
     """
-    clear()
+    flag = threading.Event()  # this block's own flag, in its context only
+    token = _current.set(flag)
     if threading.current_thread() is not threading.main_thread() \
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         try:
             yield
         finally:
-            clear()
+            _current.reset(token)
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if _flag.is_set():  # the second Ctrl-C: stop now
+        if flag.is_set():  # the second Ctrl-C: stop now
             raise KeyboardInterrupt
-        _flag.set()
+        flag.set()
 
     signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        clear()
+        _current.reset(token)
 
 
 def interruptible(fn: F) -> F:
@@ -118,12 +127,14 @@ def run_cancellable(run: Callable[[], T], cancel: Callable[[], object]) -> T:
         except BaseException as exc:  # handed to the caller's thread
             box["error"] = exc
 
-    th = threading.Thread(target=target, name="pimopt-solver", daemon=True)
+    flag = _current.get()
+    th = threading.Thread(target=contextvars.copy_context().run, args=(target,),
+                          name="pimopt-solver", daemon=True)
     th.start()
     try:
         while th.is_alive():
             th.join(POLL_S)
-            if _flag.is_set():  # again at every poll: a solver process may start late
+            if flag.is_set():  # again at every poll: a solver process may start late
                 cancel()
     except BaseException:
         cancel()

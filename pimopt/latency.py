@@ -94,6 +94,23 @@ def _segment_costs(arch: Architecture, delta: NDArray[np.int8]) -> WriteCost:
     return WriteCost(passes, latency, writes, energy)
 
 
+def subadditive(arch: Architecture) -> bool:
+    """Whether a write never costs more than two writes through any pattern in between:
+    ``d(x, z) <= d(x, y) + d(y, z)`` for single-slot writes (latency and cell writes).
+
+    It holds with ``single`` pulses, or when one pass takes every cell of a row
+    segment that changes (``write_parallel`` at least the segment width): a cell
+    that rises (falls) from ``x`` to ``z`` rises (falls) in one of the two steps,
+    so each pass count and each largest level change is at most the sum of the
+    two steps' (``ceil`` is subadditive). With ``incremental`` pulses and
+    narrower passes the grouping of cells by decreasing change can make the
+    direct write dearer (docs/bounds.md, section 7). Cell writes are always
+    subadditive; this answers for the latency.
+    """
+    seg = min(int(arch.write_width or arch.ou_cols), arch.ou_cols)
+    return arch.pulse_mode == "single" or int(arch.write_parallel or seg) >= seg
+
+
 def _concat(parts: list[WriteCost]) -> WriteCost:
     if not parts:
         e = np.zeros(0, dtype=np.int64)

@@ -26,6 +26,7 @@ from pimopt.fileio import (
     format_by_name,
     gunzip_text,
     load_npz,
+    npz_bytes,
     read_bytes,
     write_atomic,
     write_atomic_bytes,
@@ -226,10 +227,9 @@ class Mapping:
             return gzip.compress(self.to_csv(inst).encode(), compresslevel=6, mtime=0)
         if fmt == "npz":
             first, last = self.ranges(inst)
-            buf = io.BytesIO()
-            np.savez_compressed(buf, block=self.block, crossbar=self.crossbar, slot=self.slot,
-                                position=self.position, first=first, last=last)
-            return buf.getvalue()
+            return npz_bytes({"block": self.block, "crossbar": self.crossbar,
+                              "slot": self.slot, "position": self.position, "first": first,
+                              "last": last})
         raise InputError(f"mapping format {fmt!r} is unknown: one of csv, csv.gz, npz")
 
     def save(self, path: str | Path, inst: Instance) -> None:

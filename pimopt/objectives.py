@@ -25,6 +25,15 @@ from pimopt.instance import Instance
 from pimopt.latency import WriteCost, pair_costs
 from pimopt.mapping import Loads, Mapping
 
+# objective name -> (verifier metric, chain-problem metric the methods minimise)
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "makespan": ("makespan_ns", "latency"),
+    "programming": ("programming_ns", "latency"),
+    "critical_path": ("critical_path_ns", "latency"),
+    "cell_writes": ("cell_writes", "cell_writes"),
+    "energy": ("energy_pj", "latency"),
+}
+
 
 @dataclass
 class Rounds:

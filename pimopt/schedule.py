@@ -25,7 +25,6 @@ extension when saving and loading. JSON format (``schedule.json``)::
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from pimopt.fileio import (
     format_by_name,
     gunzip_text,
     load_npz,
+    npz_bytes,
     read_bytes,
     read_json,
     write_atomic_bytes,
@@ -215,12 +215,10 @@ class Schedule:
         if fmt == "json.gz":
             return gzip.compress(self.dumps().encode(), compresslevel=6, mtime=0)
         if fmt == "npz":
-            buf = io.BytesIO()
-            np.savez_compressed(buf, header=np.array(json.dumps(self._header())),
-                                write_levels=self.write_levels,
-                                **{f: getattr(self, f)
-                                   for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS})
-            return buf.getvalue()
+            return npz_bytes({"header": np.array(json.dumps(self._header())),
+                              "write_levels": self.write_levels,
+                              **{f: getattr(self, f)
+                                 for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS}})
         raise InputError(f"schedule format {fmt!r} is unknown: one of {', '.join(FORMATS)}")
 
     def save(self, path: str | Path) -> None:

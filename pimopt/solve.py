@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ from pimopt import interrupt
 from pimopt.baselines import naive_mapping
 from pimopt.bounds import layered_ap_bound
 from pimopt.errors import InputError, Refused, VerificationError
-from pimopt.exact import solve_cpsat, solve_milp
+from pimopt.exact import MIN_SOLVER_S, solve_cpsat, solve_milp
 from pimopt.heuristics import (
     assignment_chains,
     granular_chains,
@@ -38,27 +37,32 @@ from pimopt.heuristics import (
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs, write_floor
-from pimopt.layout import LAYOUTS, Layout, laid_out, layout_info, make_layout
+from pimopt.layout import Layout, laid_out, layout_info, make_layout
 from pimopt.lns import lns_chains
-from pimopt.makespan.bound import MakespanBound, makespan_bound
+from pimopt.makespan.bound import MakespanBound, makespan_bound, with_proven_programming
 from pimopt.mapping import Mapping
-from pimopt.objectives import mapping_objectives
+from pimopt.objectives import OBJECTIVES, mapping_objectives
+from pimopt.options import DEFAULT_METHOD, DEFAULTS, Options
 from pimopt.problem import DENSE_LIMIT, ChainProblem, Chains, min_rounds
 from pimopt.provenance import versions
 from pimopt.schedule import Schedule
 from pimopt.scheduler import PREFETCH_OPS_LIMIT, list_schedule
-from pimopt.verify import Report, check_samples, verify
+from pimopt.stop import (
+    BOUND_CAP_S,
+    BOUND_SHARE,
+    CANDIDATES_PER_BLOCK_S,
+    LAYOUT_CAP_S,
+    LAYOUT_SHARE,
+    MAKESPAN_MAP_PER_BLOCK_S,
+    MAP_OVERHEAD_PER_BLOCK_S,
+    WARM_SHARE,
+    Deadline,
+    Stage,
+)
+from pimopt.verify import Report, verify
 
 log = logging.getLogger(__name__)
 
-# objective name -> (verifier metric, chain-problem metric the methods minimise)
-OBJECTIVES: dict[str, tuple[str, str]] = {
-    "makespan": ("makespan_ns", "latency"),
-    "programming": ("programming_ns", "latency"),
-    "critical_path": ("critical_path_ns", "latency"),
-    "cell_writes": ("cell_writes", "cell_writes"),
-    "energy": ("energy_pj", "latency"),
-}
 class Status(StrEnum):
     """How a solve ended (str-valued: compares and serialises as its text)."""
 
@@ -70,13 +74,11 @@ class Status(StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)
-DECOMPOSITIONS = ("layer", "whole")
-SCHEDULERS = ("list", "cpsat", "joint")
 
 
 @dataclass
-class Options:
-    """Settings shared by every method of one solve."""
+class ChainOptions:
+    """What a chain method gets from the solve: its time share, seed, workers, warm start."""
 
     time_limit: float = 60.0
     seed: int = 0
@@ -94,7 +96,7 @@ class Outcome:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-ChainMethod = Callable[[ChainProblem, Options], Outcome]
+ChainMethod = Callable[[ChainProblem, ChainOptions], Outcome]
 
 
 def _heuristic(fn: Callable[[ChainProblem], Chains]) -> ChainMethod:
@@ -105,7 +107,7 @@ ROUND_PAIR_LIMIT = 200_000_000  # slot-item pairs the round-based heuristics may
 
 
 def _round_based(fn: Callable[[ChainProblem], Chains], name: str) -> ChainMethod:
-    def run(p: ChainProblem, o: Options) -> Outcome:
+    def run(p: ChainProblem, o: ChainOptions) -> Outcome:
         pairs = p.n_slots * p.n_items * max(p.capacity.values())
         if pairs > ROUND_PAIR_LIMIT:
             raise Refused(f"the {name} heuristic would evaluate {pairs} slot-item pairs "
@@ -114,7 +116,7 @@ def _round_based(fn: Callable[[ChainProblem], Chains], name: str) -> ChainMethod
     return run
 
 
-def _ls(p: ChainProblem, o: Options) -> Outcome:
+def _ls(p: ChainProblem, o: ChainOptions) -> Outcome:
     if p.n_items > DENSE_LIMIT:  # dense moves need n x n costs: use the granular search
         out = _granular(p, o)
         out.info["local_search"] = "granular (items above the dense limit)"
@@ -131,7 +133,7 @@ def _construction(p: ChainProblem) -> tuple[Chains, str]:
     return assignment_chains(p), "assignment"
 
 
-def _granular(p: ChainProblem, o: Options) -> Outcome:
+def _granular(p: ChainProblem, o: ChainOptions) -> Outcome:
     start, how = None, "candidate matching"
     if p.n_slots * p.n_items * max(p.capacity.values()) <= ROUND_PAIR_LIMIT:
         start, how = _construction(p)  # the better construction, where affordable
@@ -139,15 +141,17 @@ def _granular(p: ChainProblem, o: Options) -> Outcome:
                    info={"construction": how})
 
 
-def _warm(p: ChainProblem, o: Options) -> Chains:
+def _warm(p: ChainProblem, o: ChainOptions) -> Chains:
     if o.initial not in CHAIN_METHODS or o.initial in EXACT:
         raise InputError(f"initial = {o.initial!r} is invalid: a heuristic, one of "
                          f"{', '.join(m for m in CHAIN_METHODS if m not in EXACT)}")
-    return CHAIN_METHODS[o.initial](p, Options(o.time_limit / 4, o.seed, o.workers)).chains
+    share = ChainOptions(WARM_SHARE * o.time_limit, o.seed, o.workers)
+    return CHAIN_METHODS[o.initial](p, share).chains
 
 
 def _exact(kind: str) -> ChainMethod:
-    def run(p: ChainProblem, o: Options) -> Outcome:
+    def run(p: ChainProblem, o: ChainOptions) -> Outcome:
+        end = time.perf_counter() + o.time_limit  # the warm start comes out of the budget
         warm = _warm(p, o)  # the heuristics keep the round limit: a good, feasible start
         if interrupt.requested():  # Ctrl-C: no model is built, the warm start stands
             return Outcome(warm, "feasible", None, {"warm_start": o.initial,
@@ -155,11 +159,11 @@ def _exact(kind: str) -> ChainMethod:
         # the model itself has no round limit, so its optimum and bound are those of the
         # problem as DESIGN states it, not of the heuristics' restriction
         true = p.uncapped()
+        left = max(MIN_SOLVER_S, end - time.perf_counter())
         if kind == "cpsat":
-            out = solve_cpsat(true, time_limit=o.time_limit, seed=o.seed, workers=o.workers,
-                              hint=warm)
+            out = solve_cpsat(true, time_limit=left, seed=o.seed, workers=o.workers, hint=warm)
         else:
-            out = solve_milp(true, solver=kind, time_limit=o.time_limit, warm=warm)
+            out = solve_milp(true, solver=kind, time_limit=left, warm=warm)
         info = dict(out.info, warm_start=o.initial, warm_objective=p.evaluate(warm))
         if out.chains is None or p.evaluate(out.chains) > p.evaluate(warm):
             # no solution in time (or a worse one): the warm start stands
@@ -175,13 +179,13 @@ def _exact(kind: str) -> ChainMethod:
     return run
 
 
-def _relax(p: ChainProblem, o: Options) -> Outcome:
+def _relax(p: ChainProblem, o: ChainOptions) -> Outcome:
     info: dict[str, list[float]] = {}
     return Outcome(relaxation_chains(p, time_limit=o.time_limit, seed=o.seed, info=info),
                    info=dict(info))
 
 
-def _lns(p: ChainProblem, o: Options) -> Outcome:
+def _lns(p: ChainProblem, o: ChainOptions) -> Outcome:
     t0 = time.perf_counter()
     warm = _warm(p, o)
     info: dict[str, Any] = {"warm_start": o.initial, "warm_objective": p.evaluate(warm)}
@@ -354,6 +358,8 @@ class Result:
     def _search_rows(self) -> list[tuple[str, str]]:
         """Summary rows for the candidates kept and the schedule-driven search, if any."""
         rows = []
+        if "candidates_skipped" in self.info:
+            rows.append(("candidates", f"skipped: {self.info['candidates_skipped']}"))
         cand = self.info.get("candidates")
         if cand:
             tried = ", ".join(f"{k} {v / 1000:,.2f} ns" for k, v in cand["makespan_ps"].items())
@@ -473,19 +479,28 @@ def chains_to_mapping(inst: Instance, layers: list[LayerItems],
                       per_layer: list[Chains]) -> Mapping:
     """Turn per-layer chains (item indices) into a mapping; positions continue across layers."""
     spc = inst.arch.slots_per_crossbar
-    pos = np.zeros(inst.arch.total_slots, dtype=np.int64)
-    rows: list[tuple[int, int, int, int]] = []
+    n_slots = inst.arch.total_slots
+    pos = np.zeros(n_slots, dtype=np.int64)
+    parts: list[NDArray[np.int64]] = []
     for li, chains in zip(layers, per_layer, strict=True):
-        blocks_of: list[list[int]] = [[] for _ in range(len(li.patterns))]
-        for b, it in zip(li.blocks.tolist(), li.item_of_block.tolist(), strict=True):
-            blocks_of[it].append(b)
-        for g, chain in enumerate(chains):
-            xb, slot = divmod(g, spc)
-            for item in chain:
-                p = int(pos[g])
-                rows.extend((b, xb, slot, p) for b in blocks_of[item])
-                pos[g] += 1
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        # every item's slot and position, vectorised over the chains
+        lengths = np.fromiter((len(c) for c in chains), dtype=np.int64, count=n_slots)
+        flat = np.fromiter((v for c in chains for v in c), dtype=np.int64,
+                           count=int(lengths.sum()))
+        g = np.repeat(np.arange(n_slots, dtype=np.int64), lengths)
+        within = np.arange(flat.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                  lengths)
+        item_slot = np.empty(len(li.patterns), dtype=np.int64)
+        item_pos = np.empty(len(li.patterns), dtype=np.int64)
+        item_slot[flat] = g
+        item_pos[flat] = pos[g] + within
+        pos += lengths
+        slot, position = item_slot[li.item_of_block], item_pos[li.item_of_block]
+        # rows slot by slot, position by position, a load's blocks in layer order
+        order = np.lexsort((np.arange(li.blocks.size), position, slot))
+        parts.append(np.stack([li.blocks[order], slot[order] // spc, slot[order] % spc,
+                               position[order]], axis=1))
+    arr = np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.int64)
     return Mapping(block=arr[:, 0], crossbar=arr[:, 1], slot=arr[:, 2], position=arr[:, 3])
 
 
@@ -497,7 +512,7 @@ def _split(chains: Chains, sizes: list[int], offsets: list[int]) -> list[Chains]
     return out
 
 
-def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
+def _map(inst: Instance, method: str, metric: str, opts: ChainOptions, decomposition: str,
          info: dict[str, Any], reuse: bool = True) -> tuple[Mapping, str, float | None, int]:
     """Run a chain method; returns (mapping, status, bound of the method, claimed cost).
 
@@ -514,7 +529,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
     s = arch.total_slots
     fn = CHAIN_METHODS[method]
     if decomposition == "whole":
-        opts = Options(max(seconds_left(deadline), 0.05), opts.seed, opts.workers,
+        opts = ChainOptions(max(seconds_left(deadline), 0.05), opts.seed, opts.workers,
                        opts.initial)
         items = np.concatenate([li.patterns for li in layers])
         lay = np.concatenate([np.full(len(li.patterns), li.layer) for li in layers])
@@ -539,7 +554,7 @@ def _map(inst: Instance, method: str, metric: str, opts: Options, decomposition:
         p = ChainProblem(arch, starts, li.patterns, np.zeros(n, np.int64),
                          {0: min_rounds(n, s)}, metric)
         left = seconds_left(deadline)
-        share = Options(max(left * n / items_left, 0.05), opts.seed, opts.workers,
+        share = ChainOptions(max(left * n / items_left, 0.05), opts.seed, opts.workers,
                         opts.initial)
         items_left -= n
         t0 = time.perf_counter()
@@ -697,104 +712,15 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
 
 
 # ---------------------------------------------------------------------- stages
-MAP_OVERHEAD_PER_BLOCK_S = 4e-6  # items and mapping around the methods (3 s per 10^6 blocks)
-LAYOUT_SHARE = 0.15  # share of the time limit the layout stage may use
-LAYOUT_CAP_S = 60.0  # and never more than this
-BOUND_SHARE = 0.3  # share of the time limit the makespan bound may use
-BOUND_CAP_S = 20.0  # and never more than this
-RESERVE_PER_BLOCK_S = 3.5e-5  # schedule + verify time kept back per non-zero block (balanced:
-# 1.5x; its schedules and verify took up to 46.5 us a block, ddddocr-ocr `wv-mlc` beside
-# another large run on 2 cores)
 BASELINES = ("naive", "sorted")
 
 
-@dataclass
-class Stage:
-    """One stage of a solve: its name, time budget, time taken and whether it was cut short.
-
-    ``budget_s`` is ``None`` for stages that are not time-limited (the list
-    scheduler and the verifier take time linear in the operations).
-    """
-
-    name: str
-    budget_s: float | None
-    seconds: float = 0.0
-    cut_short: bool = False
-    note: str = ""
-
-    @property
-    def budget(self) -> float:
-        """The budget in seconds (infinite for stages without one)."""
-        return float("inf") if self.budget_s is None else self.budget_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {"name": self.name, "budget_s": self.budget_s, "seconds": self.seconds,
-                "cut_short": self.cut_short, "note": self.note}
-
-
-class _Clock:
-    """The wall-clock budget of one solve, shared out to its stages."""
-
-    def __init__(self, time_limit: float, reserve: float = 0.0) -> None:
-        self.t0 = time.perf_counter()
-        self.limit = time_limit
-        self.reserve = reserve
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def left(self) -> float:
-        """Seconds the time-limited stages may still use (schedule and verify kept back)."""
-        return max(0.0, seconds_left(self.t0 + self.limit - self.reserve))
-
-    @contextmanager
-    def stage(self, name: str, budget: float | None, stages: list[Stage]) -> Iterator[Stage]:
-        st = Stage(name, budget)
-        log.info("stage %s: started (%s)", name,
-                 "no budget" if budget is None else f"budget {budget:.2f} s")
-        t = time.perf_counter()
-        try:
-            yield st
-        finally:
-            st.seconds = time.perf_counter() - t
-            if budget is not None and interrupt.requested():  # it stopped early for Ctrl-C
-                st.cut_short = True
-                st.note = (st.note + "; " if st.note else "") + "interrupted"
-            if budget is not None and st.seconds > budget + 0.5:
-                st.cut_short = True  # overran: the stage could not stop in time
-                st.note = (st.note + "; " if st.note else "") + "overran its budget"
-            stages.append(st)
-            log.info("stage %s: %.2f s of %s%s%s", name, st.seconds,
-                     "no budget" if budget is None else f"{budget:.2f} s",
-                     " (cut short)" if st.cut_short else "", f"; {st.note}" if st.note else "")
-
-
-def _check_arguments(inst: Instance, method: str, objective: str, decomposition: str,
-                     scheduler: str, granularity: str, split: bool, time_limit: float,
-                     seed: int = 0, workers: int = 1,
-                     functional_samples: int | None = None) -> None:
+def _check_arguments(inst: Instance, method: str, opts: Options) -> None:
+    """What the option schema cannot check alone: the method, the instance, a layout."""
     if method not in METHODS:
         raise InputError(f"method {method!r} is unknown: one of {', '.join(METHODS)}")
-    if objective not in OBJECTIVES:
-        raise InputError(f"objective {objective!r} is unknown: one of {', '.join(OBJECTIVES)}")
-    if decomposition not in DECOMPOSITIONS:
-        raise InputError(f"decomposition {decomposition!r} is unknown: one of "
-                         f"{DECOMPOSITIONS}")
-    if scheduler not in SCHEDULERS:
-        raise InputError(f"scheduler {scheduler!r} is unknown: one of {', '.join(SCHEDULERS)}")
-    if scheduler == "joint" and granularity != "slot":
-        raise InputError("scheduler 'joint' needs granularity 'slot'")
-    if scheduler == "joint" and split:
-        raise InputError("scheduler 'joint' takes whole blocks: use split=False")
-    if not time_limit > 0 or time_limit == float("inf"):
-        raise InputError(f"time_limit = {time_limit!r} is invalid: a positive number of seconds")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
-        raise InputError(f"seed = {seed!r} is invalid: an integer from 0 to {2**31 - 1}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) \
-            or not 1 <= workers <= 256:
-        raise InputError(f"workers = {workers!r} is invalid: an integer from 1 to 256")
-    check_samples(functional_samples)
+    if isinstance(opts.layout, Layout):
+        opts.layout.check(inst.network)
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")
@@ -834,6 +760,20 @@ def _check_size(inst: Instance, method: str, decomposition: str, reuse: bool) ->
                               "use a heuristic ('lns' keeps exact moves on small windows)")
 
 
+def _resolve_decomposition(inst: Instance, method: str, decomposition: str, reuse: bool
+                           ) -> str:
+    """``auto``: one whole-network model for the exact methods where it fits their size
+    limit (the only way they prove a network optimum), else one problem per layer."""
+    from pimopt.exact import EXACT_ARC_LIMIT
+
+    if decomposition != "auto":
+        return decomposition
+    if method not in EXACT_MODELS or not reuse:  # without reuse no bound covers the run
+        return "layer"
+    n = sum(len(li.patterns) for li in layer_items(inst, reuse))
+    return "whole" if n * (min(inst.arch.total_slots, n) + n) <= EXACT_ARC_LIMIT else "layer"
+
+
 def _aims_at(method: str, objective: str, decomposition: str) -> str:
     """What the mapping stage minimises for this method and objective (reported in info)."""
     if method == "naive":
@@ -842,6 +782,9 @@ def _aims_at(method: str, objective: str, decomposition: str) -> str:
         return "programming (weight-sorting baseline)"
     if method == "balanced" or (objective == "makespan" and decomposition == "layer"):
         return "makespan"
+    if objective == "makespan" and method in EXACT_MODELS:
+        return ("programming (whole-network exact model: its proven optimum raises the "
+                "makespan bound)")
     if objective == "makespan":
         return "programming (decomposition 'whole' has no makespan-aware model)"
     return "cell_writes" if objective == "cell_writes" else "programming"
@@ -863,57 +806,64 @@ class MapOutput:
     alternatives: list[tuple[str, Mapping, int | None, Schedule]] = field(default_factory=list)
 
 
-def _map_stage(inst: Instance, method: str, metric: str, opts: Options, decomposition: str,
+def _map_stage(inst: Instance, method: str, metric: str, opts: ChainOptions, decomposition: str,
                reuse: bool, makespan: bool, info: dict[str, Any],
-               schedule: Callable[[Mapping], Schedule]) -> MapOutput:
+               schedule: Callable[[Mapping], Schedule] | None) -> MapOutput:
     """Map: a baseline, the makespan-aware pipeline, or a chain method on chain problems.
 
-    ``balanced`` makes and schedules the weight-sorted and naive mappings first
-    (linear in the blocks): they are candidates on every instance, however short
-    the time limit, and their time comes out of the method's own.
+    With ``schedule`` (the makespan objective, a method other than the baselines)
+    the weight-sorted and naive mappings are made and scheduled first (linear in
+    the blocks): they are candidates on every instance, however short the time
+    limit, and their time comes out of the method's own.
     """
     if method == "naive":
         return MapOutput(naive_mapping(inst), "feasible", None, None)
+    t0 = time.perf_counter()
+    alternatives: list[tuple[str, Mapping, int | None, Schedule]] = []
+    if schedule is not None and opts.time_limit < CANDIDATES_PER_BLOCK_S * inst.n_nonzero:
+        info["candidates_skipped"] = (f"the map stage's {opts.time_limit:.1f} s cannot hold "
+                                      f"the candidates' schedules of {inst.n_nonzero:,} "
+                                      "blocks (a longer time limit makes them)")
+        log.warning("baseline candidates skipped: %s", info["candidates_skipped"])
+    elif schedule is not None and method not in BASELINES:
+        # the weight-sorted mapping is a candidate: where it schedules shorter
+        # (budget-bound chips can overlap one layer's programming with another's
+        # compute on crossbars the layer does not use) it is kept
+        srt, _, _, srt_cost = _map(inst, "sorted", metric, opts, "layer", {}, reuse)
+        alternatives.append(("sorted", srt, srt_cost, schedule(srt)))
+        # and the naive one: where the write budget binds, crossbars kept in step can
+        # queue for it whatever the chains (ddddocr-det `multi-ou`: 24% less
+        # programming than before, 11% longer)
+        nv = naive_mapping(inst)
+        alternatives.append(("naive", nv, None, schedule(nv)))
+    left = max(1e-3, opts.time_limit - (time.perf_counter() - t0))
+    opts = ChainOptions(left, opts.seed, opts.workers, opts.initial)
     if makespan and method not in BASELINES:
         from pimopt.makespan.balanced import balanced_mapping
 
         inner = "assignment or sorted, then granular" if method == "balanced" else method
 
         def solver(p: ChainProblem, seconds: float) -> Chains:
-            o = Options(max(seconds, 0.05), opts.seed, opts.workers, opts.initial)
+            o = ChainOptions(max(seconds, 0.05), opts.seed, opts.workers, opts.initial)
             if method == "balanced":
                 return _sorted_granular(p, o)
             return CHAIN_METHODS[inner](p, o).chains
 
         info["per_crossbar_method"] = inner
-        alternatives: list[tuple[str, Mapping, int | None, Schedule]] = []
-        t0 = time.perf_counter()
-        if method == "balanced":
-            # the weight-sorted mapping is a candidate: where it schedules shorter
-            # (budget-bound chips can overlap one layer's programming with another's
-            # compute on crossbars the layer does not use) it is kept
-            srt, _, _, srt_cost = _map(inst, "sorted", metric, opts, "layer", {}, reuse)
-            alternatives.append(("sorted", srt, srt_cost, schedule(srt)))
-            # and the naive one: where the write budget binds, crossbars kept in step can
-            # queue for it whatever the chains (ddddocr-det `multi-ou`: 24% less
-            # programming than before, 11% longer)
-            nv = naive_mapping(inst)
-            alternatives.append(("naive", nv, None, schedule(nv)))
-        left = max(0.0, opts.time_limit - (time.perf_counter() - t0))
-        mapping, claimed = balanced_mapping(inst, solver, metric=metric, time_limit=left,
-                                            reuse=reuse, info=info,
+        mapping, claimed = balanced_mapping(inst, solver, metric=metric,
+                                            time_limit=opts.time_limit, reuse=reuse, info=info,
                                             round_limit=method not in EXACT_MODELS)
         return MapOutput(mapping, "feasible", None, claimed, alternatives)
     mapping, status, bound, claimed = _map(inst, method, metric, opts, decomposition, info,
                                            reuse)
-    return MapOutput(mapping, status, bound, claimed)
+    return MapOutput(mapping, status, bound, claimed, alternatives)
 
 
 GRANULAR_S_PER_ITEM = 5e-5  # candidate lists and a first descent, per item (measured)
 PAIRS_PER_S = 1_000_000  # latency-model pair evaluations per second, a safe estimate
 
 
-def _sorted_granular(p: ChainProblem, o: Options) -> Chains:
+def _sorted_granular(p: ChainProblem, o: ChainOptions) -> Chains:
     """``balanced``'s chains inside one crossbar, as good as its time share affords.
 
     Where the round-by-round assignment's pair evaluations fit in half the
@@ -1055,12 +1005,16 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
 
 
 @interrupt.interruptible
-def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
-          time_limit: float = 60.0, seed: int = 0, workers: int = 2, initial: str = "ls",
-          decomposition: str = "layer", granularity: str = "slot", overlap: bool = True,
-          scheduler: str = "list", functional_samples: int | None = 16,
-          bound: bool = True, reuse: bool = True, split: bool = False,
-          layout: str | Layout = "none") -> Result:
+def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
+          objective: str = DEFAULTS.objective, time_limit: float = DEFAULTS.time_limit,
+          seed: int = DEFAULTS.seed, workers: int = DEFAULTS.workers,
+          initial: str = DEFAULTS.initial, decomposition: str = DEFAULTS.decomposition,
+          granularity: str = DEFAULTS.granularity, overlap: bool = DEFAULTS.overlap,
+          scheduler: str = DEFAULTS.scheduler,
+          functional_samples: int | None = DEFAULTS.functional_samples,
+          bound: bool = DEFAULTS.bound, reuse: bool = DEFAULTS.reuse,
+          split: bool = DEFAULTS.split, layout: str | Layout = DEFAULTS.layout,
+          stop: Deadline | None = None) -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -1124,6 +1078,11 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
         tiles (``info["bound_scope"]``), and ``optimal`` is not claimed after a
         layout: the permutations themselves are not proven best.
 
+    stop
+        The :class:`~pimopt.stop.Deadline` to keep instead of ``time_limit``
+        seconds from now (the CLI starts it before loading the instance, so
+        that loading and writing the files count too).
+
     Returns
     -------
     Result
@@ -1138,32 +1097,36 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     is proven optimal), and ``Result.stages`` marks the stages it cut short. A
     second Ctrl-C raises ``KeyboardInterrupt``.
     """
-    _check_arguments(inst, method, objective, decomposition, scheduler, granularity, split,
-                     time_limit, seed, workers, functional_samples)
-    if isinstance(layout, Layout):
-        layout.check(inst.network)
-    elif layout not in LAYOUTS:
-        raise InputError(f"layout = {layout!r} is invalid: one of {', '.join(LAYOUTS)} or a "
-                         "Layout")
+    # the keywords are the option schema's fields (pimopt.options), checked there
+    opts = Options(objective=objective, time_limit=time_limit, seed=seed, workers=workers,
+                   initial=initial, decomposition=decomposition, granularity=granularity,
+                   overlap=overlap, scheduler=scheduler,
+                   functional_samples=functional_samples, bound=bound, reuse=reuse,
+                   split=split, layout=layout)
+    _check_arguments(inst, method, opts)
+    decomposition = _resolve_decomposition(inst, method, decomposition, reuse)
     if _aims_at(method, objective, decomposition) != "makespan":
         _check_size(inst, method, decomposition, reuse)
     metric_name, chain_metric = OBJECTIVES[objective]
-    per_block = RESERVE_PER_BLOCK_S  # the candidates' schedules are paid by the map stage
-    clock = _Clock(time_limit, min(per_block * inst.n_nonzero, 0.6 * time_limit))
+    clock = stop if stop is not None else Deadline(time_limit)
+    clock.keep_back(inst.n_nonzero)
     info: dict[str, Any] = {}
     stages: list[Stage] = []
-    if per_block * inst.n_nonzero > 0.6 * time_limit:  # say so now, not only afterwards
-        info["time_limit_note"] = (
-            f"time_limit {time_limit:g} s is short for {inst.n_nonzero:,} blocks: scheduling "
-            f"and verifying them take about {per_block * inst.n_nonzero:,.0f} s, so the run "
-            f"may end after its limit (give at least "
-            f"{per_block * inst.n_nonzero / 0.6:,.0f} s)")
-        log.warning("%s", info["time_limit_note"])
+    # under the makespan objective every method but the baselines also schedules the
+    # sorted and naive mappings (candidates, paid from its map stage)
+    candidates = objective == "makespan" and method not in BASELINES
+    extra = (CANDIDATES_PER_BLOCK_S if candidates else 0.0) + (
+        MAKESPAN_MAP_PER_BLOCK_S if _aims_at(method, objective, decomposition) == "makespan"
+        else 0.0)
+    note = clock.too_short(inst.n_nonzero, extra)
+    if note is not None:  # said now, not only afterwards
+        info["time_limit_note"] = note
+        log.warning("%s", note)
 
     original = inst
     lay: Layout | None = None
     if not (isinstance(layout, str) and layout == "none"):
-        with clock.stage("layout", min(LAYOUT_SHARE * time_limit, LAYOUT_CAP_S), stages) as st:
+        with clock.stage("layout", clock.share(LAYOUT_SHARE, LAYOUT_CAP_S), stages) as st:
             lay = layout if isinstance(layout, Layout) else make_layout(
                 inst.network, inst.arch, layout, time_limit=st.budget, seed=seed)
             st.cut_short = bool((lay.info or {}).get("cut_short"))
@@ -1181,7 +1144,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     mb: MakespanBound | None = None
     ib: InstanceBound | None = None
     if bound:
-        with clock.stage("bound", min(BOUND_SHARE * time_limit, BOUND_CAP_S), stages) as st:
+        with clock.stage("bound", clock.share(BOUND_SHARE, BOUND_CAP_S), stages) as st:
             mapping_objective = objective != "makespan" and reuse
             t_b = time.perf_counter()
             bound_source: dict[str, str] = {}
@@ -1215,11 +1178,17 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
     # the improve or retime stage that follows gets the other half
     map_share = clock.left() / 2 if balance or split or scheduler != "list" else clock.left()
     with clock.stage("map", map_share, stages) as st:
-        mo = _map_stage(inst, method, chain_metric, Options(max(st.budget, 1e-3), seed,
+        mo = _map_stage(inst, method, chain_metric, ChainOptions(max(st.budget, 1e-3), seed,
                                                             workers, initial),
-                        decomposition, reuse, aims == "makespan", info, timeline)
+                        decomposition, reuse, aims == "makespan", info,
+                        timeline if candidates else None)
         st.note = aims
     mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
+    if mb is not None and objective == "makespan" and decomposition == "whole" and reuse \
+            and method in EXACT_MODELS and status == "optimal" and chain_metric == "latency" \
+            and claimed is not None:
+        # the proven least total programming raises the makespan bound (docs/bounds.md 7)
+        mb = with_proven_programming(mb, inst, claimed)
     alternatives = mo.alternatives
     if balance:
         from pimopt.balance import balance_rounds
@@ -1246,6 +1215,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             kept = min(tried, key=lambda k: tried[k])
             info["candidates"] = {"makespan_ps": tried, "kept": kept}
             st.note = f"candidates {', '.join(tried)}; kept {kept}"
+    schedule_s = stages[-1].seconds  # what one more schedule of this instance takes
     if method == "balanced" and aims == "makespan":
         # the schedule-driven search, on whatever time the method left (half of it when
         # a re-timing stage follows)
@@ -1254,7 +1224,8 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
             from pimopt.makespan.search import makespan_search
 
             so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
-                                 schedule=timeline, bound_ps=0 if mb is None else mb.value_ps)
+                                 schedule=timeline, bound_ps=0 if mb is None else mb.value_ps,
+                                 eval_seconds=schedule_s)
             info["search"] = so.info
             st.note = (so.info.get("skipped") or
                        f"{so.info['evaluations']} evaluations, makespan "
@@ -1327,12 +1298,7 @@ def solve(inst: Instance, method: str = "naive", *, objective: str = "makespan",
                   bound=best_bound, gap=gap, runtime_s=clock.elapsed(), seed=seed,
                   versions=versions(), mapping=mapping, schedule=sched, report=report,
                   objectives=objs,
-                  options={"time_limit": time_limit, "workers": workers, "initial": initial,
-                           "decomposition": decomposition, "granularity": granularity,
-                           "overlap": overlap, "scheduler": scheduler,
-                           "functional_samples": functional_samples, "reuse": reuse,
-                           "split": split,
-                           "layout": layout if isinstance(layout, str) else layout.method},
+                  options=dict(opts.to_dict(), decomposition=decomposition),  # as run
                   info=info, stages=stages,
                   makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0,
                   instance=original)

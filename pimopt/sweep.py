@@ -50,6 +50,7 @@ from pimopt.bench import (
 )
 from pimopt.errors import InputError
 from pimopt.fileio import read_toml
+from pimopt.options import DEFAULTS
 
 ARCH_KEYS = {f.name for f in dataclasses.fields(Architecture)}
 RECIPE_KEYS = {
@@ -131,10 +132,10 @@ def load_sweep(path: str | Path) -> Sweep:
             isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**31 for s in seeds):
         raise InputError(f"{where}: 'seeds' must be a non-empty list of integers from 0 to "
                          f"{2**31 - 1}")
-    time_limit = data.get("time_limit", 60.0)
+    time_limit = data.get("time_limit", DEFAULTS.time_limit)
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or time_limit <= 0:
         raise InputError(f"{where}: time_limit = {time_limit!r} is invalid: positive seconds")
-    objective = str(data.get("objective", "makespan"))
+    objective = str(data.get("objective", DEFAULTS.objective))
 
     recipe = dict(data.get("network", {}))
     kind = _kind(recipe)

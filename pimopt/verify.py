@@ -96,6 +96,29 @@ def check_samples(functional_samples: int | None) -> None:
                          f"input vectors) or an integer from 1 to 2^62")
 
 
+def _ou_products(xo: NDArray[np.int64], lv: NDArray[np.int64], input_bits: int
+                 ) -> NDArray[np.int64]:
+    """Column sums of OU activations: ``xo`` (samples, ops, rows) inputs, ``lv`` (ops, rows,
+    cols) cell levels; returns (samples, ops, cols).
+
+    Inputs are applied bit-serially and the bit-planes' column sums shift-added:
+    ``sum_b 2^b (x_b @ W)``. The model has no ADC truncation, so that sum is
+    ``x @ W`` exactly; one float64 product gives it exactly (and 30x faster than
+    per-bit integer products) while every partial sum stays below 2^53, which
+    holds for every architecture the validation admits short of giant OUs; else
+    the bit-serial integer products are computed as they are.
+    """
+    rows = xo.shape[2]
+    top = rows * ((1 << input_bits) - 1) * (int(lv.max(initial=0)) + 1)
+    if top < 1 << 53:
+        prod = np.matmul(xo.transpose(1, 0, 2).astype(np.float64), lv.astype(np.float64))
+        return np.rint(prod).astype(np.int64).transpose(1, 0, 2)
+    part = np.zeros((xo.shape[0], xo.shape[1], lv.shape[2]), dtype=np.int64)
+    for bit in range(input_bits):  # bit-serial inputs, shift-add
+        part += np.einsum("snr,nrc->snc", (xo >> bit) & 1, lv) << bit
+    return part
+
+
 def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 16,
            seed: int = 0, max_messages: int = 20) -> Report:
     """Check a schedule against an instance.
@@ -467,10 +490,7 @@ class _Verifier:
                 xo = xp[:, rows]  # S, n, r
                 # which sampled vectors each compute covers
                 cover = (idx[:, None] >= s.comp_first[o]) & (idx[:, None] < s.comp_last[o])
-                part = np.zeros((idx.size, o.size, c), dtype=np.int64)
-                for bit in range(a.input_bits):  # bit-serial inputs, shift-add
-                    xb = (xo >> bit) & 1
-                    part += np.einsum("snr,nrc->snc", xb, lv) << bit
+                part = _ou_products(xo, lv, a.input_bits)
                 part *= cover[:, :, None]
                 # add each OU's column sums into its column tile: acc as (tiles, S, c)
                 np.add.at(acc.reshape(idx.size, t.col_tiles, c).transpose(1, 0, 2),

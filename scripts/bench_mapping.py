@@ -37,7 +37,7 @@ from pimopt.heuristics import (
     sorted_chains,
 )
 from pimopt.problem import ChainProblem, min_rounds
-from pimopt.solve import CHAIN_METHODS, Options
+from pimopt.solve import CHAIN_METHODS, ChainOptions
 
 
 def random_layer(n: int, seed: int, arch: Architecture) -> ChainProblem:
@@ -96,7 +96,7 @@ def main() -> None:
             # the methods as solve() runs them
             for method in ("granular", "relax"):
                 t0 = time.perf_counter()
-                chains = CHAIN_METHODS[method](p, Options(args.time_limit, seed)).chains
+                chains = CHAIN_METHODS[method](p, ChainOptions(args.time_limit, seed)).chains
                 cost = p.evaluate(chains)
                 print(f"  {method}: {cost / 1e6:.2f} us in {time.perf_counter() - t0:.1f} s, "
                       f"gap {(cost - bound) / cost:.2%}")

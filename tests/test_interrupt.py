@@ -207,3 +207,29 @@ def _running(p: psutil.Process) -> bool:
         return p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:  # gone meanwhile
         return False
+
+
+def test_each_solve_has_its_own_flag() -> None:
+    """Two solves in two threads: one's request is not seen, nor cleared, by the other."""
+    a_requested, b_started, seen = threading.Event(), threading.Event(), {}
+
+    def solve_a() -> None:
+        with interrupt.catch_sigint():
+            interrupt.request()
+            a_requested.set()
+            b_started.wait(5)  # b has entered its own block (the old flag was cleared then)
+            seen["a"] = interrupt.requested()
+
+    def solve_b() -> None:
+        a_requested.wait(5)
+        with interrupt.catch_sigint():
+            b_started.set()
+            seen["b"] = interrupt.requested()
+
+    threads = [threading.Thread(target=solve_a), threading.Thread(target=solve_b)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert seen == {"a": True, "b": False}
+    assert not interrupt.requested()  # and nothing leaks outside the solves

@@ -12,6 +12,7 @@ import pytest
 
 from pimopt import Instance, load_instance, solve, verify
 from pimopt.solve import OBJECTIVES
+from tests.exhaustive import serial_optimum
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"
 NAMES = ("tiny-fc2", "tiny-conv", "tiny-mlp3")
@@ -32,3 +33,35 @@ def test_every_method_runs_under_every_objective(tiny: Instance, contract_method
     assert res.objective == pytest.approx(res.metrics[metric])  # from the replay
     assert res.bound is None or res.bound <= res.objective + 1e-9
     assert res.status in ("optimal", "feasible")
+
+
+@pytest.fixture(scope="module")
+def serial_optima() -> dict[str, tuple[int, int]]:
+    """Exhaustive least programming and all compute of the tiny instances small enough for
+    exhaustive search in seconds (tiny-conv's 17 items take minutes)."""
+    return {n: serial_optimum(load_instance(TINY / f"{n}.json", TINY / "arch.toml"))
+            for n in ("tiny-fc2", "tiny-mlp3")}
+
+
+EXACT = ("cpsat", "milp-cbc", "milp-highs")
+
+
+@pytest.mark.parametrize("objective", ["makespan", "programming"])
+def test_exact_methods_prove_the_tiny_optima(tiny: Instance, objective: str,
+                                             serial_optima: dict[str, tuple[int, int]]
+                                             ) -> None:
+    """One serial crossbar: the least makespan is the least total programming plus all
+    compute. The exact methods reach it and prove it under both objectives (the default
+    decomposition builds the whole-network model where it fits), and agree."""
+    results = [solve(tiny, m, objective=objective, time_limit=20, functional_samples=None)
+               for m in EXACT]
+    for res in results:
+        assert res.options["decomposition"] == "whole"
+        assert res.status == "optimal" and res.gap == 0.0, res.method
+        assert verify(tiny, res.schedule, functional_samples=None).ok
+    assert len({r.objective for r in results}) == 1
+    if tiny.network.name in serial_optima:
+        least, compute = serial_optima[tiny.network.name]
+        want = least + compute if objective == "makespan" else least
+        assert round(results[0].objective * 1000) == want
+        assert results[0].schedule.makespan_ps() == least + compute

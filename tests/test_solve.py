@@ -179,14 +179,14 @@ def test_lns_with_chains_too_long_for_exact_windows_falls_back_to_granular_moves
     """Two slots and 1,400 items: every chain alone exceeds the exact model's size, so
     LNS cannot open a window; it says so and spends its time on granular moves."""
     from pimopt.problem import ChainProblem
-    from pimopt.solve import CHAIN_METHODS, Options
+    from pimopt.solve import CHAIN_METHODS, ChainOptions
 
     rng = np.random.default_rng(0)
     arch = small_arch(crossbars=1, rows=4, cols=8, ou_rows=4, ou_cols=4)  # 2 slots
     items = rng.integers(0, 4, size=(1400, 4, 4)).astype(np.uint8)
     p = ChainProblem(arch, np.zeros((2, 4, 4), np.uint8), items, np.zeros(1400, np.int64),
                      {0: 700}, "latency")
-    out = CHAIN_METHODS["lns"](p, Options(time_limit=3, seed=0, workers=1, initial="sorted"))
+    out = CHAIN_METHODS["lns"](p, ChainOptions(time_limit=3, seed=0, workers=1, initial="sorted"))
     p.check(out.chains)
     assert out.info["lns_windows_too_large"] > 0 and out.info["lns_neighbourhoods"] == 0
     assert out.info["after_lns"].startswith("granular")

@@ -46,7 +46,7 @@ allowed by this argument: the bound holds for the problem as DESIGN states it.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ from pimopt.latency import (
     segment_distances,
     segment_table,
     single_pass_ps,
+    subadditive,
 )
 from pimopt.makespan.agreement import agreement_nearest
 
@@ -223,18 +224,9 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     else:
         total, flow = int(lb.sum()), False
     prog = total // a.slots_per_write_segment
-    if a.block_whole_crossbar:
-        resource = _ceil_div(prog * a.ous_per_crossbar + compute,
-                             a.crossbars * a.ous_per_crossbar)
-    else:
-        resource = _ceil_div(compute, channels)
-    budget = min(int(a.max_programming_crossbars or a.crossbars), a.crossbars)
-    # the writes computes use cost at least the per-pattern minima and end by the last of
-    # them, after which one input vector computes (docs/bounds.md, "Write-budget term";
-    # the flow counts every write, used or not, so it has no such tail)
+    # the writes computes use cost at least the per-pattern minima (see _resource_term)
     used = int(lb.sum()) // a.slots_per_write_segment
-    resource = max(resource, _ceil_div(prog, budget),
-                   _ceil_div(used, budget) + (unit if used > 0 else 0))
+    resource = _resource_term(a, prog, used, compute)
     # distinct patterns of every layer, as indices into ``lb`` (pattern ids are sorted)
     upid = np.unique(pid)
     layer_nodes = [np.searchsorted(upid, np.unique(pid[inst.block_layer[nz] == i]))
@@ -245,6 +237,43 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
                          programming_lb_ps=prog, programming_term=term,
                          complete=bool(complete), seconds=time.perf_counter() - t0, flow=flow,
                          window_ps=window)
+
+
+def _resource_term(a: Any, prog: int, used: int, compute: int) -> int:
+    """Crossbar-time and write-budget terms (ps) for all programming ``prog``, the writes
+    computes use ``used`` (both already divided by the slots sharing a segment) and all
+    compute ``compute``."""
+    if a.block_whole_crossbar:
+        resource = _ceil_div(prog * a.ous_per_crossbar + compute,
+                             a.crossbars * a.ous_per_crossbar)
+    else:
+        resource = _ceil_div(compute, a.crossbars * a.ous_per_crossbar)
+    budget = min(int(a.max_programming_crossbars or a.crossbars), a.crossbars)
+    # the used writes end by the last of them, after which one input vector computes
+    # (docs/bounds.md, "Write-budget term"; ``prog`` may count writes no compute uses, so
+    # it has no such tail)
+    return max(resource, _ceil_div(prog, budget),
+               _ceil_div(used, budget) + (a.compute_ps(1) if used > 0 else 0))
+
+
+def with_proven_programming(mb: MakespanBound, inst: Instance, least_ps: int
+                            ) -> MakespanBound:
+    """The bound with its programming term raised to a proven least total programming.
+
+    ``least_ps`` is the proven optimum of the whole-network chain model (slot
+    writes, no round limit, one load per distinct pattern of a layer). Where the
+    latency model is subadditive (:func:`pimopt.latency.subadditive`) a second
+    load of a pattern never lowers the total, so every schedule, input splitting
+    and either granularity included, programs at least ``least_ps / k``
+    (docs/bounds.md, section 7). Elsewhere the bound is returned unchanged.
+    """
+    a = inst.arch
+    prog = least_ps // a.slots_per_write_segment
+    if not subadditive(a) or prog <= mb.programming_lb_ps:
+        return mb
+    resource = max(mb.resource_ps, _resource_term(a, prog, 0, mb.compute_ps))
+    return replace(mb, value_ps=max(mb.value_ps, resource), resource_ps=resource,
+                   programming_lb_ps=prog, programming_term="proven optimum")
 
 
 def _longest_path(length: list[Any], deps: list[list[int]]) -> list[int]:

@@ -124,7 +124,7 @@ def _cost(inst: Instance, sched: Schedule) -> tuple[int, int]:
 
 def makespan_search(inst: Instance, mapping: Mapping, sched: Schedule, *, time_limit: float,
                     seed: int = 0, schedule: Callable[[Mapping], Schedule] | None = None,
-                    bound_ps: int = 0) -> SearchOutcome:
+                    bound_ps: int = 0, eval_seconds: float | None = None) -> SearchOutcome:
     """Improve ``mapping`` (scheduled as ``sched``) for the list schedule's makespan.
 
     Parameters
@@ -141,6 +141,10 @@ def makespan_search(inst: Instance, mapping: Mapping, sched: Schedule, *, time_l
     schedule
         Mapping -> schedule, the scheduler that judges every move (default: the
         list scheduler with slot operations).
+    eval_seconds
+        What one ``schedule`` call takes, if the caller has timed it: the search
+        then does not start where fewer than :data:`MIN_EVALUATIONS` fit, without
+        spending one evaluation to find out.
     """
     if schedule is None:
         def schedule(m: Mapping) -> Schedule:
@@ -148,6 +152,11 @@ def makespan_search(inst: Instance, mapping: Mapping, sched: Schedule, *, time_l
 
     t0 = time.perf_counter()
     deadline = t0 + time_limit
+    if eval_seconds is not None and eval_seconds * MIN_EVALUATIONS > time_limit:
+        info0: dict[str, Any] = {"evaluations": 0, "accepted": 0,
+                                 "skipped": f"time for fewer than {MIN_EVALUATIONS} "
+                                            "evaluations"}
+        return SearchOutcome(mapping, sched, False, info0)
     st = _Loads(inst, mapping)
     info: dict[str, Any] = {"loads": st.n, "evaluations": 0, "accepted": 0}
     best_sched, best_map = sched, mapping
