@@ -202,10 +202,14 @@ def test_flow_term_writes_a_shared_source_once_per_content_it_hands_on() -> None
 def test_balanced_always_schedules_its_baseline_candidates() -> None:
     """``balanced`` maps and schedules the sorted and naive mappings before its own (they
     are linear in the blocks) and keeps the shortest, so it is never above either, even
-    when its time limit is far too short for its own mapping; the summary says which
-    candidate was kept."""
+    when its time limit is too short for its own mapping; the summary says which
+    candidate was kept. A limit too short for the candidates themselves is said up front,
+    and the summary says they were skipped."""
     inst = load_instance(None, "default")
-    for limit in (5.0, 1e-3):
+    short = solve(inst, "balanced", objective="makespan", time_limit=1e-3)
+    assert "candidates" not in short.info and "time_limit_note" in short.info
+    assert "skipped" in short.summary() and short.report.ok
+    for limit in (5.0, 0.5):
         res = solve(inst, "balanced", objective="makespan", time_limit=limit)
         tried = res.info["candidates"]["makespan_ps"]
         assert set(tried) == {"own", "sorted", "naive"}
