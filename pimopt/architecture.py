@@ -32,6 +32,9 @@ PULSE_MODES = ("single", "incremental")
 _OWNER = "Architecture"
 
 
+MAX_TIME_PS = 1 << 55  # 10 hours: longer schedules are refused, never overflowed in replay
+
+
 def ns_to_ps(value_ns: float) -> int:
     """Convert nanoseconds to integer picoseconds (the internal time unit)."""
     return round(value_ns * 1000.0)

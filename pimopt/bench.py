@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.architecture import Architecture, load_architecture
-from pimopt.errors import InputError
+from pimopt.errors import InputError, Refused
 from pimopt.fileio import package_path, read_json, read_toml, write_atomic
 from pimopt.network import Network
 from pimopt.options import DEFAULTS, FIELDS, check_option
@@ -58,7 +58,7 @@ RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
 # solve options a suite, sweep or run may set (the schema's, less those a RunSpec names)
 SOLVE_OPTIONS = tuple(n for n in FIELDS if n not in ("objective", "time_limit", "seed"))
 MAX_JOBS = 1024  # local worker processes at most
-FINISHED = ("optimal", "feasible", "infeasible", "timeout", "not run")  # never redone
+FINISHED = ("optimal", "feasible", "infeasible", "timeout", "refused", "not run")  # never redone
 SUITE_KEYS = {"name", "description", "objective", "options", "instances"}
 ENTRY_KEYS = {"network", "arch", "name", "objective", "options"}
 
@@ -131,9 +131,9 @@ class RunSpec:
     arch
         Every architecture parameter (resolved, so the run does not depend on preset files).
     method, seed, time_limit, objective
-        As for :func:`pimopt.solve.solve`.
+        As for :func:`pimopt.pipeline.solve`.
     options
-        Further :func:`pimopt.solve.solve` keywords (see ``SOLVE_OPTIONS``).
+        Further :func:`pimopt.pipeline.solve` keywords (see ``SOLVE_OPTIONS``).
     params
         Sweep parameters of this grid point (report axes); empty for a suite.
     suite_file
@@ -153,7 +153,8 @@ class RunSpec:
     suite_file: str = ""
 
     def __post_init__(self) -> None:
-        from pimopt.solve import METHODS, OBJECTIVES
+        from pimopt.methods.registry import METHODS
+        from pimopt.objectives import OBJECTIVES
 
         if self.method not in METHODS:
             raise InputError(f"method {self.method!r} is unknown: one of {', '.join(METHODS)}")
@@ -216,7 +217,7 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
     Runs in a worker process (local pool or Dask worker); the caller writes the record.
     """
     from pimopt.instance import Instance
-    from pimopt.solve import solve
+    from pimopt.pipeline import solve
 
     spec = RunSpec.from_dict(spec_dict)
     record = _record_head(spec)
@@ -231,7 +232,9 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
         data = res.to_json(inst)
         data.pop("versions", None)
         record.update(data)
-    except InputError as exc:  # refused up front (a documented limit) or bad input: final
+    except Refused as exc:  # the method refused up front (a documented size limit): final
+        record.update(status="refused", error=str(exc), **_NO_RESULT)
+    except InputError as exc:  # bad input (the run's own files or options): final
         record.update(status="not run", error=str(exc), **_NO_RESULT)
     except Exception as exc:  # a bug: recorded with its traceback and retried next time
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",
@@ -681,7 +684,7 @@ def seeds_arg(text: str) -> list[int]:
 
 def methods_arg(text: str) -> list[str]:
     """``all`` or a comma-separated list of known method names."""
-    from pimopt.solve import METHODS
+    from pimopt.methods.registry import METHODS
 
     if text == "all":
         return list(METHODS)

@@ -12,9 +12,7 @@ import dataclasses
 import logging
 import os
 import platform
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,36 +21,20 @@ from pimopt.bench import BenchSummary
 from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance, default_instance_path
 from pimopt.layout import LAYOUTS, Layout, laid_out, make_layout
+from pimopt.methods.registry import METHODS
 from pimopt.network import Network
+from pimopt.objectives import OBJECTIVES
 from pimopt.options import DEFAULT_METHOD, DEFAULTS, add_arguments, from_arguments
+from pimopt.pipeline import solve
+from pimopt.result import AUTO_NPZ_BLOCKS
 from pimopt.schedule import Schedule
-from pimopt.solve import METHODS, OBJECTIVES, solve
 from pimopt.stop import Deadline
 from pimopt.verify import verify
-
-AUTO_NPZ_BLOCKS = 100_000  # --format auto writes columnar files from this size on
 
 
 def _instance(path: str | None, arch: str | None) -> Instance:
     net = Network.load(path if path else default_instance_path())
     return Instance(load_architecture(arch), net)
-
-
-def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
-    """Write all files into a temporary folder, then move them into ``out`` together."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the results folder is not
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        if not out.exists():
-            os.replace(tmp, out)
-            return
-        for name in files:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_out_dir(path: str, what: str = "--out") -> Path:
@@ -90,28 +72,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     inst = _instance(args.instance, args.arch)
     options = from_arguments(args)
     res = solve(inst, args.method, stop=stop, **options)
-    fmt = args.format
-    if fmt == "auto":  # text below 10^5 blocks; columnar above (GBs of JSON otherwise)
-        fmt = "json" if inst.n_nonzero < AUTO_NPZ_BLOCKS else "npz"
-    mfmt, sfmt = {"json": ("csv", "json"), "gz": ("csv.gz", "json.gz"),
-                  "npz": ("npz", "npz")}[fmt]
-    files: dict[str, str | bytes] = {
-        f"mapping.{mfmt}": res.mapping.to_bytes(inst, mfmt),
-        f"schedule.{sfmt}": res.schedule.to_bytes(sfmt),
-        "metrics.json": res.dumps(inst)}
-    if res.mapping.layout is not None:  # the permutations the mapping's blocks were cut after
-        files["layout.json"] = res.mapping.layout.dumps(inst.network)
-    out = Path(args.out)
-    try:
-        _write_outputs(out, files)
-    except OSError as exc:
-        raise InputError(f"cannot write into {out}: {exc.strerror or exc}") from None
-    for stale in ({"mapping.csv", "mapping.csv.gz", "mapping.npz", "schedule.json",
-                   "schedule.json.gz", "schedule.npz", "layout.json"} - set(files)):
-        (out / stale).unlink(missing_ok=True)  # an earlier run's files in another format
+    written = res.save(args.out, format=args.format, inst=inst)
     print(res.summary())
     if res.status == "interrupted":  # the work so far is written; no baseline after Ctrl-C
-        print(f"wrote      {args.out}/{', '.join(files)}")
+        print(f"wrote      {args.out}/{', '.join(written)}")
         print("pimopt: interrupted: the best solution found so far is verified and written",
               file=sys.stderr)
         return 130
@@ -126,7 +90,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
               f"{bm['makespan_ns'] / max(m['makespan_ns'], 1e-9):.2f}x faster in inference "
               f"latency with {m['programming_ns'] / max(bm['programming_ns'], 1e-9):.2f}x "
               "its programming")
-    print(f"wrote      {args.out}/{', '.join(files)}")
+    print(f"wrote      {args.out}/{', '.join(written)}")
     return 0
 
 
@@ -226,7 +190,7 @@ def _instance_mismatch(sched: Schedule, inst: Instance) -> str | None:
 
 
 def cmd_bound(args: argparse.Namespace) -> int:
-    from pimopt.solve import cached_makespan_bound, instance_bound
+    from pimopt.bounds.cache import cached_makespan_bound, instance_bound
 
     inst = _instance(args.instance, args.arch)
     limit = None if args.time_limit <= 0 else args.time_limit
@@ -575,8 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--objective", choices=list(OBJECTIVES),
                    help="override the suite's objective")
     b.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
-    b.add_argument("--workers", type=int, default=1,
-                   help="CP-SAT workers per run (default 1: jobs x workers <= cores)")
+    b.add_argument("--workers", type=int, default=DEFAULTS.workers,
+                   help=f"CP-SAT workers per run (default {DEFAULTS.workers}, the solve "
+                        "default; keep jobs x workers <= cores)")
     b.add_argument("--samples", type=int,
                    help="input vectors per layer in the functional check (0 = all)")
     b.add_argument("--no-bound", action="store_true",

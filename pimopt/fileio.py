@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import tempfile
 import tomllib
 import zipfile
@@ -149,3 +150,21 @@ def npz_bytes(arrays: dict[str, Any]) -> bytes:
             with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
     return buf.getvalue()
+
+
+def write_folder(out: Path, files: dict[str, str | bytes]) -> None:
+    """Write all files into a temporary folder, then move them into ``out`` together
+    (no partial result is left behind if writing fails)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the results folder is not
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        for name in files:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

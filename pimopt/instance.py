@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.architecture import Architecture, load_architecture
+from pimopt.architecture import MAX_TIME_PS, Architecture, load_architecture
 from pimopt.encoding import encode_cells, n_signs, n_slices
 from pimopt.errors import InputError
 from pimopt.network import Network
@@ -83,7 +83,6 @@ class Instance:
         self.tilings: tuple[LayerTiling, ...] = tuple(tilings)
         self.n_blocks: int = first
         # integer picoseconds end to end: refuse what a schedule file could not hold
-        from pimopt.schedule import MAX_TIME_PS
 
         for layer in network.layers:
             if arch.compute_ps(layer.n_inputs) > MAX_TIME_PS:

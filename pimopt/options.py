@@ -5,7 +5,7 @@ and help text.
 made from them (:func:`add_arguments`), and suites, sweeps and
 :class:`pimopt.bench.RunSpec` check theirs against them (:func:`check_option`),
 so no default is written twice. The method is not an option: it is chosen from
-the registry (:data:`pimopt.solve.METHODS`); :data:`DEFAULT_METHOD` is its
+the registry (:data:`pimopt.pipeline.METHODS`); :data:`DEFAULT_METHOD` is its
 default everywhere.
 """
 

@@ -121,7 +121,7 @@ class Analysis:
     def __init__(self, records: list[dict[str, Any]], best: dict[str, Any]) -> None:
         self.records = records
         self.best = best
-        from pimopt.solve import METHODS
+        from pimopt.methods.registry import METHODS
 
         order = {m: i for i, m in enumerate(METHODS)}
         self.methods = sorted(dict.fromkeys(r["method"] for r in records),
@@ -188,7 +188,7 @@ class Analysis:
             rows.append({
                 "method": m, "runs": len(runs), "solved": len(solved),
                 "optimal": sum(r["status"] == "optimal" for r in runs),
-                "not_run": sum(r["status"] == "not run" for r in runs),
+                "not_run": sum(r["status"] in ("not run", "refused") for r in runs),
                 "errors": sum(r["status"] == "error" for r in runs), "wins": wins,
                 "geomean_vs_naive": float(np.exp(np.mean(np.log(ratios)))) if ratios else None,
                 "mean_gap_bound": _mean(gb), "mean_gap_best": _mean(gk),

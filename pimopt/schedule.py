@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.architecture import Architecture
+from pimopt.architecture import MAX_TIME_PS, Architecture
 from pimopt.errors import InputError
 from pimopt.fileio import (
     format_by_name,
@@ -64,7 +64,6 @@ def format_of(path: str | Path) -> str:
 
 
 MAX_OU = 1024  # rows or columns of an OU a schedule file may declare
-MAX_TIME_PS = 1 << 55  # 10 hours: longer schedules are refused, never overflowed in replay
 
 
 def _int(v: object, what: str, lo: int = 0, hi: int = MAX_TIME_PS) -> int:

@@ -35,7 +35,7 @@ from bench_makespan import instance_path  # the same instance names
 
 def measure(name: str, preset: str) -> dict[str, Any]:
     """Both computations of one case; the bounds and their times."""
-    import pimopt.makespan.bound as mb
+    import pimopt.bounds.makespan as mb
     from pimopt import load_instance
 
     inst = load_instance(instance_path(name), preset)

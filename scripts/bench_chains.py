@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from pimopt import Instance, Network, __version__, load_architecture
-from pimopt.heuristics import granular_chains, sorted_chains
+from pimopt.bounds.agreement import agreement_nearest
+from pimopt.chains.heuristics import granular_chains, sorted_chains
+from pimopt.chains.problem import ChainProblem, min_rounds
 from pimopt.latency import segment_table
-from pimopt.makespan.agreement import agreement_nearest
-from pimopt.problem import ChainProblem, min_rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 

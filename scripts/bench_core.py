@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from pimopt import Instance, Layer, Network, load_architecture, verify
-from pimopt.baselines import naive_mapping
+from pimopt.methods.baselines import naive_mapping
 from pimopt.quantize import quantize_symmetric
-from pimopt.scheduler import list_schedule
+from pimopt.scheduling.list_scheduler import list_schedule
 
 
 def build(seed: int, scale: float) -> Network:

@@ -98,9 +98,9 @@ def tiles(name: str, preset: str, bound_time_limit: float, seed: int) -> dict[st
     """Blocks, zero blocks and distinct patterns before and after each layout, and the
     fixed-tile layered bound on programming (cached on disk)."""
     from pimopt import load_instance
+    from pimopt.bounds.cache import instance_bound
     from pimopt.layout import layout_info, make_layout
     from pimopt.provenance import package_commit
-    from pimopt.solve import instance_bound
 
     inst = load_instance(_path(name), preset)
 

@@ -162,8 +162,8 @@ def run(name: str, preset: str, method: str, time_limit: float, seed: int) -> di
 def instance_bound(name: str, preset: str, time_limit: float) -> dict[str, Any]:
     """The makespan bound of one instance x preset with the current code (cached on disk)."""
     from pimopt import load_instance
+    from pimopt.bounds.cache import cached_makespan_bound
     from pimopt.provenance import package_commit
-    from pimopt.solve import cached_makespan_bound
 
     mb = cached_makespan_bound(load_instance(instance_path(name), preset), time_limit)
     return {"key": [name, preset], "instance": name, "preset": preset,

@@ -27,17 +27,17 @@ import time
 import numpy as np
 
 from pimopt import Architecture
-from pimopt.bounds import ap_bound, sparse_ap_bound
-from pimopt.exact import solve_cpsat
-from pimopt.heuristics import (
-    _node_candidates,
+from pimopt.bounds.programming import ap_bound, sparse_ap_bound
+from pimopt.chains.candidates import node_candidates
+from pimopt.chains.exact import solve_cpsat
+from pimopt.chains.heuristics import (
     assignment_chains,
     granular_chains,
     local_search,
     sorted_chains,
 )
-from pimopt.problem import ChainProblem, min_rounds
-from pimopt.solve import CHAIN_METHODS, ChainOptions
+from pimopt.chains.problem import ChainProblem, min_rounds
+from pimopt.methods.chain_methods import CHAIN_METHODS, ChainOptions
 
 
 def random_layer(n: int, seed: int, arch: Architecture) -> ChainProblem:
@@ -90,7 +90,7 @@ def main() -> None:
         for seed in seeds:
             p = random_layer(args.gap, seed, Architecture())
             t0 = time.perf_counter()
-            bound = sparse_ap_bound(p, _node_candidates(p, 16, seed))
+            bound = sparse_ap_bound(p, node_candidates(p, 16, seed))
             print(f"gap n={args.gap} seed={seed}: sparse AP bound {bound / 1e6:.2f} us in "
                   f"{time.perf_counter() - t0:.1f} s")
             # the methods as solve() runs them

@@ -5,7 +5,7 @@ For every instance of ``instances/tiny-pb`` (``scripts/make_pb_instances.py``):
 - the makespan bound (``makespan_bound``, no time limit);
 - every method (default ``naive,sorted,balanced,balanced+cpsat``) through
   ``pimopt.solve`` with objective ``makespan`` (each verified by ``solve``);
-- the optimum: the joint CP-SAT model (``pimopt.joint.joint_schedule``) from
+- the optimum: the joint CP-SAT model (``pimopt.scheduling.joint.joint_schedule``) from
   the best schedule found, verified again here. With ``n_inputs = 1`` and
   distinct patterns its space is every schedule of the instance, so a status
   ``optimal`` is the optimum of the problem as DESIGN states it.
@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from pimopt import load_instance, solve, verify
-from pimopt.joint import joint_schedule
-from pimopt.makespan import makespan_bound
+from pimopt.bounds.makespan import makespan_bound
 from pimopt.provenance import machine, package_commit, versions
-from pimopt.scheduler import list_schedule
+from pimopt.scheduling.joint import joint_schedule
+from pimopt.scheduling.list_scheduler import list_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKESPAN_AWARE = ("balanced", "balanced+cpsat")

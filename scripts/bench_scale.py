@@ -97,7 +97,7 @@ def run(name: str, method: str, time_limit: float, seed: int) -> dict[str, Any]:
 def precompute_bound(name: str, time_limit: float) -> dict[str, Any]:
     """Compute and cache (on disk, by instance content) the instance's programming bound."""
     from pimopt import Instance, load_architecture
-    from pimopt.solve import instance_bound
+    from pimopt.bounds.cache import instance_bound
 
     inst = Instance(load_architecture("default"), _network(name))
     ib = instance_bound(inst, "latency", time_limit)

@@ -90,7 +90,7 @@ def run(name: str, method: str, time_limit: float, seed: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    from pimopt.solve import METHODS
+    from pimopt.methods.registry import METHODS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--instances", default=DEFAULT_INSTANCES,

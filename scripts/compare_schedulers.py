@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 
 from pimopt import Architecture, load_instance
+from pimopt.pipeline import solve
 from pimopt.provenance import machine, source_commit, versions
-from pimopt.solve import solve
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "instances/tiny/arch.toml")

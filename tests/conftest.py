@@ -61,7 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``method`` parameters of the contract tests: every registered method, or ``--methods``."""
     if "contract_method" in metafunc.fixturenames:
-        from pimopt.solve import METHODS
+        from pimopt.methods.registry import METHODS
 
         chosen = metafunc.config.getoption("--methods")
         names = list(METHODS) if chosen == "all" else [m.strip() for m in chosen.split(",")]

@@ -14,8 +14,8 @@ from functools import cache
 
 import numpy as np
 
+from pimopt.chains.problem import FORBIDDEN, ChainProblem, Chains
 from pimopt.instance import Instance
-from pimopt.problem import FORBIDDEN, ChainProblem, Chains
 
 
 def exhaustive(p: ChainProblem) -> tuple[int, Chains]:
@@ -68,7 +68,7 @@ def serial_optimum(inst: Instance) -> tuple[int, int]:
     mappings (no per-layer round limit: each layer may use every position of
     a slot) plus all compute.
     """
-    from pimopt.solve import layer_items
+    from pimopt.chains.problem import layer_items
 
     a = inst.arch
     assert a.crossbars == 1 and a.ous_per_crossbar == 1 and a.block_whole_crossbar

@@ -1,4 +1,4 @@
-"""The agreement search for every pattern's cheapest write (pimopt.makespan.agreement)."""
+"""The agreement search for every pattern's cheapest write (pimopt.bounds.agreement)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, solve, verify
+from pimopt.bounds import agreement as ag
+from pimopt.bounds.makespan import makespan_bound
 from pimopt.latency import SegmentTable, segment_table
-from pimopt.makespan import agreement as ag
-from pimopt.makespan import makespan_bound
 from tests.conftest import random_network, small_arch
 
 ARCHS: list[dict[str, Any]] = [
@@ -91,7 +91,7 @@ def test_makespan_bound_takes_the_search_when_all_pairs_do_not_fit(
         arch_kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Too many pairs for the exact pass: the agreement term, between the segment floor
     and the exact term with its flow, and every method's verified makespan above it."""
-    import pimopt.makespan.bound as mbm
+    import pimopt.bounds.makespan as mbm
 
     inst = Instance(small_arch(**arch_kw), random_network(3, n_layers=3, branchy=True,
                                                            max_inputs=6))

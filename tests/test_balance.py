@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, Mapping, solve, verify
-from pimopt.balance import balance_rounds
-from pimopt.baselines import naive_mapping
+from pimopt.methods.baselines import naive_mapping
 from pimopt.objectives import mapping_objectives
+from pimopt.scheduling.balance import balance_rounds
 from tests.conftest import random_network, small_arch
 
 

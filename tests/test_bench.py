@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pimopt.bench import (
+    FINISHED,
     RunSpec,
     Suite,
     load_records,
@@ -102,6 +103,19 @@ def test_refused_run_is_recorded_and_not_retried(tmp_path: Path) -> None:
     assert rec["status"] == "not run" and "does not exist" in rec["error"]
     again = run_specs([bad], tmp_path, progress=lambda s: None)
     assert again.ran == 0 and again.skipped == 1
+
+
+def test_a_method_refusal_is_recorded_as_such(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model above its size limit is 'refused' (final, with the reason); a bug in a method
+    is never recorded as refused or 'not run'."""
+    import pimopt.chains.exact
+
+    monkeypatch.setattr(pimopt.chains.exact, "EXACT_ARC_LIMIT", 1)
+    spec = _tiny3().specs(["cpsat"], [0], 5.0)[0]
+    rec = run_one(spec.to_dict())  # in this process (run_specs runs it in a worker)
+    assert rec["status"] == "refused" and "arcs" in rec["error"]
+    assert "refused" in FINISHED  # final: not retried
 
 
 def test_killed_bench_resumes_without_losing_or_redoing_runs(tmp_path: Path) -> None:

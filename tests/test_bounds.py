@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 
 from pimopt import Instance
-from pimopt.bounds import layered_ap_bound
+from pimopt.bounds.cache import (
+    _BOUND_CACHE,
+    _MAKESPAN_BOUNDS,
+    cached_makespan_bound,
+    instance_bound,
+)
+from pimopt.bounds.programming import layered_ap_bound
 from pimopt.latency import pair_costs, write_floor
-from pimopt.solve import _BOUND_CACHE, _MAKESPAN_BOUNDS, cached_makespan_bound, instance_bound
 from tests.conftest import random_network, small_arch
 from tests.test_validity import make_case
 
@@ -48,8 +53,7 @@ def test_instance_bound_cut_by_time_is_a_floor_below_the_full_bound(seed: int) -
 
 def test_layered_bound_without_floors_is_none_above_its_size_limit() -> None:
     inst = make_case(1).inst
-    from pimopt.problem import ChainProblem
-    from pimopt.solve import layer_items
+    from pimopt.chains.problem import ChainProblem, layer_items
 
     li = layer_items(inst)[0]
     a = inst.arch

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-import pimopt.candidates as cmod
-from pimopt.candidates import candidate_lists
+import pimopt.chains.candidates as cmod
+from pimopt.chains.candidates import candidate_lists
 
 
 def _reference(patterns: np.ndarray, k: int, projections: int, seed: int) -> np.ndarray:
@@ -67,7 +67,7 @@ def test_window_orders_first_order_is_lexicographic_and_later_ones_are_seeded() 
     same seed gives the same lists and every listed item is another item."""
     import itertools
 
-    from pimopt.candidates import window_orders
+    from pimopt.chains.candidates import window_orders
 
     def window_candidates(pats: np.ndarray, window: int, orders: int, seed: int = 0
                           ) -> np.ndarray:

@@ -152,7 +152,7 @@ def test_verify_rejects_a_schedule_for_another_architecture(
 def test_bound_command_computes_and_caches_the_bounds(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from pimopt.solve import _BOUND_CACHE, _MAKESPAN_BOUNDS
+    from pimopt.bounds.cache import _BOUND_CACHE, _MAKESPAN_BOUNDS
 
     monkeypatch.setenv("PIMOPT_CACHE_DIR", str(tmp_path))
     _BOUND_CACHE.clear()

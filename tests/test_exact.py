@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from pimopt import InputError
-from pimopt.bounds import ap_bound, layered_ap_bound, lp_bound
-from pimopt.exact import solve_cpsat, solve_milp
-from pimopt.heuristics import assignment_chains, local_search, sorted_chains
-from pimopt.problem import ChainProblem
+from pimopt.bounds.programming import ap_bound, layered_ap_bound, lp_bound
+from pimopt.chains.exact import solve_cpsat, solve_milp
+from pimopt.chains.heuristics import assignment_chains, local_search, sorted_chains
+from pimopt.chains.problem import ChainProblem
 from tests.exhaustive import exhaustive
 from tests.test_problem import make_problem
 
@@ -58,11 +58,11 @@ def test_bounds_are_below_the_optimum(tiny: tuple[ChainProblem, int]) -> None:
     assert lp is not None
     assert ap <= lp + 1e-6 <= opt + 1e-6
     if len(np.unique(p.item_layer)) == 1:
-        from pimopt.bounds import sparse_ap_bound
-        from pimopt.heuristics import _node_candidates
+        from pimopt.bounds.programming import sparse_ap_bound
+        from pimopt.chains.candidates import node_candidates
 
         # with the chain-count row the sparse bound may exceed the AP, never the optimum
-        assert sparse_ap_bound(p, _node_candidates(p, 3, 0)) <= opt + 1e-6
+        assert sparse_ap_bound(p, node_candidates(p, 3, 0)) <= opt + 1e-6
     if len(np.unique(p.item_layer)) == 1 and not p.starts.any():
         # on a fresh chip the layered bound of one layer is the AP bound
         zero = np.zeros((1, *p.items.shape[1:]), np.uint8)
@@ -138,24 +138,24 @@ def test_size_limit_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_sparse_bound_is_valid_and_close(seed: int) -> None:
-    from pimopt.bounds import sparse_ap_bound
-    from pimopt.heuristics import _node_candidates
+    from pimopt.bounds.programming import sparse_ap_bound
+    from pimopt.chains.candidates import node_candidates
 
     p = make_problem(seed, n=120, s=6, start_copies=2)
     ap = ap_bound(p)
     upper = opt_upper(p)
     for k in (2, 8):  # very sparse candidates still give a valid bound
-        b = sparse_ap_bound(p, _node_candidates(p, k, seed))
+        b = sparse_ap_bound(p, node_candidates(p, k, seed))
         assert 0.9 * ap <= b <= upper
     c0 = np.full(p.n_items, 1000, dtype=np.int64)  # a virtual start of capacity S
     q = ChainProblem(p.arch, np.zeros_like(p.starts), p.items, p.item_layer, p.capacity)
     zero = np.zeros((1, *p.items.shape[1:]), np.uint8)
     dense_layered = layered_ap_bound([q], [zero])
-    sparse_layered = sparse_ap_bound(q, _node_candidates(q, 8, seed),
+    sparse_layered = sparse_ap_bound(q, node_candidates(q, 8, seed),
                                      c0=q.arc_costs(np.zeros(q.n_items, np.int64),
                                                     np.arange(q.n_items)))
     assert dense_layered is not None and sparse_layered <= opt_upper(q)
-    assert sparse_ap_bound(q, _node_candidates(q, 8, seed), c0=c0) <= opt_upper(q)
+    assert sparse_ap_bound(q, node_candidates(q, 8, seed), c0=c0) <= opt_upper(q)
 
 
 def opt_upper(p: ChainProblem) -> float:
@@ -167,11 +167,11 @@ def test_highs_milp_runs_after_another_highs_solve_in_the_same_process(
         tiny: tuple[ChainProblem, int]) -> None:
     """HiGHS's per-process thread scheduler: a MILP with threads=1 after the sparse LP
     bound (default threads) used to stop at once with status 'Not Set'."""
-    from pimopt.bounds import sparse_ap_bound
-    from pimopt.heuristics import _node_candidates
+    from pimopt.bounds.programming import sparse_ap_bound
+    from pimopt.chains.candidates import node_candidates
 
     p, opt = tiny
-    sparse_ap_bound(p, _node_candidates(p, 4, 0))
+    sparse_ap_bound(p, node_candidates(p, 4, 0))
     for threads in (1, 2, 1):
         out = solve_milp(p, solver="highs", time_limit=30, threads=threads)
         assert out.status == "optimal" and out.chains is not None, out.info
@@ -183,7 +183,7 @@ def test_highs_never_claims_an_optimum_its_solution_does_not_have() -> None:
     start (11), and pimopt printed 'optimal 11, bound 10'. The solution is now re-read (a
     solve without the start), and every exact method agrees on the optimum."""
     from pimopt import Architecture, Instance, Layer, Network
-    from pimopt.solve import solve
+    from pimopt.pipeline import solve
 
     arch = Architecture(crossbars=1, rows=4, cols=4, ou_rows=2, ou_cols=4, cell_bits=2,
                         write_width=2, write_parallel=2, t_set=7.0, t_reset=10.0)
@@ -206,8 +206,8 @@ def test_exact_methods_prove_the_optimum_without_the_round_limit() -> None:
     models drop the heuristics' round limit, so 'optimal' is the exhaustive optimum of the
     true problem, which is below the round-limited one where that limit binds."""
     from pimopt import Instance
-    from pimopt.problem import min_rounds
-    from pimopt.solve import layer_items, solve
+    from pimopt.chains.problem import layer_items, min_rounds
+    from pimopt.pipeline import solve
     from tests.conftest import random_network, small_arch
 
     binding = 0

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pimopt.heuristics import assignment_chains, greedy_chains, local_search, sorted_chains
+from pimopt.chains.heuristics import assignment_chains, greedy_chains, local_search, sorted_chains
 from tests.exhaustive import exhaustive
 from tests.test_problem import make_problem
 
@@ -69,7 +69,7 @@ def test_sorted_keeps_neighbours_in_one_slot() -> None:
        layers=st.integers(1, 3), copies=st.integers(0, 3), k=st.sampled_from([1, 4, 16]))
 def test_granular_gives_valid_chains(seed: int, n: int, s: int, layers: int, copies: int,
                                      k: int) -> None:
-    from pimopt.heuristics import granular_chains
+    from pimopt.chains.heuristics import granular_chains
 
     p = make_problem(seed, n=n, s=s, layers=min(layers, n), start_copies=min(copies, s))
     chains = granular_chains(p, time_limit=5, seed=seed, k=k)
@@ -78,7 +78,7 @@ def test_granular_gives_valid_chains(seed: int, n: int, s: int, layers: int, cop
 
 
 def test_granular_is_close_to_dense_local_search() -> None:
-    from pimopt.heuristics import granular_chains
+    from pimopt.chains.heuristics import granular_chains
 
     for seed in range(3):
         p = make_problem(seed, n=300, s=8, start_copies=2)
@@ -88,7 +88,7 @@ def test_granular_is_close_to_dense_local_search() -> None:
 
 
 def test_round_reassignment_never_worsens() -> None:
-    from pimopt.heuristics import round_reassignment
+    from pimopt.chains.heuristics import round_reassignment
 
     for seed in range(4):
         p = make_problem(seed, n=40, s=5, layers=2, start_copies=1)
@@ -103,7 +103,7 @@ def test_round_reassignment_never_worsens() -> None:
 
 
 def test_lns_never_worsens_and_improves_a_poor_start() -> None:
-    from pimopt.lns import lns_chains
+    from pimopt.chains.lns import lns_chains
 
     p = make_problem(12, n=40, s=4, layers=2)
     start = sorted_chains(p)
@@ -115,7 +115,7 @@ def test_lns_never_worsens_and_improves_a_poor_start() -> None:
 
 
 def test_relaxation_construction_is_valid_and_competitive() -> None:
-    from pimopt.heuristics import relaxation_chains
+    from pimopt.methods.relax import relaxation_chains
 
     for seed in range(3):
         p = make_problem(seed, n=200, s=6, start_copies=2, layers=2)
@@ -132,8 +132,9 @@ def test_greedy_edge_follows_a_walk_that_sorting_breaks_up() -> None:
     the lexicographic order jumps; cut by an expired deadline it is still valid."""
     import time
 
-    from pimopt.heuristics import _greedy_edge_chains, _node_candidates
-    from pimopt.problem import ChainProblem, min_rounds
+    from pimopt.chains.candidates import node_candidates
+    from pimopt.chains.heuristics import _greedy_edge_chains
+    from pimopt.chains.problem import ChainProblem, min_rounds
     from tests.conftest import small_arch
 
     rng = np.random.default_rng(0)
@@ -150,7 +151,7 @@ def test_greedy_edge_follows_a_walk_that_sorting_breaks_up() -> None:
     m = len(items)
     p = ChainProblem(small_arch(), np.zeros((s, 4, 4), np.uint8), items,
                      np.zeros(m, np.int64), {0: min_rounds(m, s)}, "latency")
-    cand = _node_candidates(p, m - 1, 0)
+    cand = node_candidates(p, m - 1, 0)
     chains = _greedy_edge_chains(p, cand[p.n_slots:], time.perf_counter() + 60)
     p.check(chains)
     assert p.evaluate(chains) < p.evaluate(sorted_chains(p))
@@ -164,8 +165,8 @@ def test_window_granular_chains_walk_and_keep_to_their_time() -> None:
     of list is refused by name."""
     import time
 
-    from pimopt.heuristics import granular_chains
-    from pimopt.problem import ChainProblem, min_rounds
+    from pimopt.chains.heuristics import granular_chains
+    from pimopt.chains.problem import ChainProblem, min_rounds
     from tests.conftest import small_arch
 
     rng = np.random.default_rng(2)

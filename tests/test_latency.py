@@ -179,8 +179,8 @@ def test_segment_memo_costs_equal_the_cell_arithmetic(preset: str) -> None:
     thermometer codes do not apply: the same latency as :func:`pair_costs` on every arc,
     with ids that stay valid while later problems extend the memo."""
     from pimopt.architecture import load_architecture
+    from pimopt.chains.problem import ChainProblem, min_rounds
     from pimopt.latency import segment_memo
-    from pimopt.problem import ChainProblem, min_rounds
 
     a = load_architecture(preset)
     rng = np.random.default_rng(0)

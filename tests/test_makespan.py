@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, load_instance, solve, verify
-from pimopt.makespan import makespan_bound
+from pimopt.bounds.makespan import makespan_bound
 from tests.conftest import random_network, small_arch
 from tests.exhaustive import serial_optimum
 
@@ -130,7 +130,7 @@ def test_objective_makespan_makes_chain_methods_makespan_aware(method: str) -> N
 def test_every_method_is_verified_under_the_new_presets(preset: str) -> None:
     """All methods on a small network under each preset: verified bit-exactly, makespan at
     least the bound, and the makespan-aware ones no slower than naive here."""
-    from pimopt.solve import METHODS
+    from pimopt.methods.registry import METHODS
 
     inst = load_instance(TINY / "tiny-mlp3.json", preset)
     mb = makespan_bound(inst)
@@ -157,7 +157,7 @@ def test_table_exact_term_equals_the_general_exact_term(
         arch_kw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Above TABLE_MIN_PAIRS the exact nearest writes come from segment look-ups: the same
     bound as the latency model pair by pair."""
-    import pimopt.makespan.bound as mbm
+    import pimopt.bounds.makespan as mbm
 
     inst = Instance(small_arch(**arch_kw), random_network(3, n_layers=3, max_inputs=4))
     general = makespan_bound(inst, time_limit=None)
@@ -179,7 +179,7 @@ def test_flow_term_writes_a_shared_source_once_per_content_it_hands_on() -> None
     minima add up to 4, but the hub hands on a content per write, so any schedule
     writes it three times (6). With only the cheapest arc kept the relaxation is lower,
     never higher."""
-    from pimopt.makespan.bound import _Arcs, _flow_term
+    from pimopt.bounds.makespan import _Arcs, _flow_term
 
     n = 4  # node 1 the hub, 2..4 its spokes
     cost = np.full((n + 1, n + 1), 5, dtype=np.int64)  # cost[target, source]
@@ -244,7 +244,7 @@ def test_bound_stays_below_the_proven_optimum_of_programming_bound_instances(
     """n_inputs = 1 and distinct patterns: the joint model's proven optimum is the optimum
     of the problem; the bound (window and tail terms included) is at most it, and within
     4% of it on these two."""
-    from pimopt.joint import joint_schedule
+    from pimopt.scheduling.joint import joint_schedule
 
     inst = load_instance(PB / f"{name}.json", PB / f"{name}.toml")
     mb = makespan_bound(inst, time_limit=None)

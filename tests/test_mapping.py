@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pimopt import InputError, Instance, Layer, Mapping, Network
-from pimopt.baselines import naive_mapping
+from pimopt.methods.baselines import naive_mapping
 from tests.conftest import small_arch
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pimopt import Instance, load_instance, solve, verify
-from pimopt.solve import OBJECTIVES
+from pimopt.objectives import OBJECTIVES
 from tests.exhaustive import serial_optimum
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pimopt import InputError
-from pimopt.problem import (
+from pimopt.chains.problem import (
     FORBIDDEN,
     ChainProblem,
     expand_chains,

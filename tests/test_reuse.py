@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, Layer, Network, solve, verify
-from pimopt.solve import layer_items
+from pimopt.chains.problem import layer_items
 from tests.conftest import small_arch
 
 
@@ -61,7 +61,7 @@ def test_reuse_counts_stay_non_negative_with_input_splitting() -> None:
     """A split gives a block a second load: counted as a split load, not as a negative
     number of blocks sharing loads."""
     from pimopt.architecture import load_architecture
-    from pimopt.solve import reuse_counts
+    from pimopt.result import reuse_counts
 
     inst = Instance(load_architecture("small-chip"), Network.load("pimopt:trained/digits-cnn"))
     res = solve(inst, "sorted", time_limit=5, split=True)

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pimopt import Instance, Layer, Mapping, Network, verify
-from pimopt.baselines import naive_mapping
-from pimopt.scheduler import list_schedule
+from pimopt.methods.baselines import naive_mapping
+from pimopt.scheduling.list_scheduler import list_schedule
 from tests.conftest import random_network, small_arch
 
 
@@ -99,7 +99,7 @@ def test_write_budget_fills_earlier_gaps() -> None:
     behind the latest operation)."""
     import numpy as np
 
-    from pimopt.scheduler import _WriteBudget
+    from pimopt.scheduling.list_scheduler import _WriteBudget
 
     b = _WriteBudget(1, np.array([0, 0, 1, 1]), crossbars=2)
     ends = [0, 0]

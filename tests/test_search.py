@@ -1,4 +1,4 @@
-"""The schedule-driven search (pimopt.makespan.search) and its stage in solve()."""
+"""The schedule-driven search (pimopt.methods.search) and its stage in solve()."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from pimopt import Instance, load_instance, solve, verify
-from pimopt.baselines import naive_mapping
-from pimopt.makespan import makespan_bound
-from pimopt.makespan.search import makespan_search
-from pimopt.scheduler import list_schedule
+from pimopt.bounds.makespan import makespan_bound
+from pimopt.methods.baselines import naive_mapping
+from pimopt.methods.search import makespan_search
+from pimopt.scheduling.list_scheduler import list_schedule
 from tests.conftest import random_network, small_arch
 
 PB = Path(__file__).resolve().parents[1] / "instances" / "tiny-pb"
@@ -62,7 +62,7 @@ def test_balanced_is_near_the_proven_optimum_of_a_tiny_instance() -> None:
     """pb-budget-0 (n_inputs = 1, distinct patterns: the joint model's optimum is the
     problem's): balanced with its search is within 2% of the optimum the joint CP-SAT model
     proves here, above the bound, and its summary says what the search did."""
-    from pimopt.joint import joint_schedule
+    from pimopt.scheduling.joint import joint_schedule
 
     inst = _pb("pb-budget-0")
     res = solve(inst, "balanced", objective="makespan", time_limit=10)

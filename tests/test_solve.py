@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pimopt import InputError, Instance, load_instance, solve, verify
-from pimopt.solve import METHODS, instance_bound, layer_items
+from pimopt.bounds.cache import instance_bound
+from pimopt.chains.problem import layer_items
+from pimopt.methods.registry import METHODS
 from tests.conftest import random_network, small_arch
 
 
@@ -96,7 +98,7 @@ def test_bad_arguments(small: Instance) -> None:
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 10**6), method=st.sampled_from(METHODS),
+@given(seed=st.integers(0, 10**6), method=st.sampled_from(list(METHODS)),
        decomposition=st.sampled_from(["layer", "whole"]), branchy=st.booleans())
 def test_every_method_verifies_on_random_instances(seed: int, method: str, decomposition: str,
                                                    branchy: bool) -> None:
@@ -134,9 +136,9 @@ def test_size_limits_are_checked_before_any_work(monkeypatch: pytest.MonkeyPatch
     that layer, instead of after solving the earlier ones (and after the bounds)."""
     import importlib
 
-    import pimopt.exact
+    import pimopt.chains.exact
 
-    solve_mod = importlib.import_module("pimopt.solve")  # the attribute is the function
+    solve_mod = importlib.import_module("pimopt.pipeline")
 
     inst = Instance(small_arch(), random_network(1, sparsity=0.2))
     sizes = {inst.network.layers[li.layer].name: len(li.patterns) for li in layer_items(inst)}
@@ -144,10 +146,12 @@ def test_size_limits_are_checked_before_any_work(monkeypatch: pytest.MonkeyPatch
     n = sizes[big]
     calls: list[str] = []
     monkeypatch.setattr(solve_mod, "instance_bound", lambda *a, **k: calls.append("bound"))
-    monkeypatch.setattr(pimopt.exact, "EXACT_ARC_LIMIT", n * (min(8, n) + n) - 1)
+    monkeypatch.setattr(pimopt.chains.exact, "EXACT_ARC_LIMIT", n * (min(8, n) + n) - 1)
     with pytest.raises(InputError, match=f"layer '{big}'.*cpsat|cpsat.*layer '{big}'"):
         solve(inst, "cpsat", objective="programming", decomposition="layer")
-    monkeypatch.setattr(solve_mod, "ROUND_PAIR_LIMIT", 1)
+    import pimopt.methods.chain_methods
+
+    monkeypatch.setattr(pimopt.methods.chain_methods, "ROUND_PAIR_LIMIT", 1)
     with pytest.raises(InputError, match="slot-item pairs on the whole network"):
         solve(inst, "assignment", objective="programming", decomposition="whole")
     assert calls == []
@@ -156,7 +160,7 @@ def test_size_limits_are_checked_before_any_work(monkeypatch: pytest.MonkeyPatch
 def test_result_repr_summary_dumps_and_status() -> None:
     import json
 
-    from pimopt.solve import Status
+    from pimopt.result import Status
 
     inst = Instance(small_arch(), random_network(3, sparsity=0.2))
     res = solve(inst, "assignment", objective="programming", time_limit=3)
@@ -178,8 +182,8 @@ def test_result_repr_summary_dumps_and_status() -> None:
 def test_lns_with_chains_too_long_for_exact_windows_falls_back_to_granular_moves() -> None:
     """Two slots and 1,400 items: every chain alone exceeds the exact model's size, so
     LNS cannot open a window; it says so and spends its time on granular moves."""
-    from pimopt.problem import ChainProblem
-    from pimopt.solve import CHAIN_METHODS, ChainOptions
+    from pimopt.chains.problem import ChainProblem
+    from pimopt.methods.chain_methods import CHAIN_METHODS, ChainOptions
 
     rng = np.random.default_rng(0)
     arch = small_arch(crossbars=1, rows=4, cols=8, ou_rows=4, ou_cols=4)  # 2 slots

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, load_instance, solve, verify
-from pimopt.split import split_inputs
+from pimopt.scheduling.split import split_inputs
 from tests.conftest import random_network, small_arch
 
 

@@ -35,10 +35,11 @@ import numpy as np
 import pytest
 
 from pimopt import Architecture, Instance
-from pimopt.makespan.bound import makespan_bound
+from pimopt.bounds.makespan import makespan_bound
+from pimopt.chains.problem import ChainProblem, layer_items
+from pimopt.methods.registry import METHODS
 from pimopt.objectives import mapping_objectives
-from pimopt.problem import ChainProblem
-from pimopt.solve import METHODS, layer_items, solve
+from pimopt.pipeline import solve
 from tests.conftest import random_network
 from tests.exhaustive import exhaustive, serial_optimum
 

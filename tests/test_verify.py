@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, Schedule, verify
-from pimopt.baselines import naive_mapping
+from pimopt.methods.baselines import naive_mapping
 from pimopt.schedule import COMPUTE_FIELDS
-from pimopt.scheduler import list_schedule
+from pimopt.scheduling.list_scheduler import list_schedule
 from tests.conftest import random_network, small_arch
 
 

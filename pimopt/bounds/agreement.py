@@ -3,7 +3,7 @@
 The makespan bound needs, for every distinct pattern ``v``, a lower bound on
 the cheapest write of ``v`` over any other content a slot can hold (another
 pattern of the network, or the erased state). All pairs are affordable up to
-about 10^5 patterns (:func:`pimopt.makespan.bound.makespan_bound`); the real
+about 10^5 patterns (:func:`pimopt.bounds.makespan.makespan_bound`); the real
 networks have 10^6. This module searches the pairs that can be cheap and
 proves the others are not (docs/bounds.md section 6, "Agreement search").
 

@@ -18,7 +18,7 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   ``P >= sum_v lb(v) / k`` where ``lb(v)`` is the cheapest write of ``v`` from
   the erased state or any other pattern of the network (computed exactly
   where all pairs fit the time limit, by segment table look-ups where a
-  table fits; else by the agreement search of :mod:`pimopt.makespan.agreement`,
+  table fits; else by the agreement search of :mod:`pimopt.bounds.agreement`,
   which evaluates the pairs that can be cheap and bounds the others, where
   the segment contents fit a table; else one pass per write segment in which
   ``v`` differs from the pattern nearest to it in differing segments,
@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pimopt.bounds.agreement import agreement_nearest
 from pimopt.instance import Instance
 from pimopt.interrupt import expired, seconds_left
 from pimopt.latency import (
@@ -64,7 +65,6 @@ from pimopt.latency import (
     single_pass_ps,
     subadditive,
 )
-from pimopt.makespan.agreement import agreement_nearest
 
 EXACT_PAIR_LIMIT = 40_000_000  # pattern pairs the exact nearest-write term may evaluate
 # with a segment lookup table (latency.segment_table) the pairs are ~100x cheaper

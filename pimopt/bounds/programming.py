@@ -18,7 +18,7 @@ Proofs of validity are in ``docs/bounds.md``; in short:
   floor instead: per item, its cheapest write from the erased slot or the
   segment-distance floor of :func:`pimopt.latency.write_floor` (0 if an earlier
   layer has the same pattern), which every incoming arc costs at least.
-- :func:`lp_bound`: the LP relaxation of the MILP in :mod:`pimopt.exact`; its
+- :func:`lp_bound`: the LP relaxation of the MILP in :mod:`pimopt.chains.exact`; its
   constraints include the assignment's, so it is at least the AP bound.
 """
 
@@ -31,11 +31,12 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from pimopt.architecture import Architecture
+from pimopt.chains.candidates import node_candidates
+from pimopt.chains.exact import quiet_stdout, run_highs, solve_milp
+from pimopt.chains.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 from pimopt.errors import InputError
-from pimopt.exact import quiet_stdout, run_highs, solve_milp
 from pimopt.interrupt import expired, seconds_left
 from pimopt.latency import latency_from_codes, pair_costs, segment_codes
-from pimopt.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 
 _PAIR_CHUNK = 1 << 19
 
@@ -144,9 +145,8 @@ def layered_ap_bound(problems: list[ChainProblem], earlier: list[NDArray[np.uint
             total += floor
             continue
         if n > DENSE_LIMIT:
-            from pimopt.heuristics import _node_candidates
 
-            sparse = sparse_ap_bound(p, _node_candidates(p, 16, 0), c0=c0, deadline=deadline)
+            sparse = sparse_ap_bound(p, node_candidates(p, 16, 0), c0=c0, deadline=deadline)
             if not np.isfinite(sparse):
                 floored.append(i)
             total += max(sparse, floor)
@@ -358,3 +358,9 @@ def lp_bound(p: ChainProblem, *, time_limit: float = 60.0) -> float | None:
 
 
 __all__ = ["ap_bound", "layered_ap_bound", "lp_bound", "sparse_ap_bound"]
+
+
+def critical_path_bound(total_bound: float, crossbars: int) -> float:
+    """Lower bound on the critical path from a lower bound on the total (same unit): every
+    round's maximum over the crossbars is at least its mean (docs/bounds.md)."""
+    return total_bound / crossbars

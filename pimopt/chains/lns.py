@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pimopt.exact import EXACT_ARC_LIMIT, solve_cpsat
+from pimopt.chains.candidates import node_candidates
+from pimopt.chains.exact import EXACT_ARC_LIMIT, solve_cpsat
+from pimopt.chains.problem import ChainProblem, Chains
 from pimopt.interrupt import expired, seconds_left
-from pimopt.problem import ChainProblem, Chains
 
 
 def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, seed: int = 0,
@@ -40,7 +41,6 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
     info
         If given, receives iteration and improvement counts.
     """
-    from pimopt.heuristics import _node_candidates
 
     deadline = time.perf_counter() + time_limit
     rng = np.random.default_rng(seed)
@@ -49,7 +49,7 @@ def lns_chains(p: ChainProblem, initial: Chains, *, time_limit: float = 60.0, se
     used = [k for k in range(s) if chains[k]]
     if len(used) < 2:
         return chains
-    cand = _node_candidates(p, 8, seed) if p.n_items > 1 else None
+    cand = node_candidates(p, 8, seed) if p.n_items > 1 else None
     chain_of = np.full(p.n_items, -1, dtype=np.int64)
     for k, ch in enumerate(chains):
         chain_of[ch] = k

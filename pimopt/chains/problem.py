@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import Architecture
 from pimopt.errors import InputError, VerificationError
+from pimopt.instance import Instance
 from pimopt.latency import latency_from_codes, pair_costs, segment_codes, segment_memo
 
 METRICS = ("latency", "cell_writes")
@@ -296,3 +297,36 @@ def restrict_chains(p: ChainProblem, chains: Chains, kept: NDArray[np.int64]) ->
 def min_rounds(n_items: int, n_slots: int) -> int:
     """The fewest loads per slot that place ``n_items`` on ``n_slots`` slots."""
     return max(1, -(-n_items // n_slots))
+
+
+@dataclass
+class LayerItems:
+    """The items (distinct non-zero patterns) of one layer and the blocks each serves."""
+
+    layer: int
+    blocks: NDArray[np.int64]  # non-zero blocks of the layer
+    item_of_block: NDArray[np.int64]  # item index (within the layer) of each block
+    patterns: NDArray[np.uint8]  # (items, ou_rows, ou_cols)
+
+
+def layer_items(inst: Instance, reuse: bool = True) -> list[LayerItems]:
+    """Items of every layer that has non-zero blocks, in layer order.
+
+    With ``reuse`` the blocks of a layer with identical patterns are one item
+    (one load serves them all); without it every block is an item of its own.
+    """
+    out = []
+    nz = inst.nonzero_blocks
+    for layer in range(len(inst.network.layers)):
+        blocks = nz[inst.block_layer[nz] == layer].astype(np.int64)
+        if blocks.size == 0:
+            continue
+        if not reuse:
+            out.append(LayerItems(layer, blocks, np.arange(blocks.size, dtype=np.int64),
+                                  inst.patterns[blocks]))
+            continue
+        _, first, inv = np.unique(inst.pattern_id[blocks], return_index=True,
+                                     return_inverse=True)
+        out.append(LayerItems(layer, blocks, inv.ravel().astype(np.int64),
+                              inst.patterns[blocks[first]]))
+    return out

@@ -37,7 +37,7 @@ from pimopt.instance import Instance
 from pimopt.interrupt import expired
 from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
-from pimopt.scheduler import list_schedule
+from pimopt.scheduling.list_scheduler import list_schedule
 
 HISTORY = 50  # late-acceptance history length
 # evaluations without a new best after which the search stops: PATIENCE_PER_LOAD a load,

@@ -18,7 +18,7 @@ Model (slot-granular program operations, DESIGN sections 2 and 4):
   model's cost from its predecessor's pattern (all-zero for a first load);
 - a load's computes start after its program operation; the next load of the
   slot is programmed after every compute of the previous one;
-- resources exactly as :mod:`pimopt.cpsat_schedule` (per crossbar OU
+- resources exactly as :mod:`pimopt.scheduling.cpsat` (per crossbar OU
   cumulative with programs taking all of it under ``block_whole_crossbar``,
   write budget cumulative), on optional intervals per crossbar;
 - layer barrier; objective: the makespan;
@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from pimopt.cpsat_schedule import solve_logged
 from pimopt.errors import InputError, PimoptError
 from pimopt.instance import Instance
 from pimopt.latency import pair_costs
 from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
-from pimopt.scheduler import list_schedule
+from pimopt.scheduling.cpsat import solve_logged
+from pimopt.scheduling.list_scheduler import list_schedule
 
 JOINT_ARC_LIMIT = 20_000  # loads^2 x slots: the joint model is for small instances
 
@@ -73,7 +73,7 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         CP-SAT settings.
     lower_bound_ps
         A makespan lower bound valid for every schedule (the makespan bound of
-        :mod:`pimopt.makespan.bound`): stated as a constraint, it lets CP-SAT
+        :mod:`pimopt.bounds.makespan`): stated as a constraint, it lets CP-SAT
         stop as soon as a schedule reaches it.
     """
     from ortools.sat.python import cp_model

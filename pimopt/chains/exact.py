@@ -1,6 +1,6 @@
 """Exact models of the chain problem: OR-Tools CP-SAT and a MILP through PuLP (CBC, HiGHS).
 
-Both models solve the same :class:`~pimopt.problem.ChainProblem` (every item
+Both models solve the same :class:`~pimopt.chains.problem.ChainProblem` (every item
 loaded once, layer order along chains, per-layer capacity per chain) and
 accept a warm start. They return an :class:`ExactOutcome` whose status is
 read from the solver itself (PuLP labels a time-limited HiGHS run "Optimal";
@@ -35,9 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.errors import InputError
-from pimopt.interrupt import requested, run_cancellable
-from pimopt.problem import (
+from pimopt.chains.problem import (
     FORBIDDEN,
     ChainProblem,
     Chains,
@@ -45,6 +43,8 @@ from pimopt.problem import (
     reduce_starts,
     restrict_chains,
 )
+from pimopt.errors import InputError
+from pimopt.interrupt import requested, run_cancellable
 
 MILP_SOLVERS = ("cbc", "highs")
 EXACT_ARC_LIMIT = 250_000  # largest model (arcs) the exact methods build

@@ -46,12 +46,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.heuristics import sorted_chains
+from pimopt.chains.heuristics import sorted_chains
+from pimopt.chains.problem import ChainProblem, Chains, min_rounds
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs
 from pimopt.mapping import Mapping
-from pimopt.problem import ChainProblem, Chains, min_rounds
 
 # (problem, seconds) -> chains: the chain method that minimises programming per crossbar
 ChainSolver = Callable[[ChainProblem, float], Chains]

@@ -1,4 +1,4 @@
-"""Construction heuristics and local search on a :class:`~pimopt.problem.ChainProblem`.
+"""Construction heuristics and local search on a :class:`~pimopt.chains.problem.ChainProblem`.
 
 All heuristics work layer by layer: the slots' patterns after one layer are
 the starts of the next (the chains of a whole-network problem are the
@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
+from pimopt.chains.candidates import node_candidates, window_orders
+from pimopt.chains.problem import FORBIDDEN, ChainProblem, Chains
 from pimopt.interrupt import expired, seconds_left
-from pimopt.problem import FORBIDDEN, ChainProblem, Chains
 
 
 def _layers(p: ChainProblem) -> list[tuple[int, NDArray[np.int64]]]:
@@ -316,9 +317,9 @@ def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
 
     ``candidates`` chooses the lists: ``"ranked"``, the ``k`` cheapest arcs by
     the latency model out of a pool of ``4 k`` close patterns
-    (:func:`_node_candidates`, about 125 us an item on trained layers), or
+    (:func:`~pimopt.chains.candidates.node_candidates`, about 125 us an item on trained layers), or
     ``"window"``, each item's neighbours in lexicographic orders of the cells
-    (:func:`~pimopt.candidates.window_orders`), unranked: greedy edge takes as
+    (:func:`~pimopt.chains.candidates.window_orders`), unranked: greedy edge takes as
     many orders as ``EDGE_SHARE`` of the time affords (:func:`_window_edge`,
     about 1 us an item and order), the moves the first
     ``GRANULAR_WINDOW_ORDERS``. On one crossbar of trained layers window lists
@@ -350,7 +351,7 @@ def _granular_from(p: ChainProblem, initial: Chains, deadline: float, seed: int,
         else:
             cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
         return _granular_search(p, start, cand, deadline, seed)
-    cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
+    cand = node_candidates(p, k, seed, _candidate_deadline(deadline))
     if p.n_items > EDGE_ROUNDS * p.n_slots and not expired(deadline):
         build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
         edge = _greedy_edge_chains(p, cand[p.n_slots:], build_end)
@@ -367,10 +368,8 @@ def _no_window_time(p: ChainProblem, deadline: float) -> bool:
 
 def _window_node_orders(p: ChainProblem, seed: int) -> Iterator[NDArray[np.int64]]:
     """Window candidates of every node (starts and items) order by order, as item
-    indices, ``-1``-padded: the rows of :func:`_node_candidates`, from
-    :func:`~pimopt.candidates.window_orders`, unranked."""
-    from pimopt.candidates import window_orders
-
+    indices, ``-1``-padded: the rows of :func:`~pimopt.chains.candidates.node_candidates`, from
+    :func:`~pimopt.chains.candidates.window_orders`, unranked."""
     rep, group = p.start_groups()
     g = rep.size
     pats = np.concatenate([p.starts[rep], p.items])
@@ -430,41 +429,6 @@ def _window_edge(p: ChainProblem, deadline: float, seed: int
     return chains, cand
 
 
-def _node_candidates(p: ChainProblem, k: int, seed: int,
-                     deadline: float | None = None) -> NDArray[np.int64]:
-    """The ``k`` cheapest successor candidates of every node (starts and items).
-
-    A pool of ``4 k`` close patterns per node (:func:`candidate_lists`) is ranked
-    by the true cost of the arc node -> item (the latency model), in chunks of
-    nodes. After ``deadline`` no further projection order is merged into the
-    pool and the nodes not yet ranked keep the pool's L1 order: the lists stay
-    valid, only coarser, and the caller's time limit holds.
-    """
-    from pimopt.candidates import candidate_lists
-
-    rep, group = p.start_groups()
-    g = rep.size
-    s = p.n_slots
-    pats = np.concatenate([p.starts[rep], p.items])
-    pool = candidate_lists(pats, k=4 * k, seed=seed, deadline=deadline)
-    pool = np.where(pool >= g, pool - g, -1)  # items only, as item indices
-    node = np.r_[rep, s + np.arange(p.n_items)]  # node of every row of the pool
-    cand = pool[:, :k].copy()
-    rows_per = max(1, (1 << 20) // pool.shape[1])
-    for lo in range(0, len(pool), rows_per):
-        if expired(deadline):
-            break
-        part = pool[lo: lo + rows_per]
-        rows, cols = np.nonzero(part >= 0)
-        cost = np.full(part.shape, np.iinfo(np.int64).max, dtype=np.int64)
-        cost[rows, cols] = p.arc_costs(node[lo + rows], part[rows, cols])
-        order = np.argsort(cost, axis=1, kind="stable")[:, :k]
-        c = np.take_along_axis(part, order, axis=1)
-        c[np.take_along_axis(cost, order, axis=1) == np.iinfo(np.int64).max] = -1
-        cand[lo: lo + len(part)] = c
-    return np.concatenate([cand[:g][group], cand[g:]])
-
-
 EDGE_ROUNDS = 2  # layers with more rounds than this are built by greedy edge
 EDGE_WINDOW = 1  # window lists: items on either side in each order (per arc, 1 beat 2, 4, 8)
 EDGE_MAX_ORDERS = 128  # window lists: the most orders greedy edge takes
@@ -492,7 +456,7 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int, kind: s
             return _granular_from(p, sorted_chains(p), deadline, seed, k, kind)
         cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
     else:
-        cand = _node_candidates(p, k, seed, _candidate_deadline(deadline))
+        cand = node_candidates(p, k, seed, _candidate_deadline(deadline))
     flat = p.items.reshape(n, -1)
     fallback = np.lexsort(flat.T[::-1])  # sorted order, for chains whose candidates ran out
     build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
@@ -925,62 +889,3 @@ def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 6
 
 RELAX_LIMIT = 20_000  # items per layer up to which the relaxation-guided construction runs
 RELAX_ARCS_PER_S = 4_000_000  # conservative arc-cost rate for relax's time estimate
-
-
-def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
-                      info: dict[str, list[float]] | None = None) -> Chains:
-    """Assignment-relaxation-and-patch construction, then the granular search.
-
-    The sparse assignment LP (:func:`pimopt.bounds.sparse_ap_bound`, with the
-    chain-count row) chooses which items follow a slot's start: those become
-    the heads of the chains (round 1, matched to slots by LSAP); the other
-    items follow round by round as in :func:`assignment_chains`, and granular
-    moves polish the result. Layers above :data:`RELAX_LIMIT` items (the LP's
-    pricing is O(n^2)) fall back to :func:`granular_chains`.
-    """
-    from pimopt.bounds import sparse_ap_bound
-
-    deadline = time.perf_counter() + time_limit
-    s = p.n_slots
-
-    def solve_layer(sub: ChainProblem) -> Chains:
-        left_s = seconds_left(deadline)
-        # one pricing pass of the LP streams n^2 arcs and a round's assignment is S x n:
-        # when that cannot fit in half the time left, granular moves use it better
-        pass_s = (sub.n_items ** 2 + s * sub.n_items * 4) / RELAX_ARCS_PER_S
-        if sub.n_items > RELAX_LIMIT or pass_s > left_s / 2:
-            if info is not None:
-                info.setdefault("granular_layers", []).append(float(sub.n_items))
-            return granular_chains(sub, time_limit=max(0.05, left_s), seed=seed)
-        cand = _node_candidates(sub, 16, seed, _candidate_deadline(deadline))
-        heads: list[NDArray[np.int64]] = []
-        # the LP may use half of the time left; construction and moves need the rest
-        now = time.perf_counter()
-        bound = sparse_ap_bound(sub, cand, heads=heads, deadline=now + (deadline - now) / 2)
-        if info is not None:
-            info.setdefault("relaxation_bounds", []).append(bound)
-        chains: Chains = [[] for _ in range(s)]
-        cur = np.arange(s, dtype=np.int64)
-        h = heads[0][:s]
-        if h.size:
-            _assign_round(sub, cur, h, chains)  # round 1: the heads (at most S of them)
-        left = np.setdiff1d(np.arange(sub.n_items), h)
-        free = np.array([k for k in range(s) if not chains[k]], dtype=np.int64)
-        if free.size and left.size:
-            # fewer heads than slots (an LP cut by its time limit): the free slots take
-            # their first items now, so that every slot keeps within the round limit
-            rows, cols = linear_sum_assignment(_sub_costs(sub, cur[free], left))
-            for r_, c_ in zip(rows.tolist(), cols.tolist(), strict=True):
-                chains[int(free[r_])].append(int(left[c_]))
-                cur[free[r_]] = s + int(left[c_])
-            left = np.delete(left, cols)
-        while left.size:
-            if expired(deadline):  # out of time: the rest in sorted order
-                _append_sorted_runs(
-                    chains, left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])])
-                break
-            left = np.delete(left, _assign_round(sub, cur, left, chains))
-        sub.check(chains)
-        return _granular_search(sub, chains, cand, deadline, seed)
-
-    return _by_layer(p, solve_layer)

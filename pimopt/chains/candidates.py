@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
+from pimopt.chains.problem import ChainProblem
 from pimopt.interrupt import expired
 
 _ROWS = 1 << 14  # items per chunk: temporary memory O(_ROWS * window * cells)
@@ -111,7 +112,7 @@ def window_orders(patterns: NDArray[np.uint8], window: int = 1, seed: int = 0
     the ``window`` items on either side of every item, (n, 2 window), ``-1``-padded.
 
     The first order compares the cells in their own order (the order
-    :func:`~pimopt.heuristics.sorted_chains` follows); each further one compares
+    :func:`~pimopt.chains.heuristics.sorted_chains` follows); each further one compares
     them in a seeded random permutation, so that items agreeing in other cells
     become neighbours too. A write costs by the rows and cells that change, and
     patterns adjacent in such an order agree in their leading cells. The
@@ -134,3 +135,35 @@ def window_orders(patterns: NDArray[np.uint8], window: int = 1, seed: int = 0
             out[ok, c] = order[at[ok]]
         yield out
 
+
+def node_candidates(p: ChainProblem, k: int, seed: int,
+                     deadline: float | None = None) -> NDArray[np.int64]:
+    """The ``k`` cheapest successor candidates of every node (starts and items).
+
+    A pool of ``4 k`` close patterns per node (:func:`candidate_lists`) is ranked
+    by the true cost of the arc node -> item (the latency model), in chunks of
+    nodes. After ``deadline`` no further projection order is merged into the
+    pool and the nodes not yet ranked keep the pool's L1 order: the lists stay
+    valid, only coarser, and the caller's time limit holds.
+    """
+    rep, group = p.start_groups()
+    g = rep.size
+    s = p.n_slots
+    pats = np.concatenate([p.starts[rep], p.items])
+    pool = candidate_lists(pats, k=4 * k, seed=seed, deadline=deadline)
+    pool = np.where(pool >= g, pool - g, -1)  # items only, as item indices
+    node = np.r_[rep, s + np.arange(p.n_items)]  # node of every row of the pool
+    cand = pool[:, :k].copy()
+    rows_per = max(1, (1 << 20) // pool.shape[1])
+    for lo in range(0, len(pool), rows_per):
+        if expired(deadline):
+            break
+        part = pool[lo: lo + rows_per]
+        rows, cols = np.nonzero(part >= 0)
+        cost = np.full(part.shape, np.iinfo(np.int64).max, dtype=np.int64)
+        cost[rows, cols] = p.arc_costs(node[lo + rows], part[rows, cols])
+        order = np.argsort(cost, axis=1, kind="stable")[:, :k]
+        c = np.take_along_axis(part, order, axis=1)
+        c[np.take_along_axis(cost, order, axis=1) == np.iinfo(np.int64).max] = -1
+        cand[lo: lo + len(part)] = c
+    return np.concatenate([cand[:g][group], cand[g:]])

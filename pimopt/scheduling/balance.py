@@ -14,8 +14,8 @@ stays in the same round, accepting a
 move when the critical path drops (ties: when the total drops), evaluated by
 :func:`pimopt.objectives.mapping_objectives` itself.
 
-:func:`critical_path_bound`: every round's maximum over crossbars is at least
-the round's mean over the ``X`` crossbars, so the critical path is at least
+:func:`pimopt.bounds.programming.critical_path_bound`: every round's maximum over
+crossbars is at least the round's mean over the ``X`` crossbars, so the critical path is at least
 the total programming latency divided by ``X``; any valid lower bound on the
 total gives one on the critical path (``docs/bounds.md``).
 """
@@ -31,11 +31,6 @@ from pimopt.instance import Instance
 from pimopt.interrupt import expired
 from pimopt.mapping import Mapping
 from pimopt.objectives import load_rounds, mapping_objectives
-
-
-def critical_path_bound(total_bound: float, crossbars: int) -> float:
-    """Lower bound on the critical path from a lower bound on the total (same unit)."""
-    return total_bound / crossbars
 
 
 def _swap(m: Mapping, rows_a: np.ndarray, rows_b: np.ndarray) -> Mapping:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pimopt.exact import run_cpsat
+from pimopt.chains.exact import run_cpsat
 from pimopt.instance import Instance
 from pimopt.schedule import Schedule
 

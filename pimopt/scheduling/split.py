@@ -28,7 +28,7 @@ from pimopt.instance import Instance
 from pimopt.interrupt import expired
 from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
-from pimopt.scheduler import list_schedule
+from pimopt.scheduling.list_scheduler import list_schedule
 
 
 @dataclass

@@ -1,0 +1,367 @@
+"""One entry point for every method: :func:`solve` returns a verified :class:`Result`.
+
+A method maps blocks to slots; the list scheduler turns the mapping into a
+timeline; the verifier replays it. Mapping methods work on chain problems
+(:mod:`pimopt.chains.problem`), either layer by layer (``decomposition="layer"``,
+each layer's start patterns are what the previous layer left) or as one
+whole-network model (``decomposition="whole"``, small instances). Blocks of a
+layer with identical patterns are one item: they share a load.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from pimopt import interrupt
+from pimopt.bounds.cache import InstanceBound, cached_makespan_bound, instance_bound, mapping_bound
+from pimopt.bounds.makespan import MakespanBound, with_proven_programming
+from pimopt.errors import InputError, Refused, VerificationError
+from pimopt.instance import Instance
+from pimopt.interrupt import seconds_left
+from pimopt.layout import Layout, laid_out, layout_info, make_layout
+from pimopt.mapping import Mapping
+from pimopt.methods.chain_methods import EXACT_MODELS, ChainOptions
+from pimopt.methods.registry import BASELINES, METHODS
+from pimopt.objectives import OBJECTIVES, mapping_objectives
+from pimopt.options import DEFAULT_METHOD, DEFAULTS, Options
+from pimopt.provenance import versions
+from pimopt.result import Result, Status, metrics_of
+from pimopt.schedule import Schedule
+from pimopt.scheduling.list_scheduler import PREFETCH_OPS_LIMIT, list_schedule
+from pimopt.stages import check_claims, map_stage, retime_stage
+from pimopt.stop import (
+    BOUND_CAP_S,
+    BOUND_SHARE,
+    CANDIDATES_PER_BLOCK_S,
+    LAYOUT_CAP_S,
+    LAYOUT_SHARE,
+    MAKESPAN_MAP_PER_BLOCK_S,
+    Deadline,
+    Stage,
+)
+from pimopt.verify import verify
+
+log = logging.getLogger("pimopt.solve")
+
+
+def _check_arguments(inst: Instance, method: str, opts: Options) -> None:
+    """What the option schema cannot check alone: the method, the instance, a layout."""
+    if method not in METHODS:
+        raise InputError(f"method {method!r} is unknown: one of {', '.join(METHODS)}")
+    if isinstance(opts.layout, Layout):
+        opts.layout.check(inst.network)
+    if inst.n_nonzero == 0:
+        raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
+                         "nothing to program or compute")
+
+
+
+@interrupt.interruptible
+def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
+          objective: str = DEFAULTS.objective, time_limit: float = DEFAULTS.time_limit,
+          seed: int = DEFAULTS.seed, workers: int = DEFAULTS.workers,
+          initial: str = DEFAULTS.initial, decomposition: str = DEFAULTS.decomposition,
+          granularity: str = DEFAULTS.granularity, overlap: bool = DEFAULTS.overlap,
+          scheduler: str = DEFAULTS.scheduler,
+          functional_samples: int | None = DEFAULTS.functional_samples,
+          bound: bool = DEFAULTS.bound, reuse: bool = DEFAULTS.reuse,
+          split: bool = DEFAULTS.split, layout: str | Layout = DEFAULTS.layout,
+          stop: Deadline | None = None) -> Result:
+    """Map, schedule and verify an instance with one method.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    method
+        A name in :data:`pimopt.METHODS` (default ``balanced``; the defaults of
+        every keyword below are those of :class:`pimopt.Options`, the one option
+        schema). ``naive``, ``balanced`` (makespan-aware, scales to 10^6 blocks: every
+        layer's compute spread over all OUs, programming minimised inside each
+        crossbar as its time share affords; the sorted mapping is a second
+        candidate, the shorter schedule is kept) or a chain method: ``sorted``,
+        ``greedy``, ``assignment``, ``ls``
+        (assignment + local search; granular above the dense limit), ``granular``
+        (candidate-based, for large layers), ``relax`` (heads chosen by the sparse
+        assignment LP, then rounds and granular moves), ``lns`` (CP-SAT large-neighbourhood
+        search from ``initial``), ``cpsat``, ``milp-cbc``, ``milp-highs``.
+    objective
+        What the result reports as objective: ``makespan``, ``programming``,
+        ``critical_path``, ``cell_writes`` or ``energy``. With ``makespan`` (and
+        ``decomposition="layer"``) every method except the baselines ``naive``
+        and ``sorted`` runs the makespan-aware pipeline
+        (:mod:`pimopt.methods.balanced`) and minimises programming inside each
+        crossbar; otherwise methods minimise the total programming latency, or
+        cell writes for ``cell_writes``. ``info["aims_at"]`` says which.
+    time_limit
+        Wall-clock seconds for the whole solve: the bound, mapping, improvement
+        and retiming stages share it, and time for scheduling and verification
+        (linear in the blocks) is kept back; ``Result.stages`` reports each.
+    seed, workers
+        Seed of every randomised step; CP-SAT workers.
+    initial
+        Heuristic that warm-starts the exact methods and ``lns`` (out of their time).
+    decomposition
+        ``auto`` (default: ``whole`` for the exact models where their
+        whole-network model fits, else ``layer``), ``layer`` or ``whole`` (one
+        model for the network).
+    granularity, overlap
+        List-scheduler options (see :func:`pimopt.scheduling.list_scheduler.list_schedule`).
+    scheduler
+        ``list`` (default), ``cpsat`` (the CP-SAT model re-times the list
+        schedule's operations for minimum makespan) or ``joint`` (CP-SAT maps and
+        schedules small instances in one model).
+    functional_samples
+        Input vectors per layer in the bit-exact functional check (``None``: all).
+    bound
+        Compute the makespan bound (always, within its share of the time limit)
+        and, for mapping objectives, the layered assignment bound.
+    reuse
+        Pattern reuse: blocks of a layer with identical patterns share one load
+        (default). Across layers reuse is automatic: a load whose pattern is
+        still resident in its slot needs no write, and the mapping methods see
+        it as a free transition. ``False``: every block gets a load of its own
+        (the bound then no longer covers the run and is not reported).
+    split
+        Input splitting (:mod:`pimopt.scheduling.split`): after mapping, move the second
+        half of bottleneck computes' inputs to new loads on other crossbars
+        while the list-scheduled makespan drops (up to ``time_limit`` seconds).
+    layout
+        The layout stage (:mod:`pimopt.layout`): ``none`` (the tiles as
+        imported), ``magnitude``, ``similarity``, ``auto``, or a
+        :class:`~pimopt.layout.Layout`. The method then maps the laid-out tiles;
+        the mapping and schedule record the permutations and the verifier checks
+        the function on the original weights. Bounds are those of the laid-out
+        tiles (``info["bound_scope"]``), and ``optimal`` is not claimed after a
+        layout: the permutations themselves are not proven best.
+
+    stop
+        The :class:`~pimopt.stop.Deadline` to keep instead of ``time_limit``
+        seconds from now (the CLI starts it before loading the instance, so
+        that loading and writing the files count too).
+
+    Returns
+    -------
+    Result
+        Only returned when the verifier accepts the schedule and the method's
+        claimed cost equals the cost recomputed from the schedule.
+
+    Notes
+    -----
+    Called from the main thread, a first Ctrl-C (SIGINT) ends every
+    time-limited stage as if its time were up: the mapping found so far is
+    scheduled and verified and returned with status ``interrupted`` (unless it
+    is proven optimal), and ``Result.stages`` marks the stages it cut short. A
+    second Ctrl-C raises ``KeyboardInterrupt``.
+    """
+    # the keywords are the option schema's fields (pimopt.options), checked there
+    opts = Options(objective=objective, time_limit=time_limit, seed=seed, workers=workers,
+                   initial=initial, decomposition=decomposition, granularity=granularity,
+                   overlap=overlap, scheduler=scheduler,
+                   functional_samples=functional_samples, bound=bound, reuse=reuse,
+                   split=split, layout=layout)
+    _check_arguments(inst, method, opts)
+    runner = METHODS[method]  # the registry object
+    decomposition = runner.decomposition_for(inst, decomposition, reuse)
+    refusal = runner.fits(inst, objective, decomposition, reuse)
+    if refusal is not None:  # before any work
+        raise Refused(refusal)
+    aims = runner.aims_at(objective, decomposition)
+    metric_name, chain_metric = OBJECTIVES[objective]
+    clock = stop if stop is not None else Deadline(time_limit)
+    clock.keep_back(inst.n_nonzero)
+    info: dict[str, Any] = {}
+    stages: list[Stage] = []
+    # under the makespan objective every method but the baselines also schedules the
+    # sorted and naive mappings (candidates, paid from its map stage)
+    candidates = objective == "makespan" and method not in BASELINES
+    extra = (CANDIDATES_PER_BLOCK_S if candidates else 0.0) + (
+        MAKESPAN_MAP_PER_BLOCK_S if aims == "makespan"
+        else 0.0)
+    note = clock.too_short(inst.n_nonzero, extra)
+    if note is not None:  # said now, not only afterwards
+        info["time_limit_note"] = note
+        log.warning("%s", note)
+
+    original = inst
+    lay: Layout | None = None
+    if not (isinstance(layout, str) and layout == "none"):
+        with clock.stage("layout", clock.share(LAYOUT_SHARE, LAYOUT_CAP_S), stages) as st:
+            lay = layout if isinstance(layout, Layout) else make_layout(
+                inst.network, inst.arch, layout, time_limit=st.budget, seed=seed)
+            st.cut_short = bool((lay.info or {}).get("cut_short"))
+            st.note = f"layout {lay.method}"
+            if lay.is_identity:
+                lay = None
+            else:
+                inst = laid_out(original, lay)
+            info["layout"] = layout_info(original, lay)  # builds the laid-out tiles
+        info["bound_scope"] = ("the tiles as imported" if lay is None else
+                               f"the tiles of layout {lay.method!r} (fixed before mapping)")
+
+    # bounds first, within their own share of the time limit: the makespan bound, and for
+    # mapping objectives the layered assignment bound (it assumes shared loads: reuse)
+    mb: MakespanBound | None = None
+    ib: InstanceBound | None = None
+    if bound:
+        with clock.stage("bound", clock.share(BOUND_SHARE, BOUND_CAP_S), stages) as st:
+            mapping_objective = objective != "makespan" and reuse
+            t_b = time.perf_counter()
+            bound_source: dict[str, str] = {}
+            info["bound_source"] = bound_source  # a cached bound may be tighter than a new one
+            mb = cached_makespan_bound(inst, st.budget / 2 if mapping_objective else st.budget,
+                                       bound_source)
+            st.note = f"makespan bound {mb.programming_term} programming term"
+            st.cut_short = not mb.complete
+            if mapping_objective:
+                left = seconds_left(t_b + st.budget)
+                ib = instance_bound(inst, chain_metric, max(left, 0.0), bound_source)
+                st.note += ("; layered assignment bound" if ib.complete else
+                            "; layered assignment bound (some layers floored)")
+                st.cut_short = st.cut_short or not ib.complete
+
+    def timeline(m: Mapping) -> Schedule:
+        """The list schedule; ``balanced`` also tries prefetch into idle crossbar time
+        (where it applies) and keeps the shorter."""
+        plain = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method)
+        if method != "balanced" or not (inst.arch.block_whole_crossbar and overlap) \
+                or len(m) > PREFETCH_OPS_LIMIT:
+            return plain
+        pre = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method,
+                            prefetch=True)
+        return pre if pre.makespan_ps() < plain.makespan_ps() else plain
+
+    # map (and, for critical_path, improve): the method's own time share
+    info["aims_at"] = aims
+    balance = objective == "critical_path" and method != "naive"
+    # the improve or retime stage that follows gets the other half
+    map_share = clock.left() / 2 if balance or split or scheduler != "list" else clock.left()
+    with clock.stage("map", map_share, stages) as st:
+        mo = map_stage(inst, method, chain_metric, ChainOptions(max(st.budget, 1e-3), seed,
+                                                            workers, initial),
+                        decomposition, reuse, aims == "makespan", info,
+                        timeline if candidates else None)
+        st.note = aims
+    mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
+    if mb is not None and objective == "makespan" and decomposition == "whole" and reuse \
+            and method in EXACT_MODELS and status == "optimal" and chain_metric == "latency" \
+            and claimed is not None:
+        # the proven least total programming raises the makespan bound (docs/bounds.md 7)
+        mb = with_proven_programming(mb, inst, claimed)
+    alternatives = mo.alternatives
+    if balance:
+        from pimopt.scheduling.balance import balance_rounds
+
+        with clock.stage("improve", clock.left(), stages) as st:
+            mapping, info["balance"] = balance_rounds(inst, mapping, time_limit=st.budget,
+                                                      seed=seed)
+        claimed = None  # loads moved: the method's total no longer applies
+        method_bound = None  # and its bound was on the total, not on the critical path
+    if objective not in ("programming", "cell_writes") or granularity != "slot":
+        # a method's proven optimum is for the mapping objective it minimised (slot
+        # operations); for any other objective only a bound below can prove optimality
+        status = "feasible"
+
+    # not time-limited: linear in the operations, paid from the time kept back
+    with clock.stage("schedule", None, stages) as st:
+        sched = timeline(mapping)
+        if alternatives:
+            tried = {"own": sched.makespan_ps()}
+            for name, alt, alt_claimed, other in alternatives:
+                tried[name] = other.makespan_ps()
+                if other.makespan_ps() < sched.makespan_ps():
+                    mapping, sched, claimed = alt, other, alt_claimed
+            kept = min(tried, key=lambda k: tried[k])
+            info["candidates"] = {"makespan_ps": tried, "kept": kept}
+            st.note = f"candidates {', '.join(tried)}; kept {kept}"
+    schedule_s = stages[-1].seconds  # what one more schedule of this instance takes
+    if method == "balanced" and aims == "makespan":
+        # the schedule-driven search, on whatever time the method left (half of it when
+        # a re-timing stage follows)
+        share = clock.left() / 2 if split or scheduler != "list" else clock.left()
+        with clock.stage("search", share, stages) as st:
+            from pimopt.methods.search import makespan_search
+
+            so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
+                                 schedule=timeline, bound_ps=0 if mb is None else mb.value_ps,
+                                 eval_seconds=schedule_s)
+            info["search"] = so.info
+            st.note = (so.info.get("skipped") or
+                       f"{so.info['evaluations']} evaluations, makespan "
+                       f"{so.info['start_makespan_ps'] / 1000:,.0f} -> "
+                       f"{so.info['makespan_ps'] / 1000:,.0f} ns")
+        if so.improved:
+            mapping, sched = so.mapping, so.schedule
+            claimed = None  # loads moved: the method's programming claim no longer applies
+    if split or scheduler != "list":
+        with clock.stage("retime", clock.left(), stages) as st:
+            rt = retime_stage(inst, mapping, sched, split=split, scheduler=scheduler,
+                               granularity=granularity, overlap=overlap,
+                               time_limit=max(st.budget, 0.5), seed=seed, workers=workers,
+                               method=method, info=info,
+                               bound_ps=0 if mb is None else mb.value_ps)
+            st.note = ", ".join(rt.notes)
+        if rt.changed:
+            mapping, sched = rt.mapping, rt.schedule
+            claimed = None  # extra loads or a new mapping: the method's cost no longer applies
+            status = "feasible"
+
+    if mb is not None and not mb.complete and objective == "makespan" \
+            and clock.left() > 2 * mb.seconds + 0.5:
+        # the bound stage was cut short but the method left time: the bound gets it (a new
+        # bound on more time; the larger of the two is kept, both are valid)
+        with clock.stage("rebound", clock.left(), stages) as st:
+            more = cached_makespan_bound(inst, st.budget, info.get("bound_source"))
+            st.note = f"makespan bound {more.programming_term} programming term"
+            if more.value_ps > mb.value_ps:
+                mb = more
+            st.cut_short = not mb.complete
+    if lay is not None:  # the solution records its layout; its instance is the original
+        sched.layout = lay
+        sched.meta["instance"] = {"name": original.network.name,
+                                  "sha256": original.content_hash(),
+                                  "network_sha256": original.network.content_hash()}
+        mapping = replace(mapping, layout=lay)
+    with clock.stage("verify", None, stages):
+        # the original instance: the verifier applies the layout itself
+        report = verify(original, sched, functional_samples=functional_samples, seed=seed)
+        if not report.ok:
+            raise VerificationError(f"method {method!r} produced an invalid schedule: "
+                                    f"{report.first()}")
+        objs = mapping_objectives(inst, mapping)
+        check_claims(method, chain_metric, claimed, objs, report, sched, granularity)
+
+    value = float(metrics_of(report, objs)[metric_name])
+    best_bound: float | None = None
+    if objective == "makespan" and mb is not None:
+        best_bound = mb.value_ps / 1000.0
+    elif objective in ("programming", "cell_writes", "critical_path"):
+        best_bound = mapping_bound(inst, objective, method_bound, ib, granularity)
+    if best_bound is not None:
+        if value < best_bound - 1e-6 * max(1.0, abs(best_bound)):
+            raise VerificationError(f"objective {value} is below the lower bound {best_bound}: "
+                                    "a bound or a cost is wrong")
+        if value <= best_bound + 1e-9:
+            status = "optimal"
+    if lay is not None and status == "optimal":  # optimal for these tiles, not over layouts
+        status = "feasible"
+        info["layout"]["note"] = ("optimal for the tiles of this layout; the layout itself "
+                                  "is not proven best")
+    if interrupt.requested() and status != "optimal":  # a proof stands; anything else stopped
+        status = "interrupted"
+    gap = None if best_bound is None else (
+        (value - best_bound) / value if value > 0 else 0.0)
+    if mb is not None:
+        info["makespan_bound"] = mb.to_dict()
+    return Result(method=method, objective_name=objective, status=Status(status), objective=value,
+                  bound=best_bound, gap=gap, runtime_s=clock.elapsed(), seed=seed,
+                  versions=versions(), mapping=mapping, schedule=sched, report=report,
+                  objectives=objs,
+                  options=dict(opts.to_dict(), decomposition=decomposition),  # as run
+                  info=info, stages=stages,
+                  makespan_bound_ns=None if mb is None else mb.value_ps / 1000.0,
+                  instance=original)
+
