@@ -25,11 +25,13 @@ from pimopt.layout import Layout, laid_out, layout_info, make_layout
 from pimopt.mapping import Mapping
 from pimopt.methods.chain_methods import EXACT_MODELS, ChainOptions
 from pimopt.methods.registry import BASELINES, METHODS
+from pimopt.methods.search import makespan_search
 from pimopt.objectives import OBJECTIVES, mapping_objectives
 from pimopt.options import DEFAULT_METHOD, DEFAULTS, Options
 from pimopt.provenance import versions
 from pimopt.result import Result, Status, metrics_of
 from pimopt.schedule import Schedule
+from pimopt.scheduling.balance import balance_rounds
 from pimopt.scheduling.list_scheduler import PREFETCH_OPS_LIMIT, list_schedule
 from pimopt.stages import check_claims, map_stage, retime_stage
 from pimopt.stop import (
@@ -179,8 +181,7 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
     # sorted and naive mappings (candidates, paid from its map stage)
     candidates = objective == "makespan" and method not in BASELINES
     extra = (CANDIDATES_PER_BLOCK_S if candidates else 0.0) + (
-        MAKESPAN_MAP_PER_BLOCK_S if aims == "makespan"
-        else 0.0)
+        MAKESPAN_MAP_PER_BLOCK_S if aims == "makespan" else 0.0)
     note = clock.too_short(inst.n_nonzero, extra)
     if note is not None:  # said now, not only afterwards
         info["time_limit_note"] = note
@@ -240,10 +241,9 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
     # the improve or retime stage that follows gets the other half
     map_share = clock.left() / 2 if balance or split or scheduler != "list" else clock.left()
     with clock.stage("map", map_share, stages) as st:
-        mo = map_stage(inst, method, chain_metric, ChainOptions(max(st.budget, 1e-3), seed,
-                                                            workers, initial),
-                        decomposition, reuse, aims == "makespan", info,
-                        timeline if candidates else None)
+        chain_opts = ChainOptions(max(st.budget, 1e-3), seed, workers, initial)
+        mo = map_stage(inst, method, chain_metric, chain_opts, decomposition, reuse,
+                       aims == "makespan", info, timeline if candidates else None)
         st.note = aims
     mapping, status, method_bound, claimed = mo.mapping, mo.status, mo.bound, mo.claimed
     if mb is not None and objective == "makespan" and decomposition == "whole" and reuse \
@@ -253,8 +253,6 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         mb = with_proven_programming(mb, inst, claimed)
     alternatives = mo.alternatives
     if balance:
-        from pimopt.scheduling.balance import balance_rounds
-
         with clock.stage("improve", clock.left(), stages) as st:
             mapping, info["balance"] = balance_rounds(inst, mapping, time_limit=st.budget,
                                                       seed=seed)
@@ -283,8 +281,6 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         # a re-timing stage follows)
         share = clock.left() / 2 if split or scheduler != "list" else clock.left()
         with clock.stage("search", share, stages) as st:
-            from pimopt.methods.search import makespan_search
-
             so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
                                  schedule=timeline, bound_ps=0 if mb is None else mb.value_ps,
                                  eval_seconds=schedule_s)

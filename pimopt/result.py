@@ -17,9 +17,7 @@ from pimopt.instance import Instance
 from pimopt.layout import laid_out
 from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
-from pimopt.stop import (
-    Stage,
-)
+from pimopt.stop import Stage
 from pimopt.verify import Report
 
 log = logging.getLogger("pimopt.solve")

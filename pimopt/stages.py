@@ -10,21 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pimopt.chains.problem import (
-    ChainProblem,
-    Chains,
-)
-from pimopt.errors import VerificationError
+from pimopt.chains.problem import ChainProblem, Chains
+from pimopt.errors import Refused, VerificationError
 from pimopt.instance import Instance
 from pimopt.mapping import Mapping
+from pimopt.methods.balanced import balanced_mapping
 from pimopt.methods.baselines import naive_mapping
 from pimopt.methods.chain_methods import CHAIN_METHODS, EXACT_MODELS, ChainOptions, sorted_granular
 from pimopt.methods.decompose import map_chains
 from pimopt.methods.registry import BASELINES
 from pimopt.schedule import Schedule
-from pimopt.stop import (
-    CANDIDATES_PER_BLOCK_S,
-)
+from pimopt.scheduling.cpsat import cpsat_schedule
+from pimopt.scheduling.joint import joint_schedule
+from pimopt.scheduling.split import split_inputs
+from pimopt.stop import CANDIDATES_PER_BLOCK_S
 from pimopt.verify import Report
 
 log = logging.getLogger("pimopt.solve")
@@ -47,14 +46,15 @@ class MapOutput:
 
 
 def map_stage(inst: Instance, method: str, metric: str, opts: ChainOptions, decomposition: str,
-               reuse: bool, makespan: bool, info: dict[str, Any],
-               schedule: Callable[[Mapping], Schedule] | None) -> MapOutput:
+              reuse: bool, makespan: bool, info: dict[str, Any],
+              schedule: Callable[[Mapping], Schedule] | None) -> MapOutput:
     """Map: a baseline, the makespan-aware pipeline, or a chain method on chain problems.
 
     With ``schedule`` (the makespan objective, a method other than the baselines)
     the weight-sorted and naive mappings are made and scheduled first (linear in
-    the blocks): they are candidates on every instance, however short the time
-    limit, and their time comes out of the method's own.
+    the blocks): they are candidates wherever the stage's budget holds their
+    estimated time (else skipped, and said so), and their time comes out of the
+    method's own.
     """
     if method == "naive":
         return MapOutput(naive_mapping(inst), "feasible", None, None)
@@ -79,15 +79,20 @@ def map_stage(inst: Instance, method: str, metric: str, opts: ChainOptions, deco
     left = max(1e-3, opts.time_limit - (time.perf_counter() - t0))
     opts = ChainOptions(left, opts.seed, opts.workers, opts.initial)
     if makespan and method not in BASELINES:
-        from pimopt.methods.balanced import balanced_mapping
-
         inner = "assignment or sorted, then granular" if method == "balanced" else method
+
+        fallbacks = [0]
 
         def solver(p: ChainProblem, seconds: float) -> Chains:
             o = ChainOptions(max(seconds, 0.05), opts.seed, opts.workers, opts.initial)
             if method == "balanced":
                 return sorted_granular(p, o)
-            return CHAIN_METHODS[inner](p, o).chains
+            try:
+                return CHAIN_METHODS[inner](p, o).chains
+            except Refused:  # a crossbar too large for the method's model: balanced's own
+                fallbacks[0] += 1
+                info["per_crossbar_fallbacks"] = fallbacks[0]
+                return sorted_granular(p, o)
 
         info["per_crossbar_method"] = inner
         mapping, claimed = balanced_mapping(inst, solver, metric=metric,
@@ -111,16 +116,14 @@ class RetimeOutput:
 
 
 def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bool,
-                  scheduler: str, granularity: str, overlap: bool, time_limit: float, seed: int,
-                  workers: int, method: str, info: dict[str, Any], bound_ps: int = 0
-                  ) -> RetimeOutput:
+                 scheduler: str, granularity: str, overlap: bool, time_limit: float, seed: int,
+                 workers: int, method: str, info: dict[str, Any], bound_ps: int = 0
+                 ) -> RetimeOutput:
     """Input splitting, then CP-SAT re-timing or joint mapping and scheduling (``bound_ps``:
     the makespan bound, a constraint of the joint model)."""
     out = RetimeOutput(mapping, sched, False, [])
     t0 = time.perf_counter()
     if split:
-        from pimopt.scheduling.split import split_inputs
-
         so = split_inputs(inst, mapping, granularity=granularity, overlap=overlap,
                           time_limit=time_limit, method=method)
         info["split"] = so.info
@@ -129,8 +132,6 @@ def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bo
             out.mapping, out.schedule, out.changed = so.mapping, so.schedule, True
     left = max(0.5, time_limit - (time.perf_counter() - t0))
     if scheduler in ("cpsat", "joint"):
-        from pimopt.scheduling.cpsat import cpsat_schedule
-
         share = left if scheduler == "cpsat" else left / 3
         timed = cpsat_schedule(inst, out.schedule, time_limit=share, seed=seed,
                                workers=workers)
@@ -140,8 +141,6 @@ def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bo
         out.schedule, out.changed = timed.schedule, True
         out.notes.append(f"cpsat scheduler {timed.status}")
         if scheduler == "joint":
-            from pimopt.scheduling.joint import joint_schedule
-
             # the two-stage solution (this mapping, CP-SAT timing) is the joint model's hint
             two_stage = out.schedule.makespan_ps()
             jo = joint_schedule(inst, out.mapping, out.schedule, time_limit=left - share,
@@ -156,7 +155,7 @@ def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bo
 
 
 def check_claims(method: str, chain_metric: str, claimed: int | None, objs: dict[str, int],
-                  report: Report, sched: Schedule, granularity: str) -> None:
+                 report: Report, sched: Schedule, granularity: str) -> None:
     """The method's claimed cost and the scheduler's makespan equal what the verifier found."""
     # the metric is ns (a float): compare in integer ps after rounding, since
     # x / 1000 * 1000 need not give x back in floating point

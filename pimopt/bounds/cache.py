@@ -12,13 +12,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from pimopt import interrupt
+from pimopt import cache, interrupt
 from pimopt.bounds.makespan import MakespanBound, makespan_bound
 from pimopt.bounds.programming import critical_path_bound, layered_ap_bound
-from pimopt.chains.problem import (
-    ChainProblem,
-    layer_items,
-)
+from pimopt.chains.problem import ChainProblem, layer_items
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.latency import pair_costs, write_floor
@@ -108,8 +105,6 @@ def _cached_bound(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
     one leaves the cached. A bound cut by Ctrl-C is not stored: it is not what its time
     can give.
     """
-    from pimopt import cache
-
     old = memo.get(memo_key)
     if old is None:
         rec = cache.load(name, key)
@@ -168,7 +163,7 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
 
 
 def mapping_bound(inst: Instance, objective: str, method_bound: float | None,
-                   ib: InstanceBound | None, granularity: str) -> float | None:
+                  ib: InstanceBound | None, granularity: str) -> float | None:
     """Best bound on a mapping objective (programming, cell writes, critical path).
 
     The bounds are on loads costed alone. Whole-crossbar program operations

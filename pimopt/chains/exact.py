@@ -43,7 +43,7 @@ from pimopt.chains.problem import (
     reduce_starts,
     restrict_chains,
 )
-from pimopt.errors import InputError
+from pimopt.errors import InputError, Refused
 from pimopt.interrupt import requested, run_cancellable
 
 MILP_SOLVERS = ("cbc", "highs")
@@ -56,7 +56,7 @@ def _prepare(p: ChainProblem, warm: Chains | None
     sub, kept = reduce_starts(p)
     arcs = sub.n_items * (sub.n_slots + sub.n_items)
     if arcs > EXACT_ARC_LIMIT:
-        raise InputError(f"the exact model would have {arcs} arcs ({sub.n_items} items, "
+        raise Refused(f"the exact model would have {arcs} arcs ({sub.n_items} items, "
                          f"{sub.n_slots} useful slots), more than {EXACT_ARC_LIMIT}: use a "
                          "heuristic or a smaller instance")
     sub_warm = None

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pimopt import interrupt
+from pimopt.chains import exact
 from pimopt.chains.exact import MIN_SOLVER_S, solve_cpsat, solve_milp
 from pimopt.chains.heuristics import (
     assignment_chains,
@@ -22,16 +23,10 @@ from pimopt.chains.heuristics import (
     sorted_chains,
 )
 from pimopt.chains.lns import lns_chains
-from pimopt.chains.problem import (
-    DENSE_LIMIT,
-    ChainProblem,
-    Chains,
-)
+from pimopt.chains.problem import DENSE_LIMIT, ChainProblem, Chains
 from pimopt.errors import InputError, Refused
 from pimopt.methods.relax import relaxation_chains
-from pimopt.stop import (
-    WARM_SHARE,
-)
+from pimopt.stop import WARM_SHARE
 
 log = logging.getLogger("pimopt.solve")
 
@@ -111,6 +106,10 @@ def _warm(p: ChainProblem, o: ChainOptions) -> Chains:
 
 def _exact(kind: str) -> ChainMethod:
     def run(p: ChainProblem, o: ChainOptions) -> Outcome:
+        n, s = p.n_items, p.n_slots
+        if n * (min(s, n) + n) > exact.EXACT_ARC_LIMIT:  # at least this many arcs: refuse now
+            raise Refused(f"method {kind!r}: a model of {n} items would have at least "
+                          f"{n * (min(s, n) + n)} arcs, more than {exact.EXACT_ARC_LIMIT}")
         end = time.perf_counter() + o.time_limit  # the warm start comes out of the budget
         warm = _warm(p, o)  # the heuristics keep the round limit: a good, feasible start
         if interrupt.requested():  # Ctrl-C: no model is built, the warm start stands

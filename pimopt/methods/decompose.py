@@ -11,20 +11,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.chains.problem import (
-    ChainProblem,
-    Chains,
-    LayerItems,
-    layer_items,
-    min_rounds,
-)
+from pimopt.chains.problem import ChainProblem, Chains, LayerItems, layer_items, min_rounds
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.mapping import Mapping
 from pimopt.methods.chain_methods import CHAIN_METHODS, EXACT_MODELS, ChainOptions
-from pimopt.stop import (
-    MAP_OVERHEAD_PER_BLOCK_S,
-)
+from pimopt.stop import MAP_OVERHEAD_PER_BLOCK_S
 
 log = logging.getLogger("pimopt.solve")
 
@@ -67,7 +59,8 @@ def split_chains(chains: Chains, sizes: list[int], offsets: list[int]) -> list[C
 
 
 def map_chains(inst: Instance, method: str, metric: str, opts: ChainOptions, decomposition: str,
-         info: dict[str, Any], reuse: bool = True) -> tuple[Mapping, str, float | None, int]:
+               info: dict[str, Any], reuse: bool = True
+               ) -> tuple[Mapping, str, float | None, int]:
     """Run a chain method; returns (mapping, status, bound of the method, claimed cost).
 
     The methods get ``opts.time_limit`` minus the time this function itself

@@ -8,10 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from pimopt.chains import exact
-from pimopt.chains.problem import (
-    layer_items,
-    min_rounds,
-)
+from pimopt.chains.problem import layer_items, min_rounds
 from pimopt.errors import Refused
 from pimopt.instance import Instance
 from pimopt.methods import chain_methods
