@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pimopt import IMPORTED_AT
 from pimopt.architecture import load_architecture, preset_names
 from pimopt.bench import BenchSummary
 from pimopt.errors import InputError, PimoptError
@@ -66,8 +67,9 @@ def _check_out_file(path: str, suffixes: tuple[str, ...], what: str = "-o") -> P
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    # the time limit starts now: loading the instance and writing the files count too
-    stop = Deadline(args.time_limit, write=True)
+    # the time limit started when pimopt was imported: imports, loading the instance and
+    # writing the files count too
+    stop = Deadline(args.time_limit, start=IMPORTED_AT, write=True)
     _check_out_dir(args.out)  # before the work: a bad folder must not cost a solve
     inst = _instance(args.instance, args.arch)
     options = from_arguments(args)

@@ -41,6 +41,7 @@ from pimopt.stop import (
     LAYOUT_CAP_S,
     LAYOUT_SHARE,
     MAKESPAN_MAP_PER_BLOCK_S,
+    REBOUND_SHARE,
     Deadline,
     Stage,
 )
@@ -309,7 +310,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
             and clock.left() > 2 * mb.seconds + 0.5:
         # the bound stage was cut short but the method left time: the bound gets it (a new
         # bound on more time; the larger of the two is kept, both are valid)
-        with clock.stage("rebound", clock.left(), stages) as st:
+        # most of what is left: the bound's last step can run past its limit
+        with clock.stage("rebound", REBOUND_SHARE * clock.left(), stages) as st:
             more = cached_makespan_bound(inst, st.budget, info.get("bound_source"))
             st.note = f"makespan bound {more.programming_term} programming term"
             if more.value_ps > mb.value_ps:

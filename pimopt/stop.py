@@ -30,16 +30,24 @@ log = logging.getLogger("pimopt.solve")
 # some margin for a loaded machine
 SCHEDULE_PER_BLOCK_S = 1.2e-5  # one list schedule
 VERIFY_PER_BLOCK_S = 1.2e-5  # the verifier's replay and functional check
-WRITE_PER_BLOCK_S = 6e-6  # the CLI's result files (npz above 10^5 blocks) and summary
+WRITE_PER_BLOCK_S = 2e-5  # the CLI's result files (JSON below 10^5 blocks: 17 us a block on
+# ResNet-20; npz above) and the console summary
+WRITE_FIXED_S = 0.2  # and per run, whatever its size
 # the sorted and naive candidates of the makespan objective: a sorted mapping and two
 # list schedules, paid from the map stage
 CANDIDATES_PER_BLOCK_S = 5e-6 + 2 * SCHEDULE_PER_BLOCK_S
 MAKESPAN_MAP_PER_BLOCK_S = 1.2e-5  # the makespan-aware mapping at its least (sorted chains)
 RESERVE_MAX_SHARE = 0.6  # never more than this share of the limit is kept back
+SAFETY_SHARE = 0.05  # and this share besides: stages stop at their next check, not at once
 MAP_OVERHEAD_PER_BLOCK_S = 4e-6  # items and mapping around the chain methods
 LAYOUT_SHARE, LAYOUT_CAP_S = 0.15, 60.0  # the layout stage: share of the limit, cap
 BOUND_SHARE, BOUND_CAP_S = 0.3, 20.0  # the bound stage: share of the limit, cap
+REBOUND_SHARE = 0.6  # of the time left, for a cut bound recomputed after the method
 WARM_SHARE = 0.25  # an exact method's warm start, out of the method's own time
+# building an exact model and its first solver call, per arc (measured on 2 cores, 12k-95k
+# arcs at a 0.05 s solver limit: CP-SAT 29-50 us, HiGHS 67-82 us, CBC 72-109 us): a model
+# that cannot be built in the time left is not started (its warm start stands)
+MODEL_BUILD_S_PER_ARC = {"cpsat": 5e-5, "highs": 9e-5, "cbc": 1.2e-4}
 OVERRUN_S = 0.5  # a stage this far past its budget is reported as overrun
 
 
@@ -94,13 +102,15 @@ class Deadline:
 
     def _need(self, blocks: int) -> float:
         per_block = SCHEDULE_PER_BLOCK_S + VERIFY_PER_BLOCK_S
-        return blocks * (per_block + (WRITE_PER_BLOCK_S if self.write else 0.0))
+        if not self.write:
+            return blocks * per_block
+        return blocks * (per_block + WRITE_PER_BLOCK_S) + WRITE_FIXED_S
 
     def keep_back(self, blocks: int) -> float:
         """Keep back the time the uncuttable stages need for ``blocks`` non-zero blocks
         (schedule, verify, and the files if :attr:`write`); returns the seconds kept
         back, at most :data:`RESERVE_MAX_SHARE` of the limit."""
-        self.reserve = max(self.reserve, min(self._need(blocks),
+        self.reserve = max(self.reserve, min(self._need(blocks) + SAFETY_SHARE * self.limit,
                                              RESERVE_MAX_SHARE * self.limit))
         return self.reserve
 

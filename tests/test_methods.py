@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pimopt import Instance, load_instance, solve, verify
@@ -65,3 +66,21 @@ def test_exact_methods_prove_the_tiny_optima(tiny: Instance, objective: str,
         want = least + compute if objective == "makespan" else least
         assert round(results[0].objective * 1000) == want
         assert results[0].schedule.makespan_ps() == least + compute
+
+
+def test_an_exact_model_that_cannot_be_built_in_time_leaves_its_warm_start() -> None:
+    """The model's building counts against the method's time: where its estimate does not
+    fit, no model is started and the warm start is returned, saying why."""
+    from pimopt.chains.problem import ChainProblem
+    from pimopt.methods.chain_methods import CHAIN_METHODS, ChainOptions
+
+    a = load_instance(TINY / "tiny-conv.json", TINY / "arch.toml").arch
+    rng = np.random.default_rng(0)
+    items = rng.integers(0, 4, (300, a.ou_rows, a.ou_cols)).astype(np.uint8)  # ~10^5 arcs
+    p = ChainProblem(a, np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8), items,
+                     np.zeros(300, np.int64), {0: 300})
+    for kind in ("cpsat", "milp-highs"):
+        out = CHAIN_METHODS[kind](p, ChainOptions(time_limit=1e-4, seed=0, workers=1,
+                                                  initial="sorted"))
+        assert out.status == "feasible" and out.info["used"].startswith("warm start (building")
+        p.check(out.chains)

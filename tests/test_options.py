@@ -64,3 +64,13 @@ def test_options_round_trip_and_joint_rules() -> None:
     assert dataclasses.replace(opts, split=False).split is False
     with pytest.raises(InputError, match="joint"):
         Options(scheduler="joint", granularity="crossbar")
+
+
+def test_the_package_exports_the_library_api() -> None:
+    import pimopt
+
+    for name in pimopt.__all__:
+        assert hasattr(pimopt, name), name
+    assert pimopt.Options().time_limit == DEFAULTS.time_limit
+    assert set(pimopt.METHODS) >= {"naive", "balanced", "cpsat"}
+    assert pimopt.Status("optimal") is pimopt.Status.OPTIMAL

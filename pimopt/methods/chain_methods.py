@@ -26,7 +26,7 @@ from pimopt.chains.lns import lns_chains
 from pimopt.chains.problem import DENSE_LIMIT, ChainProblem, Chains
 from pimopt.errors import InputError, Refused
 from pimopt.methods.relax import relaxation_chains
-from pimopt.stop import WARM_SHARE
+from pimopt.stop import MODEL_BUILD_S_PER_ARC, WARM_SHARE
 
 log = logging.getLogger("pimopt.solve")
 
@@ -119,6 +119,12 @@ def _exact(kind: str) -> ChainMethod:
         # problem as DESIGN states it, not of the heuristics' restriction
         true = p.uncapped()
         left = max(MIN_SOLVER_S, end - time.perf_counter())
+        build = n * (min(s, n) + n) * MODEL_BUILD_S_PER_ARC[kind]
+        if build > left:  # the model could not even be built in time: the warm start stands
+            return Outcome(warm, "feasible", None, {
+                "warm_start": o.initial, "warm_objective": p.evaluate(warm),
+                "used": f"warm start (building the model takes about {build:.1f} s, "
+                        f"{left:.1f} s left)"})
         if kind == "cpsat":
             out = solve_cpsat(true, time_limit=left, seed=o.seed, workers=o.workers, hint=warm)
         else:
