@@ -5,7 +5,6 @@ status and stages) and :class:`Status`.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -20,7 +19,6 @@ from pimopt.schedule import Schedule
 from pimopt.stop import Stage
 from pimopt.verify import Report
 
-log = logging.getLogger("pimopt.solve")
 AUTO_NPZ_BLOCKS = 100_000  # Result.save(format="auto") writes columnar files from this size on
 SAVE_FORMATS = ("auto", "json", "gz", "npz")
 
@@ -36,7 +34,6 @@ class Status(StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)
-
 
 
 @dataclass

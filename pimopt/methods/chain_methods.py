@@ -4,7 +4,6 @@ chains (warm starts, size refusals and fallbacks included).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from pimopt.chains.problem import DENSE_LIMIT, ChainProblem, Chains
 from pimopt.errors import InputError, Refused
 from pimopt.methods.relax import relaxation_chains
 from pimopt.stop import MODEL_BUILD_S_PER_ARC, WARM_SHARE
-
-log = logging.getLogger("pimopt.solve")
 
 
 @dataclass

@@ -4,7 +4,6 @@ a chain method, and the mapping their chains make.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -17,8 +16,6 @@ from pimopt.interrupt import seconds_left
 from pimopt.mapping import Mapping
 from pimopt.methods.chain_methods import CHAIN_METHODS, EXACT_MODELS, ChainOptions
 from pimopt.stop import MAP_OVERHEAD_PER_BLOCK_S
-
-log = logging.getLogger("pimopt.solve")
 
 
 def chains_to_mapping(inst: Instance, layers: list[LayerItems],

@@ -4,7 +4,6 @@ objective, whether an instance fits its size limits, and what it can prove.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from pimopt.chains import exact
@@ -13,9 +12,6 @@ from pimopt.errors import Refused
 from pimopt.instance import Instance
 from pimopt.methods import chain_methods
 from pimopt.methods.chain_methods import CHAIN_METHODS, EXACT_MODELS
-
-log = logging.getLogger("pimopt.solve")
-
 
 BASELINES = ("naive", "sorted")
 
