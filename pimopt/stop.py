@@ -3,8 +3,8 @@
 A time limit is the wall-clock budget of the whole solve (DESIGN section 5):
 the layout, bound, map, search, re-timing, scheduling and verification
 stages, and the CLI's loading and file writing, all come out of it. The
-:class:`Deadline` is made once (by the CLI when the command starts, or by
-:func:`pimopt.solve` when it is called), keeps back time for the stages that
+:class:`Deadline` is made once (by the CLI from the moment pimopt was
+imported, or by :func:`pimopt.solve` when it is called), keeps back time for the stages that
 are linear in the blocks and cannot be cut (scheduling, verification,
 writing), and gives each time-limited stage its share. Every share is a named
 constant here, not a number in the stage's code. A Ctrl-C
@@ -86,7 +86,8 @@ class Deadline:
         Seconds from ``start``.
     start
         A ``time.perf_counter`` value (default: now). The CLI starts the
-        deadline before it loads the instance, so loading counts too.
+        deadline at the import of pimopt (``pimopt.IMPORTED_AT``), so the
+        imports and loading the instance count too.
     write
         The result files are written within the limit too (the CLI): their
         time is kept back as well.

@@ -27,7 +27,7 @@ def tiny(request: pytest.FixtureRequest) -> Instance:
 @pytest.mark.parametrize("objective", list(OBJECTIVES))
 def test_every_method_runs_under_every_objective(tiny: Instance, contract_method: str,
                                                  objective: str) -> None:
-    res = solve(tiny, contract_method, objective=objective, time_limit=3,
+    res = solve(tiny, contract_method, objective=objective, time_limit=1,
                 functional_samples=None)
     assert verify(tiny, res.schedule, functional_samples=None).ok
     metric = OBJECTIVES[objective][0]
