@@ -21,7 +21,7 @@ import numpy as np
 from pimopt.errors import InputError
 from pimopt.layout import LAYOUTS, Layout
 from pimopt.objectives import OBJECTIVES
-from pimopt.verify import MAX_SAMPLES
+from pimopt.verify import check_samples
 
 DEFAULT_METHOD = "balanced"  # makespan-aware, any size
 DECOMPOSITIONS = ("auto", "layer", "whole")
@@ -129,9 +129,10 @@ def check_option(name: str, value: Any, where: str = "") -> None:
     if name == "layout" and isinstance(value, Layout):
         return
     if name == "functional_samples":
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or not 1 <= value <= MAX_SAMPLES):
-            raise InputError(bad + "None (all input vectors) or an integer from 1 to 2^62")
+        try:  # the verifier's own rule for it
+            check_samples(value)
+        except InputError as exc:
+            raise InputError(at + str(exc)) from None
         return
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \

@@ -50,6 +50,13 @@ MILP_SOLVERS = ("cbc", "highs")
 EXACT_ARC_LIMIT = 250_000  # largest model (arcs) the exact methods build
 
 
+def least_arcs(n_items: int, n_slots: int) -> int:
+    """Arcs an exact model of ``n_items`` items on ``n_slots`` slots has at least: every
+    item's arcs from the other items and from the slots left after interchangeable ones
+    are merged (at most ``n_items`` of them)."""
+    return n_items * (min(n_slots, n_items) + n_items)
+
+
 def _prepare(p: ChainProblem, warm: Chains | None
              ) -> tuple[ChainProblem, NDArray[np.int64], Chains | None]:
     """Reduce interchangeable slots, check the size limit, carry the warm start over."""
@@ -57,8 +64,8 @@ def _prepare(p: ChainProblem, warm: Chains | None
     arcs = sub.n_items * (sub.n_slots + sub.n_items)
     if arcs > EXACT_ARC_LIMIT:
         raise Refused(f"the exact model would have {arcs} arcs ({sub.n_items} items, "
-                         f"{sub.n_slots} useful slots), more than {EXACT_ARC_LIMIT}: use a "
-                         "heuristic or a smaller instance")
+                      f"{sub.n_slots} useful slots), more than {EXACT_ARC_LIMIT}: use a "
+                      "heuristic or a smaller instance")
     sub_warm = None
     if warm is not None:
         p.check(warm)

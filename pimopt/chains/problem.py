@@ -38,6 +38,14 @@ ARC_CHUNK = 1 << 20  # arc costs per vectorised batch (bounds temporary memory)
 Chains = list[list[int]]
 
 
+
+def flatten_chains(chains: Chains) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """All chains' items end to end, and each chain's length."""
+    lengths = np.fromiter((len(c) for c in chains), dtype=np.int64, count=len(chains))
+    flat = np.fromiter((v for c in chains for v in c), dtype=np.int64,
+                       count=int(lengths.sum()))
+    return flat, lengths
+
 @dataclass(eq=False)
 class ChainProblem:
     """Chains of loads per slot; see the module docstring.
@@ -177,9 +185,7 @@ class ChainProblem:
         if len(chains) != self.n_slots:
             raise InputError(f"{len(chains)} chains for {self.n_slots} slots")
         # vectorised over all chains at once (a crossbar of 10^5 items has 10^4 chains)
-        lengths = np.fromiter((len(c) for c in chains), dtype=np.int64, count=len(chains))
-        flat = np.fromiter((v for c in chains for v in c), dtype=np.int64,
-                           count=int(lengths.sum()))
+        flat, lengths = flatten_chains(chains)
         slot = np.repeat(np.arange(len(chains), dtype=np.int64), lengths)
         outside = (flat < 0) | (flat >= self.n_items)
         if outside.any():

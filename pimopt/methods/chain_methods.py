@@ -103,10 +103,10 @@ def _warm(p: ChainProblem, o: ChainOptions) -> Chains:
 
 def _exact(kind: str) -> ChainMethod:
     def run(p: ChainProblem, o: ChainOptions) -> Outcome:
-        n, s = p.n_items, p.n_slots
-        if n * (min(s, n) + n) > exact.EXACT_ARC_LIMIT:  # at least this many arcs: refuse now
-            raise Refused(f"method {kind!r}: a model of {n} items would have at least "
-                          f"{n * (min(s, n) + n)} arcs, more than {exact.EXACT_ARC_LIMIT}")
+        arcs = exact.least_arcs(p.n_items, p.n_slots)
+        if arcs > exact.EXACT_ARC_LIMIT:  # at least this many arcs: refuse now
+            raise Refused(f"method {kind!r}: a model of {p.n_items} items would have at least "
+                          f"{arcs} arcs, more than {exact.EXACT_ARC_LIMIT}")
         end = time.perf_counter() + o.time_limit  # the warm start comes out of the budget
         warm = _warm(p, o)  # the heuristics keep the round limit: a good, feasible start
         if interrupt.requested():  # Ctrl-C: no model is built, the warm start stands
@@ -116,7 +116,7 @@ def _exact(kind: str) -> ChainMethod:
         # problem as DESIGN states it, not of the heuristics' restriction
         true = p.uncapped()
         left = max(MIN_SOLVER_S, end - time.perf_counter())
-        build = n * (min(s, n) + n) * MODEL_BUILD_S_PER_ARC[kind]
+        build = arcs * MODEL_BUILD_S_PER_ARC[kind]
         if build > left:  # the model could not even be built in time: the warm start stands
             return Outcome(warm, "feasible", None, {
                 "warm_start": o.initial, "warm_objective": p.evaluate(warm),

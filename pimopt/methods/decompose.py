@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.chains.problem import ChainProblem, Chains, LayerItems, layer_items, min_rounds
+from pimopt.chains.problem import (
+    ChainProblem,
+    Chains,
+    LayerItems,
+    flatten_chains,
+    layer_items,
+    min_rounds,
+)
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.mapping import Mapping
@@ -27,9 +34,7 @@ def chains_to_mapping(inst: Instance, layers: list[LayerItems],
     parts: list[NDArray[np.int64]] = []
     for li, chains in zip(layers, per_layer, strict=True):
         # every item's slot and position, vectorised over the chains
-        lengths = np.fromiter((len(c) for c in chains), dtype=np.int64, count=n_slots)
-        flat = np.fromiter((v for c in chains for v in c), dtype=np.int64,
-                           count=int(lengths.sum()))
+        flat, lengths = flatten_chains(chains)
         g = np.repeat(np.arange(n_slots, dtype=np.int64), lengths)
         within = np.arange(flat.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths,
                                                                   lengths)

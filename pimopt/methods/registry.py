@@ -42,7 +42,7 @@ def check_size(inst: Instance, method: str, decomposition: str, reuse: bool) -> 
                               f"{name} ({n} items, {s} slots), more than {limit}: "
                               "use 'granular' or 'balanced' for layers this large")
         if method in EXACT_MODELS:
-            arcs = n * (min(s, n) + n)
+            arcs = exact.least_arcs(n, s)
             if arcs > exact.EXACT_ARC_LIMIT:
                 raise Refused(f"method {method!r} would build a model of at least {arcs} "
                               f"arcs on {name} ({n} items), more than {exact.EXACT_ARC_LIMIT}: "
@@ -58,7 +58,8 @@ def resolve_decomposition(inst: Instance, method: str, decomposition: str, reuse
     if method not in EXACT_MODELS or not reuse:  # without reuse no bound covers the run
         return "layer"
     n = sum(len(li.patterns) for li in layer_items(inst, reuse))
-    return "whole" if n * (min(inst.arch.total_slots, n) + n) <= exact.EXACT_ARC_LIMIT else "layer"
+    return "whole" if exact.least_arcs(n, inst.arch.total_slots) <= exact.EXACT_ARC_LIMIT \
+        else "layer"
 
 
 def aims_at(method: str, objective: str, decomposition: str) -> str:
