@@ -254,3 +254,117 @@ def test_bound_stays_below_the_proven_optimum_of_programming_bound_instances(
     assert jo.status == "optimal" and verify(inst, jo.schedule).ok
     opt = jo.schedule.makespan_ps()
     assert 0.96 * opt <= mb.value_ps <= opt
+
+
+@pytest.mark.parametrize("name", ["pb-few-xb-2", "pb-few-xb-6"])
+def test_writes_in_layer_order_raise_the_bound_and_stay_below_the_optimum(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the layer barrier a slot never holds a content of a later layer and then
+    one of an earlier layer (after dropping the writes no compute uses, which costs
+    nothing more where the latency model is subadditive): the flow over those arcs
+    alone raises the bound, which stays at most the joint model's proven optimum."""
+    from pimopt.bounds import makespan as mk
+    from pimopt.scheduling.joint import joint_schedule
+
+    inst = load_instance(PB / f"{name}.json", PB / f"{name}.toml")
+    ordered = makespan_bound(inst, time_limit=None)
+    with monkeypatch.context() as m:
+        m.setattr(mk, "_layer_order", lambda *args: None)
+        any_order = makespan_bound(inst, time_limit=None)
+    assert ordered.programming_lb_ps > any_order.programming_lb_ps
+    assert ordered.value_ps > any_order.value_ps
+    start = solve(inst, "balanced", objective="makespan", time_limit=3)
+    jo = joint_schedule(inst, start.mapping, start.schedule, time_limit=30, workers=8,
+                        lower_bound_ps=ordered.value_ps)
+    assert jo.status == "optimal" and verify(inst, jo.schedule).ok
+    assert ordered.value_ps <= jo.schedule.makespan_ps()
+
+
+def test_writes_in_layer_order_need_a_subadditive_latency_model() -> None:
+    """Dropping a write no compute uses may raise the cost where the model is not
+    subadditive (incremental pulses, passes narrower than a segment): no order there."""
+    from pimopt.bounds.makespan import _layer_order
+
+    net = random_network(3)
+    inst = Instance(small_arch(write_width=4, write_parallel=3, pulse_mode="incremental"), net)
+    nz = inst.nonzero_blocks
+    upid = np.unique(inst.pattern_id[nz])
+    assert _layer_order(inst, upid, inst.pattern_id[nz], inst.block_layer[nz]) is None
+    ok = Instance(small_arch(), net)
+    order = _layer_order(ok, upid, ok.pattern_id[nz], ok.block_layer[nz])
+    assert order is not None
+    # a pattern of the last layer may never be followed by one of the first
+    last = np.flatnonzero(order.layer == 2)
+    first = np.flatnonzero(order.layer == 0)
+    assert order.forbidden(first)[:, last].all() and not order.forbidden(last)[:, first].any()
+
+
+def _two_programming_bound_layers(seed: int) -> Instance:
+    """A compute-heavy layer, then two layers of 6 blocks each on 8 slots."""
+    rng = np.random.default_rng(seed)
+
+    def weights(k: int) -> Any:
+        return rng.integers(1, 8, size=(k, 2)) * rng.choice([-1, 1], size=(k, 2))
+
+    from pimopt.network import Layer, Network
+
+    layers = (Layer(name="a", weights=weights(4), n_inputs=300),
+              Layer(name="b", weights=weights(12), n_inputs=1),
+              Layer(name="c", weights=weights(12), n_inputs=1))
+    net = Network(name=f"suffix{seed}", layers=layers, weight_bits=4,
+                  encoding="differential", source="tests.test_makespan")
+    return Instance(small_arch(max_programming_crossbars=1), net)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_writes_after_a_window_opens_raise_the_bound_and_stay_below_every_schedule(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layers b and c use 12 patterns on 8 slots: the writes of at least 4 of them start
+    after b's window opens, where the one crossbar allowed to program is the bottleneck;
+    without that term the bound lets them hide in a's compute-bound window."""
+    from pimopt.bounds import makespan as mk
+    from pimopt.scheduling.joint import joint_schedule
+
+    inst = _two_programming_bound_layers(seed)
+    mb = makespan_bound(inst, time_limit=None)
+    with monkeypatch.context() as m:
+        m.setattr(mk, "_suffix_writes",
+                  lambda lb, nodes, deps, path, slots: np.zeros(path.size))
+        without = makespan_bound(inst, time_limit=None)
+    assert mb.window_ps == mb.value_ps > 1.03 * without.value_ps
+    best = None
+    for method in ("naive", "sorted", "balanced"):
+        res = solve(inst, method, objective="makespan", time_limit=2)
+        assert res.report.ok and res.schedule.makespan_ps() >= mb.value_ps, method
+        best = res if best is None or res.objective < best.objective else best
+    assert best is not None
+    jo = joint_schedule(inst, best.mapping, best.schedule, time_limit=5, workers=2)
+    assert verify(inst, jo.schedule).ok and jo.schedule.makespan_ps() >= mb.value_ps
+
+
+def test_window_lp_without_suffix_writes_is_the_greedy_minimum() -> None:
+    """The LP and the closed-form greedy minimise the same convex problem when no
+    suffix constraint is given."""
+    from pimopt.bounds.makespan import _window_lp
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = int(rng.integers(1, 6))
+        x, b = 8, int(rng.integers(1, 9))
+        a_l = rng.integers(1, 10**6, m).astype(float)
+        c_l = a_l * rng.uniform(1, 8, m)
+        mand = rng.integers(0, 10**6, m).astype(float)
+        prog = float(mand.sum() + rng.integers(0, 10**7))
+        p0 = int(rng.integers(0, 1000))
+        lp = _window_lp(x, b, True, p0, a_l, c_l, mand, np.zeros(m), prog)
+        # the greedy of _window_term: cheapest slopes first
+        t0 = np.maximum(np.maximum(a_l, mand / b), (mand + c_l) / x)
+        free0 = np.maximum(np.minimum(x * t0 - c_l, b * t0) - mand, 0)
+        free1 = np.maximum(np.maximum(b * c_l / (x - b) if x > b else np.inf, b * t0)
+                           - mand - free0, 0) if x > b else np.full(m, np.inf)
+        left = max(0.0, prog - mand.sum())
+        take = min(left, free0.sum() + b * p0)
+        left -= take
+        take1 = min(left, free1.sum())
+        greedy = p0 + t0.sum() + take1 / x + (left - take1) / b
+        assert lp == pytest.approx(greedy, rel=1e-6)

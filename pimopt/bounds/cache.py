@@ -199,9 +199,10 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
         return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
 
     bound, source["makespan"] = _cached_bound(
-        # "-4": bounds cached before the layer-window and tail terms (and "-3" the
-        # agreement search, "-2" the flow term) are weaker, some marked complete
-        "makespan-bound-4", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
+        # bounds cached before the layer order and the writes after a window opens
+        # ("-5"), the layer-window and tail terms ("-4"), the agreement search ("-3")
+        # and the flow term ("-2") are weaker, some marked complete
+        "makespan-bound-5", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
         time_limit, lambda: makespan_bound(inst, time_limit=time_limit), from_record,
         MakespanBound.to_dict, lambda b: b.value_ps)
     return bound

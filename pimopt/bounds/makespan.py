@@ -37,7 +37,14 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   budget. All programming not inside a window of the path lies outside them,
   which lengthens the makespan too; the least total over the windows and the
   time outside them is a small convex problem solved exactly by filling the
-  cheapest slack first.
+  cheapest slack first. At most ``S`` of the patterns used from a window's
+  opening on can be in a slot then, so the writes of the others lie after it
+  (:func:`_suffix_writes`): with that constraint for every window the problem
+  is a small LP (:func:`_window_lp`).
+- **layer order** (where the latency model is subadditive): a slot never holds
+  a content of a layer and then one of a layer it comes after in the DAG
+  (once the writes no compute uses are dropped, which costs nothing), so the
+  programming term's flow uses only the other writes (:func:`_layer_order`).
 
 Input splitting, pattern reuse, any slot order and any granularity are
 allowed by this argument: the bound holds for the problem as DESIGN states it.
@@ -214,12 +221,15 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
         seg_dist, complete = segment_distances(a, distinct, floor_end)
         lb = np.minimum(from_zero, seg_dist * single_pass_ps(a))
         term = "segment distance"
+    upid = np.unique(pid)
     if exact:
-        lb, term, arcs = _nearest_writes(a, codes, pats, from_zero, lb, deadline, table)
+        order = _layer_order(inst, upid, pid, inst.block_layer[nz])
+        lb, allowed, term, arcs = _nearest_writes(a, codes, pats, from_zero, lb, deadline,
+                                                  table, order)
         complete = term == "exact"
         # the flow solve cannot be stopped: it starts only if it fits (measured ~7 us/arc)
         flow = seconds_left(deadline) >= FLOW_S_PER_ARC * arcs.src.size
-        total = _flow_term(a, arcs, from_zero, lb) if flow else int(lb.sum())
+        total = _flow_term(a, arcs, from_zero, allowed) if flow else int(allowed.sum())
         complete = complete and flow
     else:
         total, flow = int(lb.sum()), False
@@ -228,7 +238,6 @@ def makespan_bound(inst: Instance, *, time_limit: float | None = 10.0) -> Makesp
     used = int(lb.sum()) // a.slots_per_write_segment
     resource = _resource_term(a, prog, used, compute)
     # distinct patterns of every layer, as indices into ``lb`` (pattern ids are sorted)
-    upid = np.unique(pid)
     layer_nodes = [np.searchsorted(upid, np.unique(pid[inst.block_layer[nz] == i]))
                    for i in range(n_layers)]
     window = _window_term(a, lb, layer_nodes, work, deps, prog, p0)
@@ -355,21 +364,126 @@ def _window_term(arch: Any, lb: NDArray[np.int64], layer_nodes: list[NDArray[np.
     cost += left / b
     value = p0 + float(t0[idx].sum()) + cost
     # floating point: stay below the exact value (integers in ps, at most ~1e13)
-    return max(0, int(np.floor(value * (1.0 - 1e-12))) - 1)
+    greedy = max(0, int(np.floor(value * (1.0 - 1e-12))) - 1)
+    suffix = _suffix_writes(lb, layer_nodes, deps, idx[::-1], slots) / k
+    if not np.any(suffix > 0):
+        return greedy
+    lp = _window_lp(x, b, whole, p0, a_l[idx[::-1]], c_l[idx[::-1]], mand[idx[::-1]], suffix,
+                    float(prog))
+    # the LP's optimum within the solver's tolerance (relative 1e-9 on values that fit
+    # in 1e7 us): a relative margin keeps the value below the exact minimum
+    return max(greedy, int(np.floor(lp * (1.0 - 1e-6))) - 1)
+
+
+def _suffix_writes(lb: NDArray[np.int64], layer_nodes: list[NDArray[np.int64]],
+                   deps: list[list[int]], path: NDArray[np.int64], slots: int
+                   ) -> NDArray[np.float64]:
+    """Per layer ``L_j`` of ``path`` (in order): the least cost of the writes that start
+    at or after its window opens (docs/bounds.md, "Writes after a window opens").
+
+    Every pattern used by ``L_j`` or a layer after it in the DAG is computed on at or
+    after ``t_j``; at most ``slots`` of them are in a slot (or being written) at
+    ``t_j``, so the others each have a write starting at or after ``t_j``: the sum
+    of all but the ``slots`` largest ``lb`` of those patterns.
+    """
+    n_layers = len(deps)
+    after = np.zeros((n_layers, n_layers), dtype=bool)  # after[i, j]: i strictly after j
+    for i in range(n_layers):
+        for d in deps[i]:
+            after[i, d] = True
+            after[i] |= after[d]
+    from_or_after = after | np.eye(n_layers, dtype=bool)
+    # last[l]: the last position j of the path whose layer l is at or after
+    hits = from_or_after[:, path]  # (layers, m)
+    last = np.where(hits.any(axis=1), hits.shape[1] - 1 - np.argmax(hits[:, ::-1], axis=1), -1)
+    # each pattern counts for the positions up to the largest last of its layers
+    until = np.full(lb.size, -1, dtype=np.int64)
+    for layer, nodes in enumerate(layer_nodes):
+        if nodes.size:
+            np.maximum.at(until, nodes, last[layer])
+    order = np.argsort(-lb, kind="stable")
+    lb_desc = lb[order].astype(np.float64)
+    until_desc = until[order]
+    out = np.zeros(path.size, dtype=np.float64)
+    for j in range(path.size):
+        used = until_desc >= j
+        kept = used & (np.cumsum(used) <= slots)  # the ``slots`` largest: preloaded
+        out[j] = float(lb_desc[used].sum() - lb_desc[kept].sum())
+    return out
+
+
+def _window_lp(x: int, b: int, whole: bool, p0: int, a_l: NDArray[np.float64],
+               c_l: NDArray[np.float64], mand: NDArray[np.float64],
+               suffix: NDArray[np.float64], prog: float) -> float:
+    """The layer-window bound with the writes after each window's opening (ps).
+
+    Along the path (in order) window ``j`` holds programming ``q_j >= m_j`` and
+    lasts ``T_j >= a_j``, ``T_j >= q_j / B`` and (``whole``) ``X T_j >= q_j +
+    C_j / o``; the gap after it (and the one before the first window) holds
+    ``g`` and lasts ``G >= g / B`` (the first ``G >= p0``). All programming is
+    at least ``P``, and the programming from window ``j`` on at least
+    ``suffix[j]``. The least ``sum T + sum G`` is a small LP (HiGHS).
+    """
+    from scipy.optimize import linprog
+
+    m = a_l.size
+    scale = 1e-6  # ps -> us: moderate magnitudes for the solver
+    # variables: q (m), T (m), g (m + 1, gap before window 0 first), G (m + 1)
+    nv = 4 * m + 2
+    q, t, g, gg = 0, m, 2 * m, 3 * m + 1
+    c = np.zeros(nv)
+    c[t:t + m] = 1.0
+    c[gg:gg + m + 1] = 1.0
+    rows, rhs = [], []
+    for j in range(m):
+        if whole:
+            r = np.zeros(nv)
+            r[q + j], r[t + j] = 1.0 / x, -1.0
+            rows.append(r)
+            rhs.append(-c_l[j] * scale / x)
+        r = np.zeros(nv)
+        r[q + j], r[t + j] = 1.0 / b, -1.0
+        rows.append(r)
+        rhs.append(0.0)
+    for j in range(m + 1):
+        r = np.zeros(nv)
+        r[g + j], r[gg + j] = 1.0 / b, -1.0
+        rows.append(r)
+        rhs.append(0.0)
+    r = np.zeros(nv)
+    r[q:q + m], r[g:g + m + 1] = -1.0, -1.0
+    rows.append(r)
+    rhs.append(-prog * scale)
+    for j in range(m):
+        r = np.zeros(nv)
+        r[q + j:q + m] = -1.0
+        r[g + j + 1:g + m + 1] = -1.0  # the gaps after windows j, j + 1, ...
+        rows.append(r)
+        rhs.append(-suffix[j] * scale)
+    bounds = ([(mand[j] * scale, None) for j in range(m)]
+              + [(a_l[j] * scale, None) for j in range(m)]
+              + [(0.0, None)] * (m + 1) + [(p0 * scale, None)] + [(0.0, None)] * m)
+    res = linprog(c, A_ub=np.array(rows), b_ub=np.array(rhs), bounds=bounds, method="highs")
+    if res.status != 0:  # cannot happen (always feasible, bounded below); never a guess
+        return 0.0
+    return float(res.fun) / scale
 
 
 def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[np.uint8],
                     from_zero: NDArray[np.int64], weak: NDArray[np.int64], deadline: float,
-                    table: SegmentTable | None = None
-                    ) -> tuple[NDArray[np.int64], str, _Arcs]:
+                    table: SegmentTable | None = None, order: _Order | None = None
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], str, _Arcs]:
     """Cheapest write of every pattern from the erased slot or any other pattern.
 
     Streams all pairs in batches (by segment table look-ups when ``table`` is
     given); patterns not reached before ``deadline`` keep ``weak`` (the valid
-    segment-distance value).
+    segment-distance value). Returns the cheapest write from any source, the
+    cheapest from a source that ``order`` allows (the same without it) and the
+    ``FLOW_ARCS`` cheapest allowed arcs into every pattern.
     """
     n = len(pats) - 1
     best = weak.copy()  # only a floor until the exact minimum replaces it
+    allowed_best = weak.copy()
     done = np.zeros(n, dtype=bool)
     k = min(FLOW_ARCS, n - 1)
     arc_src = np.zeros((n, max(k, 0)), dtype=np.int64)  # the k cheapest sources per target
@@ -379,6 +493,7 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
     batch = _PAIRS << 2 if table is not None else _PAIRS if codes is not None else _PAIRS >> 3
     per = max(1, batch // n)
     src = np.arange(1, n + 1, dtype=np.int64)
+    never = np.iinfo(np.int64).max
     for lo in range(0, n, per):
         if expired(deadline):
             break
@@ -388,24 +503,81 @@ def _nearest_writes(arch: Any, codes: NDArray[np.uint64] | None, pats: NDArray[n
         else:
             c = _costs(arch, codes, pats, np.tile(src, tgt.size), np.repeat(tgt, n))
             c = c.reshape(tgt.size, n)
-        c[np.arange(tgt.size), tgt - 1] = np.iinfo(np.int64).max  # not from itself
+        c[np.arange(tgt.size), tgt - 1] = never  # not from itself
         best[tgt - 1] = np.minimum(from_zero[tgt - 1], c.min(axis=1))
+        if order is not None:
+            c[order.forbidden(tgt - 1)] = never
+            allowed_best[tgt - 1] = np.minimum(from_zero[tgt - 1], c.min(axis=1))
         if k > 0:
             idx = np.argpartition(c, k - 1, axis=1)[:, :k]
-            arc_src[tgt - 1] = idx + 1
-            arc_cost[tgt - 1] = np.take_along_axis(c, idx, axis=1)
+            cost = np.take_along_axis(c, idx, axis=1)
+            # fewer than k allowed sources: the rest become writes from the erased slot
+            # (arcs that exist anyway, so the relaxation keeps every real arc)
+            none = cost == never
+            arc_src[tgt - 1] = np.where(none, 0, idx + 1)
+            arc_cost[tgt - 1] = np.where(none, from_zero[tgt - 1][:, None], cost)
         done[tgt - 1] = True
+    if order is None:
+        allowed_best = best
     arcs = _Arcs(arc_src, arc_cost, done)
-    if done.all():
-        return best, "exact", arcs
-    return best, "mixed" if done.any() else "segment distance", arcs
+    term = "exact" if done.all() else "mixed" if done.any() else "segment distance"
+    return best, allowed_best, term, arcs
+
+
+@dataclass(frozen=True)
+class _Order:
+    """Which writes the layer barrier rules out between patterns used by computes.
+
+    ``layer[v]`` is the one layer using pattern ``v`` (-1: several layers, never
+    ruled out); ``after_row[j, u]``: pattern ``u``'s layer is a strict descendant
+    of layer ``j``, so every compute on ``u`` starts after every compute of ``j``
+    has ended and a slot never holds ``u`` and then a pattern computed on by
+    ``j`` (docs/bounds.md, section 6, "Writes in layer order"). Row ``-1``
+    (targets used by several layers) rules nothing out.
+    """
+
+    layer: NDArray[np.int64]
+    after_row: NDArray[np.bool_]
+
+    def forbidden(self, targets: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """(len(targets), n): writes into ``targets`` from each source that are ruled out."""
+        out: NDArray[np.bool_] = self.after_row[self.layer[targets]]
+        return out
+
+
+def _layer_order(inst: Instance, upid: NDArray[np.integer[Any]], pid: NDArray[np.integer[Any]],
+                 block_layer: NDArray[np.integer[Any]]) -> _Order | None:
+    """The :class:`_Order` of the distinct patterns ``upid`` (``pid``/``block_layer``:
+    pattern and layer of every non-zero block), or ``None`` where it rules nothing out
+    or the latency model is not subadditive (the shortcut argument needs it)."""
+    deps = inst.network.dependencies()
+    n_layers = len(deps)
+    if not subadditive(inst.arch) or n_layers < 2:
+        return None
+    after = np.zeros((n_layers, n_layers), dtype=bool)
+    for i in range(n_layers):  # layers are in topological order
+        for d in deps[i]:
+            after[i, d] = True
+            after[i] |= after[d]
+    if not after.any():
+        return None
+    node = np.searchsorted(upid, pid)
+    lo = np.full(upid.size, n_layers, dtype=np.int64)
+    hi = np.full(upid.size, -1, dtype=np.int64)
+    np.minimum.at(lo, node, block_layer)
+    np.maximum.at(hi, node, block_layer)
+    layer = np.where(lo == hi, lo, -1)
+    single = layer >= 0
+    after_row = np.zeros((n_layers + 1, upid.size), dtype=bool)
+    after_row[:-1, single] = after[layer[single]].T  # row j: sources after layer j
+    return _Order(layer, after_row)
 
 
 @dataclass
 class _Arcs:
     """The cheapest incoming writes of the patterns the exact pass reached."""
 
-    src: NDArray[np.int64]  # (n, k) source node (1..n) of each kept arc
+    src: NDArray[np.int64]  # (n, k) source node of each kept arc (0: the erased slot)
     cost: NDArray[np.int64]  # (n, k) its latency
     done: NDArray[np.bool_]  # targets whose k cheapest arcs are known
 
