@@ -226,15 +226,21 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
                 st.cut_short = st.cut_short or not ib.complete
 
     def timeline(m: Mapping) -> Schedule:
-        """The list schedule; ``balanced`` also tries prefetch into idle crossbar time
-        (where it applies) and keeps the shorter."""
-        plain = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method)
-        if method != "balanced" or not (inst.arch.block_whole_crossbar and overlap) \
-                or len(m) > PREFETCH_OPS_LIMIT:
-            return plain
-        pre = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method,
-                            prefetch=True)
-        return pre if pre.makespan_ps() < plain.makespan_ps() else plain
+        """The list schedule; up to :data:`PREFETCH_OPS_LIMIT` loads (where one schedule
+        is cheap) also by position, and for ``balanced`` with prefetch into idle
+        crossbar time (where it applies); the shortest is kept (docs/model.md)."""
+        best = list_schedule(inst, m, granularity=granularity, overlap=overlap, method=method)
+        if len(m) > PREFETCH_OPS_LIMIT:
+            return best
+        variants: list[dict[str, Any]] = [{"priority": "position"}]
+        if method == "balanced" and inst.arch.block_whole_crossbar and overlap:
+            variants.append({"priority": "position", "prefetch": True})
+        for kw in variants:
+            other = list_schedule(inst, m, granularity=granularity, overlap=overlap,
+                                  method=method, **kw)
+            if other.makespan_ps() < best.makespan_ps():
+                best = other
+        return best
 
     # map (and, for critical_path, improve): the method's own time share
     info["aims_at"] = aims

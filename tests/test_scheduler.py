@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pimopt import Instance, Layer, Mapping, Network, verify
+from pimopt.errors import InputError
 from pimopt.methods.baselines import naive_mapping
 from pimopt.scheduling.list_scheduler import list_schedule
 from tests.conftest import random_network, small_arch
@@ -39,13 +40,14 @@ def instances(draw: st.DrawFn) -> Instance:
 
 @settings(max_examples=80, deadline=None)
 @given(inst=instances(), granularity=st.sampled_from(["slot", "crossbar"]),
-       overlap=st.booleans(), prefetch=st.booleans())
+       overlap=st.booleans(), prefetch=st.booleans(),
+       priority=st.sampled_from(["layer", "position"]))
 def test_list_schedules_always_verify(inst: Instance, granularity: str, overlap: bool,
-                                      prefetch: bool) -> None:
+                                      prefetch: bool, priority: str) -> None:
     if inst.n_nonzero == 0:
         return
     sched = list_schedule(inst, naive_mapping(inst), granularity=granularity, overlap=overlap,
-                          prefetch=prefetch)
+                          prefetch=prefetch, priority=priority)
     report = verify(inst, sched, functional_samples=None)
     assert report.ok, report.first()
     assert report.metrics["makespan_ns"] * 1000 == sched.makespan_ps()
@@ -126,3 +128,32 @@ def test_prefetch_fills_idle_crossbar_time_and_stays_valid() -> None:
     assert verify(inst, pre).ok
     assert pre.makespan_ps() < plain.makespan_ps()
 
+
+
+def test_layer_priority_writes_every_slots_first_load_of_a_layer_first() -> None:
+    """Slot 0 enters layer b at position 1 (it held a's block), slots 1-3 at 0. By
+    position, slot 0's write waits for the crossbar's computes of slots 1-3 and its
+    compute runs alone afterwards; by rank all four are written, then computed at once."""
+    rng = np.random.default_rng(0)
+    wa = rng.integers(1, 8, size=(4, 1))
+    wb = rng.integers(1, 8, size=(4, 4))
+    net = Network("enter", (Layer("a", wa, n_inputs=3), Layer("b", wb, n_inputs=20)),
+                  weight_bits=4)
+    inst = Instance(small_arch(crossbars=1, ous_per_crossbar=4), net)
+    assert inst.n_nonzero == 5
+    m = Mapping(block=np.arange(5), crossbar=np.zeros(5, np.int64),
+                slot=np.array([0, 0, 1, 2, 3]), position=np.array([0, 1, 0, 0, 0]))
+    by_rank = list_schedule(inst, m, priority="layer")
+    by_position = list_schedule(inst, m, priority="position")
+    for sched in (by_rank, by_position):
+        assert verify(inst, sched).ok
+    compute_b = 20 * inst.arch.compute_ps(1)
+    # the same four serial writes either way; by position one more round of b's compute
+    assert by_position.makespan_ps() - by_rank.makespan_ps() == compute_b
+    assert by_rank.meta["scheduler"]["priority"] == "layer"
+
+
+def test_bad_priority() -> None:
+    inst = Instance(small_arch(), random_network(0))
+    with pytest.raises(InputError, match="priority"):
+        list_schedule(inst, naive_mapping(inst), priority="random")
