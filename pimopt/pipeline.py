@@ -16,8 +16,16 @@ from dataclasses import replace
 from typing import Any
 
 from pimopt import interrupt
-from pimopt.bounds.cache import InstanceBound, cached_makespan_bound, instance_bound, mapping_bound
-from pimopt.bounds.makespan import MakespanBound, with_proven_programming
+from pimopt.bounds import background
+from pimopt.bounds.cache import (
+    InstanceBound,
+    cached_makespan_bound,
+    complete_makespan_bound,
+    instance_bound,
+    mapping_bound,
+    remember_makespan_bound,
+)
+from pimopt.bounds.makespan import MakespanBound, full_bound_seconds, with_proven_programming
 from pimopt.errors import InputError, Refused, VerificationError
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
@@ -35,9 +43,11 @@ from pimopt.scheduling.balance import balance_rounds
 from pimopt.scheduling.list_scheduler import PREFETCH_OPS_LIMIT, list_schedule
 from pimopt.stages import check_claims, map_stage, retime_stage
 from pimopt.stop import (
+    BACKGROUND_BOUND_SHARE,
     BOUND_CAP_S,
     BOUND_SHARE,
     CANDIDATES_PER_BLOCK_S,
+    FOREGROUND_BOUND_SHARE,
     LAYOUT_CAP_S,
     LAYOUT_SHARE,
     MAKESPAN_MAP_PER_BLOCK_S,
@@ -208,15 +218,29 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
     # mapping objectives the layered assignment bound (it assumes shared loads: reuse)
     mb: MakespanBound | None = None
     ib: InstanceBound | None = None
+    bg: background.BackgroundBound | None = None
     if bound:
         with clock.stage("bound", clock.share(BOUND_SHARE, BOUND_CAP_S), stages) as st:
             mapping_objective = objective != "makespan" and reuse
             t_b = time.perf_counter()
             bound_source: dict[str, str] = {}
             info["bound_source"] = bound_source  # a cached bound may be tighter than a new one
-            mb = cached_makespan_bound(inst, st.budget / 2 if mapping_objective else st.budget,
-                                       bound_source)
+            # a bound the stage would cut runs beside the method on a spare core, for
+            # nearly the whole limit; here only a quick one (the search's and the joint
+            # model's floor), and the larger of the two is kept
+            busy = workers if (method in EXACT_MODELS or method == "lns"
+                               or scheduler != "list") else 1
+            here = st.budget / 2 if mapping_objective else st.budget
+            if (objective == "makespan" and complete_makespan_bound(inst) is None
+                    and full_bound_seconds(inst) > here and background.available(busy)
+                    and BACKGROUND_BOUND_SHARE * clock.left() >= background.MIN_SECONDS):
+                bg = background.BackgroundBound(inst, BACKGROUND_BOUND_SHARE * clock.left())
+                here = min(here, FOREGROUND_BOUND_SHARE * clock.limit)
+                info["bound_background"] = {"time_limit_s": round(bg.time_limit, 3)}
+            mb = cached_makespan_bound(inst, here, bound_source)
             st.note = f"makespan bound {mb.programming_term} programming term"
+            if bg is not None:
+                st.note += " (quick; the full one runs in a second process)"
             st.cut_short = not mb.complete
             if mapping_objective:
                 left = seconds_left(t_b + st.budget)
@@ -312,7 +336,24 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
             claimed = None  # extra loads or a new mapping: the method's cost no longer applies
             status = "feasible"
 
-    if mb is not None and not mb.complete and objective == "makespan" \
+    if bg is not None and mb is not None:
+        # the background bound: it was given less than the time left then, so waiting for
+        # it keeps the limit (the reserve for schedule, verify and files is kept back)
+        with clock.stage("bound (background)", clock.left(), stages) as st:
+            more = bg.result(wait=clock.left())
+            if more is None:
+                info["bound_background"]["error"] = bg.error
+                st.note = f"no background bound ({bg.error})"
+            else:
+                remember_makespan_bound(inst, more)
+                info["bound_background"].update(value_ps=more.value_ps,
+                                                complete=more.complete,
+                                                seconds=round(more.seconds, 3))
+                st.note = f"makespan bound {more.programming_term} programming term"
+                if more.value_ps > mb.value_ps:
+                    mb = more
+            st.cut_short = not mb.complete
+    elif mb is not None and not mb.complete and objective == "makespan" \
             and clock.left() > 2 * mb.seconds + 0.5:
         # the bound stage was cut short but the method left time: the bound gets it (a new
         # bound on more time; the larger of the two is kept, both are valid)

@@ -43,6 +43,10 @@ MAP_OVERHEAD_PER_BLOCK_S = 4e-6  # items and mapping around the chain methods
 LAYOUT_SHARE, LAYOUT_CAP_S = 0.15, 60.0  # the layout stage: share of the limit, cap
 BOUND_SHARE, BOUND_CAP_S = 0.3, 20.0  # the bound stage: share of the limit, cap
 REBOUND_SHARE = 0.6  # of the time left, for a cut bound recomputed after the method
+# a bound the stage would cut runs in a second process (bounds/background.py) with this
+# share of the time left (its last step, the flow solve, starts only if it fits), and
+# the stage computes a quick one with this share of the limit
+BACKGROUND_BOUND_SHARE, FOREGROUND_BOUND_SHARE = 0.9, 0.05
 WARM_SHARE = 0.25  # an exact method's warm start, out of the method's own time
 # building an exact model and its first solver call, per arc (measured on 2 cores, 12k-95k
 # arcs at a 0.05 s solver limit: CP-SAT 29-50 us, HiGHS 67-82 us, CBC 72-109 us): a model

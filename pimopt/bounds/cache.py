@@ -184,6 +184,14 @@ def mapping_bound(inst: Instance, objective: str, method_bound: float | None,
 
 
 _MAKESPAN_BOUNDS: dict[str, MakespanBound] = {}
+# bounds cached before the layer order and the writes after a window opens ("-5"), the
+# layer-window and tail terms ("-4"), the agreement search ("-3") and the flow term
+# ("-2") are weaker, some marked complete
+_MAKESPAN_NAME = "makespan-bound-5"
+
+
+def _makespan_from_record(rec: dict[str, Any]) -> MakespanBound:
+    return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
 
 
 def cached_makespan_bound(inst: Instance, time_limit: float,
@@ -194,15 +202,34 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
     "computed"; a computed bound smaller than the cached one leaves the cached)."""
     if source is None:
         source = {}
-
-    def from_record(rec: dict[str, Any]) -> MakespanBound:
-        return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
-
     bound, source["makespan"] = _cached_bound(
-        # bounds cached before the layer order and the writes after a window opens
-        # ("-5"), the layer-window and tail terms ("-4"), the agreement search ("-3")
-        # and the flow term ("-2") are weaker, some marked complete
-        "makespan-bound-5", inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
-        time_limit, lambda: makespan_bound(inst, time_limit=time_limit), from_record,
-        MakespanBound.to_dict, lambda b: b.value_ps)
+        _MAKESPAN_NAME, inst.content_hash(), _MAKESPAN_BOUNDS, inst.content_hash(),
+        time_limit, lambda: makespan_bound(inst, time_limit=time_limit),
+        _makespan_from_record, MakespanBound.to_dict, lambda b: b.value_ps)
     return bound
+
+
+def complete_makespan_bound(inst: Instance) -> MakespanBound | None:
+    """The cached makespan bound of ``inst`` if it is complete (nothing cut), else ``None``."""
+    key = inst.content_hash()
+    old = _MAKESPAN_BOUNDS.get(key)
+    if old is None:
+        rec = cache.load(_MAKESPAN_NAME, key)
+        if rec is not None:
+            old = _MAKESPAN_BOUNDS[key] = _makespan_from_record(rec)
+    return old if old is not None and old.complete else None
+
+
+def remember_makespan_bound(inst: Instance, mb: MakespanBound) -> None:
+    """Cache ``mb`` (computed elsewhere, e.g. in a background process) unless the
+    cache holds a larger bound of ``inst`` already."""
+    key = inst.content_hash()
+    old = _MAKESPAN_BOUNDS.get(key)
+    if old is None:
+        rec = cache.load(_MAKESPAN_NAME, key)
+        old = None if rec is None else _makespan_from_record(rec)
+    if old is not None and (old.value_ps > mb.value_ps
+                            or (old.value_ps == mb.value_ps and old.complete)):
+        return
+    _MAKESPAN_BOUNDS[key] = mb
+    cache.store(_MAKESPAN_NAME, key, mb.to_dict())

@@ -83,6 +83,17 @@ FLOW_ARCS = 16  # cheapest incoming writes per pattern kept for the flow term
 FLOW_S_PER_ARC = 3e-5  # conservative: the flow term starts only if this much time is left
 
 
+def full_bound_seconds(inst: Instance) -> float:
+    """Rough seconds :func:`makespan_bound` needs to complete on ``inst`` (its all-pairs
+    pass at the conservative table rate, and the flow term); ``inf`` where only the
+    agreement search can run (it is complete only where it settles every pattern)."""
+    n = int(inst.n_distinct_nonzero)
+    pairs = n * (n + 1)
+    if pairs > TABLE_PAIR_LIMIT:
+        return float("inf")
+    return pairs / TABLE_PAIRS_PER_S + FLOW_S_PER_ARC * FLOW_ARCS * n
+
+
 @dataclass(frozen=True)
 class MakespanBound:
     """The makespan bound and its terms (all times in ps).
