@@ -262,7 +262,7 @@ class Network:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"network file {json_path}: 'format' must be {FORMAT!r}")
         validate(meta, "network", f"network file {json_path}")
-        npz_path = json_path.parent / str(meta.get("weights_file", json_path.stem + ".npz"))
+        npz_path = _weights_path(json_path, meta.get("weights_file", json_path.stem + ".npz"))
         layers_meta = meta.get("layers")
         if not isinstance(layers_meta, list):
             raise InputError(f"network file {json_path}: 'layers' must be a list")
@@ -299,3 +299,15 @@ class Network:
                              f"{stored[:12]}..., computed {net.content_hash()[:12]}...): "
                              "the files were modified or do not belong together")
         return net
+
+
+def _weights_path(json_path: Path, name: object) -> Path:
+    """The weights file a network JSON names: inside the JSON's folder (symlinks
+    resolved), never an absolute path or one that climbs out of it."""
+    base = json_path.resolve().parent
+    text = str(name)
+    target = (base / text).resolve()
+    if not text or Path(text).is_absolute() or not target.is_relative_to(base):
+        raise InputError(f"network file {json_path}: 'weights_file' = {text!r} is invalid: "
+                         f"a file name inside the network file's folder {base}")
+    return target

@@ -118,11 +118,13 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
 
     p = Path(path)
     try:
-        model = onnx.load(str(p))
+        # external data only after its paths are checked (_load_external_data)
+        model = onnx.load(str(p), load_external_data=False)
     except FileNotFoundError:
         raise InputError(f"ONNX file {p} does not exist") from None
     except Exception as exc:  # protobuf raises several types for a corrupt file
         raise InputError(f"{p} is not a valid ONNX model: {type(exc).__name__}: {exc}") from None
+    _load_external_data(model, p)
     try:
         onnx.checker.check_model(model)
     except Exception as exc:
@@ -602,3 +604,29 @@ def _fold_bn(bn: Any, w: NDArray[np.float64], consts: dict[str, NDArray[Any]], k
         raise InputError(f"layer {lname}: BatchNormalization has {scale.size} channels, the "
                          f"layer has {w.shape[1]} outputs")
     return w * scale[None, :]
+
+
+def _load_external_data(model: Any, path: Path) -> None:
+    """Load the tensors a model stores outside its file, each only from a file inside
+    the model's folder (symlinks resolved): an absolute location, one that climbs
+    out with ``..`` or a link that points out is refused, whatever onnx allows."""
+    from onnx import external_data_helper as edh
+
+    base = path.resolve().parent
+    tensors = [t for t in edh._get_all_tensors(model) if edh.uses_external_data(t)]
+    for t in tensors:
+        location = next((e.value for e in t.external_data if e.key == "location"), "")
+        target = (base / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(base):
+            raise InputError(f"{path}: tensor {t.name!r} has external data at {location!r}, "
+                             f"outside the model's folder {base} (only files inside it are "
+                             "read)")
+        if not target.is_file():
+            raise InputError(f"{path}: tensor {t.name!r} has external data at {location!r}, "
+                             "which does not exist")
+    if tensors:
+        try:
+            edh.load_external_data_for_model(model, str(base))
+        except Exception as exc:
+            raise InputError(f"{path}: its external data cannot be read: "
+                             f"{type(exc).__name__}: {exc}") from None

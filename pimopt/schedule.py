@@ -81,8 +81,36 @@ def _layout(head: dict[str, Any], source: str) -> Layout | None:
     return None if data is None else Layout.from_json(data, f"{source}: layout")
 
 
-def _i64(a: object) -> NDArray[np.int64]:
-    return np.asarray(a, dtype=np.int64).reshape(-1)
+_I64_MAX = np.iinfo(np.int64).max
+
+
+def _integers(name: str, a: object, hi: int = _I64_MAX) -> NDArray[Any]:
+    """``a`` as a flat array of integers in ``[-2**63, hi]``, never rounded or wrapped:
+    a float that is not a whole number, a bool, a non-number or a value above ``hi``
+    is an :class:`InputError` naming the field."""
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"Schedule.{name} must be an array of integers: {exc}") from None
+    if arr.dtype.kind == "f":
+        ok = np.isfinite(arr) & (arr == np.round(arr))
+        if not ok.all():
+            bad = arr.reshape(-1)[np.flatnonzero(~ok.reshape(-1))[0]]
+            raise InputError(f"Schedule.{name} must hold integers, got {bad!r}")
+        if arr.size and (arr.max() > hi or arr.min() < -2.0 ** 63):
+            raise InputError(f"Schedule.{name} must hold integers up to {hi}, got "
+                             f"{arr.max()!r}")
+        return arr.astype(np.int64).reshape(-1)
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "O" and arr.size == 0):
+        raise InputError(f"Schedule.{name} must be an array of integers, got dtype "
+                         f"{arr.dtype}")
+    if arr.size and int(arr.max()) > hi:  # uint64 above int64, or levels above a byte
+        raise InputError(f"Schedule.{name} must hold integers up to {hi}, got {int(arr.max())}")
+    return arr.reshape(-1)
+
+
+def _i64(name: str, a: object) -> NDArray[np.int64]:
+    return _integers(name, a).astype(np.int64)
 
 
 @dataclass(eq=False)
@@ -129,8 +157,13 @@ class Schedule:
 
     def __post_init__(self) -> None:
         for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS:
-            setattr(self, f, _i64(getattr(self, f)))
-        lv = np.asarray(self.write_levels, dtype=np.uint8)
+            setattr(self, f, _i64(f, getattr(self, f)))
+        raw = np.asarray(self.write_levels)
+        flat = _integers("write_levels", raw, hi=255)  # cell levels: never wrapped to uint8
+        if flat.size and int(flat.min()) < 0:
+            raise InputError(f"Schedule.write_levels must hold levels 0..255, got "
+                             f"{int(flat.min())}")
+        lv: NDArray[np.uint8] = flat.astype(np.uint8).reshape(raw.shape)
         if lv.ndim != 3 or lv.shape[0] != self.write_op.size:
             raise InputError(f"Schedule.write_levels must have shape (writes, ou_rows, ou_cols) "
                              f"with {self.write_op.size} writes, got {lv.shape}")

@@ -135,13 +135,14 @@ def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 
     seed
         Seed of the input values and sampled vectors.
     max_messages
-        Violations kept per check.
+        Violations kept per check (at least 1: the verdict never depends on it).
 
     Returns
     -------
     Report
         Violations (empty if correct) and the recomputed metrics.
     """
+    _check_arguments(inst, sched, seed, max_messages)
     check_samples(functional_samples)
     layout = sched.layout
     if layout is not None:
@@ -161,6 +162,20 @@ def verify(inst: Instance, sched: Schedule, *, functional_samples: int | None = 
     v.check_function(functional_samples, seed)
     v.compute_metrics()
     return v.report
+
+
+def _check_arguments(inst: object, sched: object, seed: object, max_messages: object) -> None:
+    """:func:`verify`'s arguments, each named with what is allowed when wrong."""
+    if not isinstance(inst, Instance):
+        raise InputError(f"verify: inst must be an Instance, got {type(inst).__name__}")
+    if not isinstance(sched, Schedule):
+        raise InputError(f"verify: sched must be a Schedule, got {type(sched).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"verify: seed = {seed!r} is invalid: a non-negative integer")
+    if isinstance(max_messages, bool) or not isinstance(max_messages, (int, np.integer)) \
+            or max_messages < 1:
+        raise InputError(f"verify: max_messages = {max_messages!r} is invalid: a positive "
+                         "integer (violations kept per check; every violation still counts)")
 
 
 def _union_length(start: NDArray[np.int64], end: NDArray[np.int64]) -> tuple[int, list[

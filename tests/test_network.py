@@ -96,3 +96,25 @@ def test_validation_messages() -> None:
         Network(name="n", layers=(Layer("a", w),), encoding="twos")
     with pytest.raises(InputError, match="shape"):
         Layer("a", np.ones(3, dtype=int))
+
+
+@pytest.mark.parametrize("how", ["climb", "absolute", "symlink out"])
+def test_weights_file_outside_the_networks_folder_is_refused(tmp_path: Path, how: str) -> None:
+    """A network JSON names its weights file inside its own folder: an absolute path,
+    ``..`` or a symlink that points out is refused, naming the field."""
+    net = Network("n", (Layer("a", np.array([[1, -2], [3, 0]])),), weight_bits=4)
+    folder = tmp_path / "net"
+    folder.mkdir()
+    net.save(folder / "n.json")
+    outside = tmp_path / "w.npz"
+    (folder / "n.npz").rename(outside)
+    meta = json.loads((folder / "n.json").read_text())
+    if how == "climb":
+        meta["weights_file"] = "../w.npz"
+    elif how == "absolute":
+        meta["weights_file"] = str(outside)
+    else:
+        (folder / "n.npz").symlink_to(outside)
+    (folder / "n.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="weights_file"):
+        Network.load(folder / "n.json")

@@ -418,3 +418,50 @@ def test_shape_inference_stop_names_the_operator(tmp_path: Path) -> None:
     onnx.save(model, str(path))
     with pytest.raises(InputError, match=r"layer fc: .* stops at Mystery 'odd'"):
         import_onnx(path)
+
+
+def _external_model(folder: Path) -> tuple[Path, np.ndarray]:
+    """A Gemm whose weights are stored as external data next to the model."""
+    w = RNG.normal(size=(40, 8)).astype(np.float32)
+    path = save(folder, [helper.make_node("Gemm", ["x", "w"], ["y"])], [1, 40], {"w": w},
+                name="ext")
+    model = onnx.load(str(path))
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.bin", size_threshold=0)
+    return path, w
+
+
+def _relocate(path: Path, location: str) -> None:
+    model = onnx.load(str(path), load_external_data=False)
+    for t in model.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = location
+    onnx.save(model, str(path))
+
+
+def test_external_data_inside_the_folder_imports(tmp_path: Path) -> None:
+    path, w = _external_model(tmp_path)
+    net = import_onnx(path)
+    check_weights(net.layers[0].weights, w)
+
+
+@pytest.mark.parametrize("how", ["climb", "absolute", "symlink out", "missing"])
+def test_external_data_outside_the_models_folder_is_refused(tmp_path: Path, how: str) -> None:
+    """onnx 1.15.0 read external data through a symlink to /etc/passwd; pimopt reads
+    only files inside the model's folder, symlinks resolved, whatever onnx allows."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    path, _ = _external_model(model_dir)
+    outside = tmp_path / "secret.bin"
+    (model_dir / "ext.bin").rename(outside)
+    if how == "climb":
+        _relocate(path, "../secret.bin")
+    elif how == "absolute":
+        _relocate(path, str(outside))
+    elif how == "symlink out":
+        (model_dir / "ext.bin").symlink_to(outside)
+    else:
+        _relocate(path, "nothing.bin")
+    with pytest.raises(InputError, match="external data"):
+        import_onnx(path)

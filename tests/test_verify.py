@@ -190,3 +190,87 @@ def test_compute_during_programming_is_caught_behind_a_zero_length_operation(
     bad.write_levels = np.concatenate([bad.write_levels, s.write_levels[w:w + 1]])
     assert q_end > t
     assert has(checks(inst, bad), "resources", "writes its crossbar")
+
+
+@pytest.mark.parametrize("max_messages", [0, -1, True, 1.5, "3"])
+def test_message_cap_never_changes_the_verdict(case: tuple[Instance, Schedule],
+                                               max_messages: object) -> None:
+    """A cap below one once made every schedule pass: it is refused, and a cap of one
+    still fails a broken schedule."""
+    from pimopt.errors import InputError
+
+    inst, s = case
+    bad = s.copy()
+    bad.prog_end[0] -= 1000
+    with pytest.raises(InputError, match="max_messages"):
+        verify(inst, bad, max_messages=max_messages)  # type: ignore[arg-type]
+    rep = verify(inst, bad, max_messages=1)
+    assert not rep.ok and all(n <= 1 for n in
+                              [sum(v.check == c for v in rep.violations)
+                               for c in {v.check for v in rep.violations}])
+
+
+@pytest.mark.parametrize("args", [
+    {"inst": None}, {"sched": None}, {"seed": -1}, {"seed": "x"}, {"seed": True}])
+def test_verify_names_a_bad_argument(case: tuple[Instance, Schedule],
+                                     args: dict[str, object]) -> None:
+    from pimopt.errors import InputError
+
+    inst, s = case
+    kw: dict[str, object] = {"inst": inst, "sched": s, "seed": 0, **args}
+    name = next(iter(args))
+    with pytest.raises(InputError, match=name):
+        verify(kw["inst"], kw["sched"], seed=kw["seed"])  # type: ignore[arg-type]
+
+
+def test_levels_above_a_byte_are_refused_not_wrapped(
+        case: tuple[Instance, Schedule], tmp_path: Path) -> None:
+    """uint16 levels 256-259 on 2-bit cells were cast to 0-3 on load and verified."""
+    from pimopt.errors import InputError
+
+    inst, s = case
+    wide = s.write_levels.astype(np.uint16) + 256
+    kw = {f: getattr(s, f) for f in s.__dataclass_fields__ if isinstance(getattr(s, f),
+                                                                       np.ndarray)}
+    with pytest.raises(InputError, match="write_levels"):
+        Schedule(**{**kw, "write_levels": wide})
+    with pytest.raises(InputError, match="write_levels"):
+        Schedule(**{**kw, "write_levels": s.write_levels.astype(np.int16) - 1})
+    path = tmp_path / "s.npz"
+    s.save(path)
+    arrays = dict(np.load(path, allow_pickle=False))
+    arrays["write_levels"] = wide
+    np.savez(path, **arrays)
+    with pytest.raises(InputError, match="write_levels"):
+        Schedule.load(path)
+    # levels that fit a byte but not the cells: the verifier's format check names them
+    arrays["write_levels"] = (s.write_levels.astype(np.uint16) + 4).astype(np.uint8)
+    np.savez(path, **arrays)
+    rep = verify(inst, Schedule.load(path))
+    assert not rep.ok and rep.violations[0].check == "format"
+
+
+@pytest.mark.parametrize("field, value, ok", [
+    ("prog_start", 0.5, False), ("comp_end", float("nan"), False),
+    ("prog_end", np.uint64(2**63), False), ("comp_start", True, False),
+    ("prog_start", 0.0, True)])
+def test_times_are_integers_never_truncated(case: tuple[Instance, Schedule], field: str,
+                                            value: object, ok: bool) -> None:
+    from pimopt.errors import InputError
+
+    _, s = case
+    kw = {f: getattr(s, f) for f in s.__dataclass_fields__ if isinstance(getattr(s, f),
+                                                                       np.ndarray)}
+    arr = getattr(s, field)
+    if isinstance(value, np.unsignedinteger):
+        new = arr.astype(np.uint64)
+    elif isinstance(value, bool):
+        new = arr.astype(bool)
+    else:
+        new = arr.astype(np.float64)
+    new[0] = value
+    if ok:
+        assert Schedule(**{**kw, field: new}).prog_start[0] == 0
+    else:
+        with pytest.raises(InputError, match=field):
+            Schedule(**{**kw, field: new})
