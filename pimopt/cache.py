@@ -5,11 +5,15 @@ instance (network and architecture) and on the code that computes them, so
 ``pimopt bench``, ``pimopt sweep`` and the benchmark scripts, which start one
 process per run, compute each once. The directory is ``$PIMOPT_CACHE_DIR``
 (``off`` disables the cache), else ``~/.cache/pimopt``. Entries are small JSON
-files written atomically; a missing, unreadable or foreign entry is a miss.
+files written atomically, each with a checksum of its kind, key and content; a
+missing, unreadable, foreign or altered entry is a miss. The reader of a record
+also checks its values (:mod:`pimopt.bounds.cache`): a cache can only save time,
+never change an answer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +24,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "PIMOPT_CACHE_DIR"
-FORMAT = 3  # bump whenever the computation of a cached bound changes
+FORMAT = 4  # bump whenever the computation of a cached bound or the entry format changes
+
+
+def _checksum(kind: str, key: str, record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    text = json.dumps({"kind": kind, "key": key, "record": body}, sort_keys=True,
+                      allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def cache_dir() -> Path | None:
@@ -48,7 +59,10 @@ def load(kind: str, key: str) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or record.get("key") != key:
         return None
-    return record
+    if record.get("checksum") != _checksum(kind, key, record):
+        log.warning("ignoring cache entry %s: its checksum does not match its content", path)
+        return None
+    return {k: v for k, v in record.items() if k != "checksum"}
 
 
 def store(kind: str, key: str, record: dict[str, Any]) -> None:
@@ -61,7 +75,8 @@ def store(kind: str, key: str, record: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
-            json.dump({**record, "key": key}, f)
+            entry = {**record, "key": key}
+            json.dump({**entry, "checksum": _checksum(kind, key, entry)}, f)
         os.replace(tmp, path)
     except OSError as exc:
         log.debug("could not write cache entry %s: %s", path, exc)

@@ -118,3 +118,77 @@ def test_segment_distances_are_the_exact_nearest_distance(seed: int) -> None:
     assert (dist == differ.min(axis=1)).all()
     cut, done = segment_distances(arch, pats, deadline=time.perf_counter() - 1)
     assert not done and (cut == 1).all()
+
+
+def _entry(tmp_path: Path) -> Path:
+    (path,) = [p for p in tmp_path.rglob("*.json") if "makespan-bound" in str(p.parent)]
+    return path
+
+
+@pytest.mark.parametrize("edit", ["nan", "negative", "string", "extra key", "missing key",
+                                  "value not the largest term", "hand edit"])
+def test_a_bad_cache_entry_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     edit: str) -> None:
+    """NaN, negative, a string or an extra key once gave a NaN or negative bound or a
+    TypeError; an entry edited by hand kept its value. Each is now a miss."""
+    import json
+
+    from pimopt import cache
+
+    monkeypatch.setenv("PIMOPT_CACHE_DIR", str(tmp_path))
+    inst = Instance(small_arch(), random_network(5, sparsity=0.2))
+    _MAKESPAN_BOUNDS.clear()
+    mb = cached_makespan_bound(inst, 10.0)
+    path = _entry(tmp_path)
+    rec = json.loads(path.read_text())
+    rec.pop("checksum")
+    key = rec.pop("key")
+    if edit == "nan":
+        rec["path_ps"] = float("nan")
+    elif edit == "negative":
+        rec["value_ps"] = rec["resource_ps"] = -5
+    elif edit == "string":
+        rec["seconds"] = "fast"
+    elif edit == "extra key":
+        rec["bonus"] = 1
+    elif edit == "missing key":
+        rec.pop("flow")
+    elif edit == "value not the largest term":
+        rec["value_ps"] += 1000
+    if edit == "hand edit":  # the old checksum no longer matches
+        stored = json.loads(path.read_text())
+        stored["value_ps"] = stored["path_ps"] = stored["value_ps"] + 1000
+        path.write_text(json.dumps(stored))
+    else:  # a well-formed entry (valid checksum) with a bad value
+        cache.store("makespan-bound-5", key, rec)
+    _MAKESPAN_BOUNDS.clear()
+    src: dict[str, str] = {}
+    again = cached_makespan_bound(inst, 10.0, src)
+    assert src["makespan"] == "computed" and again.value_ps == mb.value_ps
+
+
+def test_a_plausible_wrong_cached_bound_never_proves_optimality(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached makespan bound equal to a found makespan (self-consistent, checksum
+    valid) once made solve report 'optimal' with gap 0; a cached bound above it made
+    it fail. The bound is recomputed whenever a cached one meets the objective."""
+    from dataclasses import replace
+
+    from pimopt import cache, solve
+    from pimopt.bounds.makespan import makespan_bound
+
+    monkeypatch.setenv("PIMOPT_CACHE_DIR", str(tmp_path))
+    inst = Instance(small_arch(crossbars=1), random_network(7, n_layers=3, max_inputs=3))
+    _MAKESPAN_BOUNDS.clear()
+    true = makespan_bound(inst, time_limit=None)
+    res = solve(inst, "naive", objective="makespan", time_limit=5)
+    found = res.schedule.makespan_ps()
+    assert found > true.value_ps  # naive is not optimal here
+    for lie in (found, found + 10_000):
+        fake = replace(true, value_ps=lie, path_ps=lie, complete=True)
+        cache.store("makespan-bound-5", inst.content_hash(), fake.to_dict())
+        _MAKESPAN_BOUNDS.clear()
+        again = solve(inst, "naive", objective="makespan", time_limit=5)
+        assert again.status.value != "optimal" and again.report.ok
+        assert again.bound == true.value_ps / 1000.0 and again.gap and again.gap > 0
+        assert "checked" in again.info["bound_source"]

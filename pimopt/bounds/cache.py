@@ -4,7 +4,9 @@ memory and on disk (:mod:`pimopt.cache`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,11 +75,16 @@ def instance_bound(inst: Instance, metric: str, time_limit: float | None = None,
     bound, source["instance"] = _cached_bound(
         f"instance-bound-{metric}", key, _BOUND_CACHE, (key, metric), time_limit,
         lambda: _computed_instance_bound(inst, metric, time_limit),
-        lambda rec: InstanceBound(float(rec["value"]), bool(rec["complete"]),
-                                  float(rec["seconds"])),
+        _instance_from_record,
         lambda b: {"value": b.value, "complete": b.complete, "seconds": b.seconds},
         lambda b: b.value)
     return bound
+
+
+def fresh_instance_bound(inst: Instance, metric: str, time_limit: float | None
+                         ) -> InstanceBound:
+    """:func:`instance_bound` computed now, without the cache (and not stored)."""
+    return _computed_instance_bound(inst, metric, time_limit)
 
 
 def _computed_instance_bound(inst: Instance, metric: str,
@@ -92,9 +99,25 @@ def _computed_instance_bound(inst: Instance, metric: str,
 BoundT = TypeVar("BoundT", InstanceBound, MakespanBound)
 
 
+def _finite(x: object, kind: type | tuple[type, ...]) -> bool:
+    """``x`` is a finite, non-negative number of ``kind`` (never a bool)."""
+    return (isinstance(x, kind) and not isinstance(x, bool)
+            and math.isfinite(float(x)) and float(x) >= 0)  # type: ignore[arg-type]
+
+
+def _instance_from_record(rec: dict[str, Any]) -> InstanceBound | None:
+    """The cached layered assignment bound, or ``None`` if any value is not what
+    :class:`InstanceBound` holds."""
+    if set(rec) != {"key", "value", "complete", "seconds"} \
+            or not _finite(rec["value"], (int, float)) \
+            or not isinstance(rec["complete"], bool) or not _finite(rec["seconds"], (int, float)):
+        return None
+    return InstanceBound(float(rec["value"]), rec["complete"], float(rec["seconds"]))
+
+
 def _cached_bound(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
                   time_limit: float | None, compute: Callable[[], BoundT],
-                  from_record: Callable[[dict[str, Any]], BoundT],
+                  from_record: Callable[[dict[str, Any]], BoundT | None],
                   to_record: Callable[[BoundT], dict[str, Any]],
                   value: Callable[[BoundT], float]) -> tuple[BoundT, str]:
     """A bound from memory, the disk cache (:mod:`pimopt.cache`) or ``compute()``, and
@@ -108,8 +131,9 @@ def _cached_bound(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
     old = memo.get(memo_key)
     if old is None:
         rec = cache.load(name, key)
-        if rec is not None:
-            old = memo[memo_key] = from_record(rec)
+        old = None if rec is None else from_record(rec)
+        if old is not None:
+            memo[memo_key] = old
     if old is not None and (old.complete or (time_limit is not None
                                              and time_limit <= old.seconds)):
         log.info("%s from the cache: %g", name, value(old))
@@ -190,8 +214,23 @@ _MAKESPAN_BOUNDS: dict[str, MakespanBound] = {}
 _MAKESPAN_NAME = "makespan-bound-5"
 
 
-def _makespan_from_record(rec: dict[str, Any]) -> MakespanBound:
-    return MakespanBound(**{k: v for k, v in rec.items() if k != "key"})
+def _makespan_from_record(rec: dict[str, Any]) -> MakespanBound | None:
+    """The cached makespan bound, or ``None`` if a field is missing, extra or not what
+    :class:`MakespanBound` holds, or its value is not the largest of its terms."""
+    fields = {f.name: f.type for f in dataclasses.fields(MakespanBound)}
+    body = {k: v for k, v in rec.items() if k != "key"}
+    if set(body) != set(fields):
+        return None
+    for name, kind in fields.items():
+        v = body[name]
+        ok = (isinstance(v, bool) if kind == "bool" else isinstance(v, str) if kind == "str"
+              else _finite(v, int) if kind == "int" else _finite(v, (int, float)))
+        if not ok:
+            return None
+    mb = MakespanBound(**body)
+    if mb.value_ps != max(mb.path_ps, mb.resource_ps, mb.window_ps):
+        return None
+    return mb
 
 
 def cached_makespan_bound(inst: Instance, time_limit: float,
@@ -215,8 +254,9 @@ def complete_makespan_bound(inst: Instance) -> MakespanBound | None:
     old = _MAKESPAN_BOUNDS.get(key)
     if old is None:
         rec = cache.load(_MAKESPAN_NAME, key)
-        if rec is not None:
-            old = _MAKESPAN_BOUNDS[key] = _makespan_from_record(rec)
+        old = None if rec is None else _makespan_from_record(rec)
+        if old is not None:
+            _MAKESPAN_BOUNDS[key] = old
     return old if old is not None and old.complete else None
 
 
