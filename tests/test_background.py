@@ -39,16 +39,17 @@ def test_background_bound_not_ready_in_time_is_stopped() -> None:
 def test_solve_runs_a_bound_its_stage_would_cut_beside_the_method(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """LeNet-5's complete bound needs about 3 s by the estimate, more than the bound
-    stage's 1.5 s of a 5 s solve: it runs in a second process, the result reports the
-    complete bound (not the quick one), caches it, and the limit holds."""
+    stage's 2.4 s of an 8 s solve: it runs in a second process (for about 5 s, twice
+    what it takes on an idle machine), the result reports the complete bound (not the
+    quick one), caches it, and the limit holds."""
     monkeypatch.setenv("PIMOPT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(bound_cache, "_MAKESPAN_BOUNDS", {})
     inst = load_instance(None, "default")
-    assert full_bound_seconds(inst) > 1.5
+    assert full_bound_seconds(inst) > 2.4
     t = time.perf_counter()
-    res = solve(inst, "balanced", objective="makespan", time_limit=5)
+    res = solve(inst, "balanced", objective="makespan", time_limit=8)
     wall = time.perf_counter() - t
-    assert res.report.ok and wall <= 5 * 1.1
+    assert res.report.ok and wall <= 8 * 1.1
     assert "bound_background" in res.info and "error" not in res.info["bound_background"]
     full = makespan_bound(inst, time_limit=None)
     assert res.makespan_bound_ns == full.value_ps / 1000.0
@@ -57,7 +58,7 @@ def test_solve_runs_a_bound_its_stage_would_cut_beside_the_method(
     cached = bound_cache.complete_makespan_bound(inst)
     assert cached is not None and cached.value_ps == full.value_ps
     # a second solve finds it complete in the cache and starts no process
-    again = solve(inst, "balanced", objective="makespan", time_limit=5)
+    again = solve(inst, "balanced", objective="makespan", time_limit=2)
     assert "bound_background" not in again.info
     assert again.makespan_bound_ns == res.makespan_bound_ns
 
