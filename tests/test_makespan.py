@@ -368,3 +368,31 @@ def test_window_lp_without_suffix_writes_is_the_greedy_minimum() -> None:
         take1 = min(left, free1.sum())
         greedy = p0 + t0.sum() + take1 / x + (left - take1) / b
         assert lp == pytest.approx(greedy, rel=1e-6)
+
+
+def test_suffix_writes_match_their_definition() -> None:
+    """``_suffix_writes`` (kept top-S values, window by window from the last) against
+    its definition: all but the S largest ``lb`` of the patterns used by a layer at or
+    after some path layer from position j on."""
+    from pimopt.bounds.makespan import _suffix_writes
+
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        n_layers, n, slots = int(rng.integers(2, 8)), int(rng.integers(1, 300)), int(
+            rng.integers(1, 50))
+        deps: list[list[int]] = [[]] + [
+            sorted({int(rng.integers(0, i)), i - 1}) for i in range(1, n_layers)]
+        lb = rng.integers(0, 1000, n)
+        nodes = [np.unique(rng.integers(0, n, int(rng.integers(0, n + 1))))
+                 for _ in range(n_layers)]
+        path = np.arange(n_layers)  # every layer depends on the one before: a path
+        got = _suffix_writes(lb, nodes, deps, path, slots)
+        after = np.zeros((n_layers, n_layers), dtype=bool)
+        for i in range(n_layers):
+            for d in deps[i]:
+                after[i, d] = True
+                after[i] |= after[d]
+        for j in range(n_layers):
+            layers = {m for m in range(n_layers) if m == j or after[m, j]}
+            used = np.unique(np.concatenate([nodes[m] for m in layers]))
+            assert got[j] == float(np.sort(lb[used])[::-1][slots:].sum())

@@ -412,14 +412,20 @@ def _suffix_writes(lb: NDArray[np.int64], layer_nodes: list[NDArray[np.int64]],
     for layer, nodes in enumerate(layer_nodes):
         if nodes.size:
             np.maximum.at(until, nodes, last[layer])
-    order = np.argsort(-lb, kind="stable")
-    lb_desc = lb[order].astype(np.float64)
-    until_desc = until[order]
+    # from the last window back, the set only grows: keep its ``slots`` largest values
+    # (preloaded) and the sum of all, so each step costs its new patterns plus ``slots``
+    by_until = np.argsort(until, kind="stable")
+    starts = np.searchsorted(until[by_until], np.arange(path.size + 1))
+    values = lb[by_until].astype(np.int64)
     out = np.zeros(path.size, dtype=np.float64)
-    for j in range(path.size):
-        used = until_desc >= j
-        kept = used & (np.cumsum(used) <= slots)  # the ``slots`` largest: preloaded
-        out[j] = float(lb_desc[used].sum() - lb_desc[kept].sum())
+    total = 0
+    top = np.zeros(0, dtype=np.int64)
+    for j in range(path.size - 1, -1, -1):
+        new = values[starts[j]:starts[j + 1]]
+        total += int(new.sum())
+        cand = np.concatenate([top, new])
+        top = cand if cand.size <= slots else np.partition(cand, cand.size - slots)[-slots:]
+        out[j] = float(total - int(top.sum()))
     return out
 
 
