@@ -66,6 +66,12 @@ class Instance:
                 f"distinct={self.n_distinct_nonzero:,})")
 
     def __init__(self, arch: Architecture, network: Network) -> None:
+        if not isinstance(arch, Architecture):
+            raise InputError(f"Instance: arch must be an Architecture (load_architecture(name "
+                             f"or path) makes one), got {type(arch).__name__}")
+        if not isinstance(network, Network):
+            raise InputError(f"Instance: network must be a Network (Network.load(path) makes "
+                             f"one), got {type(network).__name__}")
         self.arch = arch
         self.network = network
         tilings: list[LayerTiling] = []
@@ -91,6 +97,19 @@ class Instance:
                     f"{arch.compute_ps(layer.n_inputs) / 1e12:,.0f} s per block on "
                     f"architecture {arch.name!r}, more than the {MAX_TIME_PS / 1e12:,.0f} s "
                     "a schedule may last")
+        # every schedule computes the layers of a dependency path one after another (layer
+        # barrier), each for at least one block's inputs: refused before any solving
+        # when that alone passes what a schedule may last
+        deps = network.dependencies()
+        reach: list[int] = []
+        for i, layer in enumerate(network.layers):
+            reach.append(arch.compute_ps(layer.n_inputs)
+                         + max((reach[d] for d in deps[i]), default=0))
+        if reach and max(reach) > MAX_TIME_PS:
+            raise InputError(
+                f"network {network.name!r}: its longest dependency path computes for at "
+                f"least {max(reach) / 1e12:,.0f} s on architecture {arch.name!r} (n_inputs "
+                f"per layer), more than the {MAX_TIME_PS / 1e12:,.0f} s a schedule may last")
 
     # ------------------------------------------------------------------ blocks
     def cell_matrix(self, layer: int) -> NDArray[np.uint8]:
@@ -195,6 +214,9 @@ def default_instance_path() -> Path:
 def load_instance(network_path: str | Path | None = None,
                   arch: str | Path | Architecture | None = None) -> Instance:
     """Load a network file and an architecture (preset name, TOML path or object)."""
+    if network_path is not None and not isinstance(network_path, (str, Path)):
+        raise InputError(f"load_instance: network_path must be a path (str or Path) or None "
+                         f"for the default instance, got {type(network_path).__name__}")
     net = Network.load(default_instance_path() if network_path is None else network_path)
     a = arch if isinstance(arch, Architecture) else load_architecture(arch)
     return Instance(a, net)

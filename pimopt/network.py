@@ -155,7 +155,14 @@ class Network:
     source: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
+            raise InputError(f"Network {self.name!r}: layers must be a sequence of Layer, got "
+                             f"{type(self.layers).__name__}")
         object.__setattr__(self, "layers", tuple(self.layers))
+        bad = [type(la).__name__ for la in self.layers if not isinstance(la, Layer)]
+        if bad:
+            raise InputError(f"Network {self.name!r}: layers must be Layer objects, got "
+                             f"{bad[0]}")
         if not self.layers:
             raise InputError(f"Network {self.name!r} has no layers: at least one is needed")
         if isinstance(self.weight_bits, bool) or not isinstance(self.weight_bits, int) \

@@ -37,7 +37,7 @@ from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.layout import Layout, laid_out, layout_info, make_layout
 from pimopt.mapping import Mapping
-from pimopt.methods.chain_methods import EXACT_MODELS, ChainOptions
+from pimopt.methods.chain_methods import CHAIN_METHODS, EXACT, EXACT_MODELS, ChainOptions
 from pimopt.methods.registry import BASELINES, METHODS
 from pimopt.methods.search import makespan_search
 from pimopt.objectives import OBJECTIVES, mapping_objectives
@@ -68,8 +68,14 @@ log = logging.getLogger("pimopt.solve")
 
 def _check_arguments(inst: Instance, method: str, opts: Options) -> None:
     """What the option schema cannot check alone: the method, the instance, a layout."""
-    if method not in METHODS:
+    if not isinstance(inst, Instance):
+        raise InputError(f"solve: inst must be an Instance (pimopt.load_instance(path, arch) "
+                         f"makes one), got {type(inst).__name__}")
+    if not isinstance(method, str) or method not in METHODS:
         raise InputError(f"method {method!r} is unknown: one of {', '.join(METHODS)}")
+    if opts.initial not in CHAIN_METHODS or opts.initial in EXACT:
+        raise InputError(f"initial = {opts.initial!r} is invalid: a heuristic, one of "
+                         f"{', '.join(m for m in CHAIN_METHODS if m not in EXACT)}")
     if isinstance(opts.layout, Layout):
         opts.layout.check(inst.network)
     if inst.n_nonzero == 0:

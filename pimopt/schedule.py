@@ -84,10 +84,11 @@ def _layout(head: dict[str, Any], source: str) -> Layout | None:
 _I64_MAX = np.iinfo(np.int64).max
 
 
-def _integers(name: str, a: object, hi: int = _I64_MAX) -> NDArray[Any]:
-    """``a`` as a flat array of integers in ``[-2**63, hi]``, never rounded or wrapped:
-    a float that is not a whole number, a bool, a non-number or a value above ``hi``
-    is an :class:`InputError` naming the field."""
+def _integers(name: str, a: object, hi: int = _I64_MAX, lo: int = -_I64_MAX
+              ) -> NDArray[Any]:
+    """``a`` as a flat array of integers in ``[lo, hi]``, never rounded or wrapped: a
+    float that is not a whole number, a bool, a non-number or a value outside is an
+    :class:`InputError` naming the field."""
     try:
         arr = np.asarray(a)
     except (TypeError, ValueError) as exc:
@@ -97,20 +98,24 @@ def _integers(name: str, a: object, hi: int = _I64_MAX) -> NDArray[Any]:
         if not ok.all():
             bad = arr.reshape(-1)[np.flatnonzero(~ok.reshape(-1))[0]]
             raise InputError(f"Schedule.{name} must hold integers, got {bad!r}")
-        if arr.size and (arr.max() > hi or arr.min() < -2.0 ** 63):
-            raise InputError(f"Schedule.{name} must hold integers up to {hi}, got "
-                             f"{arr.max()!r}")
+        if arr.size and (arr.max() > hi or arr.min() < lo):
+            raise InputError(f"Schedule.{name} must hold integers in [{lo}, {hi}], got "
+                             f"{arr.max() if arr.max() > hi else arr.min()!r}")
         return arr.astype(np.int64).reshape(-1)
     if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "O" and arr.size == 0):
         raise InputError(f"Schedule.{name} must be an array of integers, got dtype "
                          f"{arr.dtype}")
-    if arr.size and int(arr.max()) > hi:  # uint64 above int64, or levels above a byte
-        raise InputError(f"Schedule.{name} must hold integers up to {hi}, got {int(arr.max())}")
+    if arr.size and (int(arr.max()) > hi or int(arr.min()) < lo):  # uint64 above int64,
+        # levels above a byte, times the verifier could not subtract
+        bad = int(arr.max()) if int(arr.max()) > hi else int(arr.min())
+        raise InputError(f"Schedule.{name} must hold integers in [{lo}, {hi}], got {bad}")
     return arr.reshape(-1)
 
 
 def _i64(name: str, a: object) -> NDArray[np.int64]:
-    return _integers(name, a).astype(np.int64)
+    # times and indices alike stay within the files' limit, which the verifier replays
+    # exactly (it never adds two of them)
+    return _integers(name, a, hi=MAX_TIME_PS, lo=-MAX_TIME_PS).astype(np.int64)
 
 
 @dataclass(eq=False)
@@ -159,10 +164,7 @@ class Schedule:
         for f in PROGRAM_FIELDS + WRITE_FIELDS + COMPUTE_FIELDS:
             setattr(self, f, _i64(f, getattr(self, f)))
         raw = np.asarray(self.write_levels)
-        flat = _integers("write_levels", raw, hi=255)  # cell levels: never wrapped to uint8
-        if flat.size and int(flat.min()) < 0:
-            raise InputError(f"Schedule.write_levels must hold levels 0..255, got "
-                             f"{int(flat.min())}")
+        flat = _integers("write_levels", raw, hi=255, lo=0)  # never wrapped to uint8
         lv: NDArray[np.uint8] = flat.astype(np.uint8).reshape(raw.shape)
         if lv.ndim != 3 or lv.shape[0] != self.write_op.size:
             raise InputError(f"Schedule.write_levels must have shape (writes, ou_rows, ou_cols) "
@@ -317,6 +319,9 @@ class Schedule:
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
         """Read a schedule file in the format its name ends with (see :meth:`save`)."""
+        if not isinstance(path, (str, Path)):
+            raise InputError(f"Schedule.load: path must be a file path (str or Path), got "
+                             f"{type(path).__name__}")
         fmt = format_of(path)
         if fmt == "json":
             return cls.from_json(read_json(path, "schedule file"), source=str(path))

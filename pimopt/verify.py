@@ -178,6 +178,16 @@ def _check_arguments(inst: object, sched: object, seed: object, max_messages: ob
                          "integer (violations kept per check; every violation still counts)")
 
 
+def _dense_ranks(a: NDArray[np.int64], b: NDArray[np.int64]
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+    """Ranks of the values of ``a`` and ``b`` among both (equal values, equal ranks;
+    order kept exactly), and one more than the largest rank: keys ``group * that +
+    rank`` stay far below 2**63 whatever the times."""
+    values, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    inverse = inverse.reshape(-1).astype(np.int64)
+    return inverse[:a.size], inverse[a.size:], int(values.size) + 1
+
+
 def _union_length(start: NDArray[np.int64], end: NDArray[np.int64]) -> tuple[int, list[
         tuple[int, int]]]:
     """Total length and list of the union of intervals."""
@@ -298,9 +308,10 @@ class _Verifier:
         self.w_old = old
         self.c_gslot = s.comp_crossbar * spc + s.comp_slot
         # the write in force at each compute: the last one on its slot ending <= start
-        big = int(max(s.makespan_ps(), 1)) + 1
-        wkey = sg * big + self.w_end[order]
-        ckey = self.c_gslot * big + s.comp_start
+        # (times as dense ranks, so that slot * ranks + rank never overflows)
+        w_rank, c_rank, big = _dense_ranks(self.w_end[order], s.comp_start)
+        wkey = sg * big + w_rank
+        ckey = self.c_gslot * big + c_rank
         j = np.searchsorted(wkey, ckey, side="right") - 1
         valid = (j >= 0) & (sg[np.maximum(j, 0)] == self.c_gslot) if sg.size else \
             np.zeros(ckey.size, bool)
@@ -425,11 +436,11 @@ class _Verifier:
         grp_p, p_start, p_end, p_id = grp_p[busy_p], p_start[busy_p], p_end[busy_p], \
             p_id[busy_p]
         if p_start.size and s.n_compute:
-            big = int(s.makespan_ps()) + 1
             order = np.lexsort((p_start, grp_p))
-            pkey = grp_p[order] * big + p_start[order]
+            p_rank, e_rank, big = _dense_ranks(p_start[order], s.comp_end)
+            pkey = grp_p[order] * big + p_rank
             # candidate: the program on the same resource with the latest start < compute end
-            j = np.searchsorted(pkey, grp_c * big + s.comp_end, side="left") - 1
+            j = np.searchsorted(pkey, grp_c * big + e_rank, side="left") - 1
             jj = order[np.maximum(j, 0)]
             hit = (j >= 0) & (grp_p[jj] == grp_c) & (p_end[jj] > s.comp_start) \
                 & (s.comp_end > s.comp_start)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from pimopt import Layer, Network
+from pimopt import InputError, Instance, Layer, Network, Schedule, load_instance, solve
 from pimopt.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +114,44 @@ def test_fuzzed_files_and_options_give_no_traceback_and_accept_nothing_invalid(
     assert "tracebacks: 0; invalid inputs accepted: 0; partial outputs: 0" in res.stdout
     n = int(res.stdout.split(" cases")[0])
     assert n > 700, res.stdout  # the generator still produces its cases
+
+
+_DEFAULT = None  # the bundled instance, loaded once by the table below
+
+
+def _inst() -> Any:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_instance(None, "default")
+    return _DEFAULT
+
+
+# untyped handles: the table passes what the signatures forbid, on purpose
+_solve: Any = solve
+_Instance: Any = Instance
+_Network: Any = Network
+_Schedule: Any = Schedule
+_load: Any = load_instance
+
+
+@pytest.mark.parametrize(("case", "call", "named"), [
+    ("solve(None)", lambda: _solve(None), "inst"),
+    ("solve('path')", lambda: _solve("x.json"), "inst"),
+    ("time_limit=None", lambda: _solve(_inst(), "naive", time_limit=None), "time_limit"),
+    ("time_limit='10'", lambda: _solve(_inst(), "naive", time_limit="10"), "time_limit"),
+    ("time_limit=True", lambda: _solve(_inst(), "naive", time_limit=True), "time_limit"),
+    ("overlap='no'", lambda: _solve(_inst(), "naive", overlap="no"), "overlap"),
+    ("reuse=None", lambda: _solve(_inst(), "naive", reuse=None), "reuse"),
+    ("initial='bogus'", lambda: _solve(_inst(), "naive", initial="bogus"), "initial"),
+    ("method=3", lambda: _solve(_inst(), 3), "method"),
+    ("Instance(None, net)", lambda: _Instance(None, _inst().network), "arch"),
+    ("Instance(arch, None)", lambda: _Instance(_inst().arch, None), "network"),
+    ("Network('n', None)", lambda: _Network("n", None), "layers"),
+    ("Network('n', [1])", lambda: _Network("n", [1]), "layers"),
+    ("Schedule.load(None)", lambda: _Schedule.load(None), "path"),
+    ("load_instance(123)", lambda: _load(123), "network_path"),
+])
+def test_public_entry_points_name_a_bad_argument(case: str, call: Any, named: str) -> None:
+    """Each raised AttributeError/TypeError from inside (or was accepted silently)."""
+    with pytest.raises(InputError, match=named):
+        call()

@@ -274,3 +274,43 @@ def test_times_are_integers_never_truncated(case: tuple[Instance, Schedule], fie
     else:
         with pytest.raises(InputError, match=field):
             Schedule(**{**kw, field: new})
+
+
+def test_a_schedule_shifted_to_the_format_limit_verifies_exactly(
+        case: tuple[Instance, Schedule]) -> None:
+    """Shifted by 2**54 ps (the files allow 2**55) a valid schedule was rejected with
+    false state and function violations: the replay's keys overflowed int64."""
+    inst, s = case
+    # crossbar 1 becomes crossbar 1023 of a larger chip: slot keys up to 4,095 * 2**54
+    chip = Instance(small_arch(crossbars=1024, max_programming_crossbars=1), inst.network)
+    shift = 1 << 54
+    moved = s.copy()
+    moved.prog_crossbar[moved.prog_crossbar == 1] = 1023
+    moved.comp_crossbar[moved.comp_crossbar == 1] = 1023
+    assert verify(chip, moved, functional_samples=None).ok
+    for f in ("prog_start", "prog_end", "comp_start", "comp_end"):
+        setattr(moved, f, getattr(moved, f) + shift)
+    rep = verify(chip, moved, functional_samples=None)
+    assert rep.ok, rep.first()
+    assert rep.metrics["makespan_ns"] * 1000 == s.makespan_ps() + shift
+    # and a fault there is still found
+    moved.prog_end[0] -= 1000
+    assert not verify(chip, moved).ok
+
+
+def test_times_beyond_the_format_limit_are_refused_on_load(
+        case: tuple[Instance, Schedule], tmp_path: Path) -> None:
+    """An NPZ ending at 2**63 - 1 gave an OverflowError traceback."""
+    from pimopt.architecture import MAX_TIME_PS
+    from pimopt.errors import InputError
+
+    _, s = case
+    path = tmp_path / "s.npz"
+    s.save(path)
+    arrays = dict(np.load(path, allow_pickle=False))
+    for value in (np.iinfo(np.int64).max, MAX_TIME_PS + 1, -MAX_TIME_PS - 1):
+        arrays["comp_end"] = arrays["comp_end"].copy()
+        arrays["comp_end"][-1] = value
+        np.savez(path, **arrays)
+        with pytest.raises(InputError, match="comp_end"):
+            Schedule.load(path)
