@@ -128,12 +128,7 @@ def _cached_bound(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
     one leaves the cached. A bound cut by Ctrl-C is not stored: it is not what its time
     can give.
     """
-    old = memo.get(memo_key)
-    if old is None:
-        rec = cache.load(name, key)
-        old = None if rec is None else from_record(rec)
-        if old is not None:
-            memo[memo_key] = old
+    old = _recall(name, key, memo, memo_key, from_record)
     if old is not None and (old.complete or (time_limit is not None
                                              and time_limit <= old.seconds)):
         log.info("%s from the cache: %g", name, value(old))
@@ -145,6 +140,19 @@ def _cached_bound(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
         memo[memo_key] = new
         cache.store(name, key, to_record(new))
     return new, "computed"
+
+
+def _recall(name: str, key: str, memo: dict[Any, BoundT], memo_key: Any,
+            from_record: Callable[[dict[str, Any]], BoundT | None]) -> BoundT | None:
+    """The bound held in memory, else the one on disk (kept in memory), else ``None``
+    (a record :func:`from_record` rejects is a miss)."""
+    old = memo.get(memo_key)
+    if old is None:
+        rec = cache.load(name, key)
+        old = None if rec is None else from_record(rec)
+        if old is not None:
+            memo[memo_key] = old
+    return old
 
 
 def _instance_bound(inst: Instance, metric: str, deadline: float | None,
@@ -251,12 +259,7 @@ def cached_makespan_bound(inst: Instance, time_limit: float,
 def complete_makespan_bound(inst: Instance) -> MakespanBound | None:
     """The cached makespan bound of ``inst`` if it is complete (nothing cut), else ``None``."""
     key = inst.content_hash()
-    old = _MAKESPAN_BOUNDS.get(key)
-    if old is None:
-        rec = cache.load(_MAKESPAN_NAME, key)
-        old = None if rec is None else _makespan_from_record(rec)
-        if old is not None:
-            _MAKESPAN_BOUNDS[key] = old
+    old = _recall(_MAKESPAN_NAME, key, _MAKESPAN_BOUNDS, key, _makespan_from_record)
     return old if old is not None and old.complete else None
 
 
@@ -264,10 +267,7 @@ def remember_makespan_bound(inst: Instance, mb: MakespanBound) -> None:
     """Cache ``mb`` (computed elsewhere, e.g. in a background process) unless the
     cache holds a larger bound of ``inst`` already."""
     key = inst.content_hash()
-    old = _MAKESPAN_BOUNDS.get(key)
-    if old is None:
-        rec = cache.load(_MAKESPAN_NAME, key)
-        old = None if rec is None else _makespan_from_record(rec)
+    old = _recall(_MAKESPAN_NAME, key, _MAKESPAN_BOUNDS, key, _makespan_from_record)
     if old is not None and (old.value_ps > mb.value_ps
                             or (old.value_ps == mb.value_ps and old.complete)):
         return

@@ -386,6 +386,19 @@ def _window_term(arch: Any, lb: NDArray[np.int64], layer_nodes: list[NDArray[np.
     return max(greedy, int(np.floor(lp * (1.0 - 1e-6))) - 1)
 
 
+def _strictly_after(deps: list[list[int]]) -> NDArray[np.bool_]:
+    """``after[i, j]``: layer ``i`` depends on layer ``j``, directly or through others
+    (layers in topological order, ``deps[i]`` the layers ``i`` depends on), so under
+    the layer barrier every compute of ``i`` starts after every compute of ``j``."""
+    n_layers = len(deps)
+    after = np.zeros((n_layers, n_layers), dtype=bool)
+    for i in range(n_layers):
+        for d in deps[i]:
+            after[i, d] = True
+            after[i] |= after[d]
+    return after
+
+
 def _suffix_writes(lb: NDArray[np.int64], layer_nodes: list[NDArray[np.int64]],
                    deps: list[list[int]], path: NDArray[np.int64], slots: int
                    ) -> NDArray[np.float64]:
@@ -398,12 +411,7 @@ def _suffix_writes(lb: NDArray[np.int64], layer_nodes: list[NDArray[np.int64]],
     of all but the ``slots`` largest ``lb`` of those patterns.
     """
     n_layers = len(deps)
-    after = np.zeros((n_layers, n_layers), dtype=bool)  # after[i, j]: i strictly after j
-    for i in range(n_layers):
-        for d in deps[i]:
-            after[i, d] = True
-            after[i] |= after[d]
-    from_or_after = after | np.eye(n_layers, dtype=bool)
+    from_or_after = _strictly_after(deps) | np.eye(n_layers, dtype=bool)
     # last[l]: the last position j of the path whose layer l is at or after
     hits = from_or_after[:, path]  # (layers, m)
     last = np.where(hits.any(axis=1), hits.shape[1] - 1 - np.argmax(hits[:, ::-1], axis=1), -1)
@@ -571,11 +579,7 @@ def _layer_order(inst: Instance, upid: NDArray[np.integer[Any]], pid: NDArray[np
     n_layers = len(deps)
     if not subadditive(inst.arch) or n_layers < 2:
         return None
-    after = np.zeros((n_layers, n_layers), dtype=bool)
-    for i in range(n_layers):  # layers are in topological order
-        for d in deps[i]:
-            after[i, d] = True
-            after[i] |= after[d]
+    after = _strictly_after(deps)
     if not after.any():
         return None
     node = np.searchsorted(upid, pid)
