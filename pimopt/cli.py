@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import os
 import platform
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pimopt import IMPORTED_AT
 from pimopt.architecture import load_architecture, preset_names
@@ -112,11 +114,12 @@ def _solve_outputs(folder: Path) -> tuple[Path, Path | None, Path | None]:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from pimopt.fileio import read_json
-    from pimopt.mapping import Mapping
-    from pimopt.verify import check_outputs
+    from pimopt.mapping import Mapping, label_errors
+    from pimopt.verify import Violation, check_outputs
 
     target = Path(args.schedule)
     mapping_file = metrics_file = None
+    metrics: dict[str, Any] | None = None
     if target.is_dir():  # a solve output folder: the mapping and metrics are checked too
         target, mapping_file, metrics_file = _solve_outputs(target)
     sched = Schedule.load(target)
@@ -141,13 +144,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if layout_file is not None and not layout_file.is_file():
         layout_file = None
     if report.ok and (mapping_file or metrics_file):
-        metrics = read_json(metrics_file, "metrics file") if metrics_file else None
-        if metrics is not None and not isinstance(metrics, dict):
+        loaded = read_json(metrics_file, "metrics file") if metrics_file else None
+        if loaded is not None and not isinstance(loaded, dict):
             raise InputError(f"metrics file {metrics_file}: expected a JSON object")
+        metrics = loaded
         mapping = Mapping.load(mapping_file) if mapping_file else None
         if mapping is not None and layout_file is not None:
             mapping = dataclasses.replace(mapping, layout=Layout.load(layout_file))
         violations += check_outputs(inst, sched, report, mapping, metrics)
+        if mapping_file is not None and not violations:
+            violations += [Violation("outputs", e) for e in label_errors(mapping_file, inst)]
+    if args.check_bound < 0 or not math.isfinite(args.check_bound):
+        raise InputError(f"--check-bound {args.check_bound} is invalid: seconds >= 0")
+    bound_note = ""
+    if metrics_file is not None and not violations:
+        violations, bound_note = _check_recorded_bound(inst, metrics, args.check_bound)
     for v in violations:
         print(v)
     if not violations:
@@ -157,9 +168,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"verified: {sched.n_program:,} program and {sched.n_compute:,} compute "
               f"operations, makespan {report.metrics['makespan_ns']:,.2f} ns{lay}"
               + (f"; {also} agree with the schedule" if also else ""))
+        if bound_note:
+            print(bound_note)
         return 0
     print(f"REJECTED: {len(violations)} violation(s) shown")
     return 1
+
+
+def _check_recorded_bound(inst: Instance, metrics: dict[str, Any] | None, seconds: float
+                          ) -> tuple[list[Any], str]:
+    """(violations, note) of the makespan bound ``metrics.json`` records.
+
+    Without ``seconds`` the note says what was checked; with it the bound is
+    recomputed: a recorded bound above a *complete* recomputation is refused
+    (the same computation, finished, gives the largest value pimopt can prove).
+    """
+    from pimopt.verify import Violation
+
+    recorded = ((metrics or {}).get("metrics") or {}).get("makespan_bound_ns")
+    if recorded is None:
+        return [], ""
+    if seconds <= 0:
+        return [], ("bound      makespan bound checked as 0 <= bound <= makespan only "
+                    "(--check-bound SECONDS recomputes it)")
+    from pimopt.bounds.makespan import makespan_bound
+
+    mb = makespan_bound(inst, time_limit=seconds)
+    again = mb.value_ps / 1000.0
+    if float(recorded) > again * (1 + 1e-9) and mb.complete:
+        return [Violation("outputs", f"metrics.json: makespan_bound_ns = {recorded!r} exceeds "
+                          f"the recomputed bound {again!r} ns (complete, {mb.seconds:.1f} s)")], ""
+    how = "complete" if mb.complete else f"cut short at {seconds:g} s: a lower value proves less"
+    return [], (f"bound      recorded {float(recorded):,.2f} ns, recomputed {again:,.2f} ns "
+                f"({how})")
 
 
 def _instance_mismatch(sched: Schedule, inst: Instance) -> str | None:
@@ -458,6 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--samples", type=int, default=DEFAULTS.functional_samples,
                    help="input vectors per layer in the bit-exact functional check (default "
                         f"{DEFAULTS.functional_samples}; 0 = all)")
+    v.add_argument("--check-bound", type=float, default=0.0, metavar="SECONDS",
+                   help="recompute the makespan bound of an output folder's metrics.json "
+                        "within SECONDS (default 0: the bound is only checked as 0 <= bound "
+                        "<= objective, the gaps from it)")
     v.set_defaults(func=cmd_verify)
 
     bd = sub.add_parser("bound", help="compute and cache an instance's lower bounds once "

@@ -287,6 +287,33 @@ class Mapping:
                    arrays.get("first"), arrays.get("last"))
 
 
+def label_errors(path: str | Path, inst: Instance, limit: int = 3) -> list[str]:
+    """Rows of a CSV mapping file whose ``layer``, ``row_tile`` or ``col_tile`` is not
+    the one its block has in ``inst`` (these columns are labels :meth:`Mapping.load`
+    does not read; an NPZ mapping has none). At most ``limit`` messages."""
+    p = Path(path)
+    fmt = _format_of(p)
+    if fmt == "npz":
+        return []
+    text = (gunzip_text(read_bytes(p, "mapping file"), p, "mapping file", "CSV")
+            if fmt == "csv.gz" else p.read_text(encoding="utf-8"))
+    names = [la.name for la in inst.network.layers]
+    out: list[str] = []
+    for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        b = int(row["block"])  # Mapping.load read it, and validate() bounded it
+        want = {"layer": names[int(inst.block_layer[b])],
+                "row_tile": str(int(inst.block_tile[b, 0])),
+                "col_tile": str(int(inst.block_tile[b, 1]))}
+        for col, value in want.items():
+            if row.get(col) != value:
+                out.append(f"mapping file {p.name} line {n}: {col} = {row.get(col)!r}, "
+                           f"block {b} has {col} {value!r}")
+                break
+        if len(out) >= limit:
+            break
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Loads:
     """The loads of a mapping (one per distinct crossbar, slot and position)."""

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from pimopt.instance import Instance
 from pimopt.latency import WriteCost, pair_costs
 from pimopt.mapping import Loads, Mapping
+from pimopt.schedule import Schedule
 
 # objective name -> (verifier metric, chain-problem metric the methods minimise)
 OBJECTIVES: dict[str, tuple[str, str]] = {
@@ -78,3 +79,23 @@ def mapping_objectives(inst: Instance, mapping: Mapping) -> dict[str, int]:
         critical = 0
     return {"programming_ps": int(cost.latency_ps.sum()), "critical_path_ps": critical,
             "cell_writes": int(cost.cell_writes.sum())}
+
+
+def reuse_counts(inst: Instance, mapping: Mapping, sched: Schedule) -> dict[str, int]:
+    """What pattern reuse saved: loads shared by blocks, loads with no write, writes saved.
+
+    ``loads``: loads in the mapping; ``split_loads``: mapping rows beyond one
+    per non-zero block (input splitting gives a block a second load);
+    ``blocks_sharing_a_load``: rows served by a load another row (a block of the
+    same pattern) also uses; ``loads_already_resident``: loads whose pattern
+    was still in the slot (within or across layers), so no write was needed;
+    ``slot_writes``: writes in the schedule; ``writes_saved``: rows minus slot
+    writes (one write per row is what no reuse would make). All are >= 0.
+    """
+    rows = len(mapping)
+    loads = len(mapping.loads(inst))
+    writes = int(sched.write_op.size)
+    return {"loads": loads, "split_loads": rows - inst.n_nonzero,
+            "blocks_sharing_a_load": rows - loads,
+            "loads_already_resident": loads - writes, "slot_writes": writes,
+            "writes_saved": rows - writes}

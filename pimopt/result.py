@@ -15,6 +15,7 @@ from pimopt.fileio import write_folder
 from pimopt.instance import Instance
 from pimopt.layout import laid_out
 from pimopt.mapping import Mapping
+from pimopt.objectives import reuse_counts
 from pimopt.schedule import Schedule
 from pimopt.stop import Stage
 from pimopt.verify import Report
@@ -261,26 +262,6 @@ class Result:
     def dumps(self, inst: Instance | None = None) -> str:
         """``metrics.json`` text (the instance defaults to the one solved)."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
-
-
-def reuse_counts(inst: Instance, mapping: Mapping, sched: Schedule) -> dict[str, int]:
-    """What pattern reuse saved: loads shared by blocks, loads with no write, writes saved.
-
-    ``loads``: loads in the mapping; ``split_loads``: mapping rows beyond one
-    per non-zero block (input splitting gives a block a second load);
-    ``blocks_sharing_a_load``: rows served by a load another row (a block of the
-    same pattern) also uses; ``loads_already_resident``: loads whose pattern
-    was still in the slot (within or across layers), so no write was needed;
-    ``slot_writes``: writes in the schedule; ``writes_saved``: rows minus slot
-    writes (one write per row is what no reuse would make). All are >= 0.
-    """
-    rows = len(mapping)
-    loads = len(mapping.loads(inst))
-    writes = int(sched.write_op.size)
-    return {"loads": loads, "split_loads": rows - inst.n_nonzero,
-            "blocks_sharing_a_load": rows - loads,
-            "loads_already_resident": loads - writes, "slot_writes": writes,
-            "writes_saved": rows - writes}
 
 
 def metrics_of(report: Report, objectives: dict[str, int]) -> dict[str, float]:

@@ -628,25 +628,196 @@ def check_outputs(inst: Instance, sched: Schedule, report: Report,
                                  f"slot, first, last) = {e}"))
         else:
             objs = mapping_objectives(laid_out(inst, sched.layout), mapping)
+    if mapping is not None and objs:
+        out += _check_positions(inst, sched, mapping)
     if metrics is not None:
-        sha = (metrics.get("instance") or {}).get("sha256")
-        if sha is not None and sha != inst.content_hash():
-            out.append(Violation("outputs", f"metrics.json is for instance {str(sha)[:12]}..., "
-                                 f"not this one ({inst.content_hash()[:12]}...)"))
-        recorded = metrics.get("metrics") or {}
-        recomputed: dict[str, float] = dict(report.metrics)
-        if objs:
-            recomputed["critical_path_ns"] = objs["critical_path_ps"] / 1000.0
-        for key, value in recomputed.items():
-            if key not in recorded:
-                continue
-            got = recorded[key]
-            if not isinstance(got, (int, float)) or isinstance(got, bool) or \
-                    abs(float(got) - float(value)) > 1e-9 * max(1.0, abs(float(value))):
-                out.append(Violation("outputs", f"metrics.json says {key} = {got!r}, the "
-                                     f"schedule gives {value!r}"))
-        for key, value in (metrics.get("objectives") or {}).items():
-            if key in objs and value != objs[key]:
-                out.append(Violation("outputs", f"metrics.json says objectives.{key} = "
-                                     f"{value!r}, the mapping gives {objs[key]!r}"))
+        out += _check_metrics(inst, sched, report, mapping if objs else None, objs, metrics)
+    return out
+
+
+# statuses of a solve that wrote a schedule (timeout and infeasible write none)
+_SCHEDULE_STATUSES = ("optimal", "feasible", "interrupted")
+_REL = 1e-9  # metrics.json holds floats: relative tolerance of a recomputed value
+
+
+def _close(got: object, want: float) -> bool:
+    return isinstance(got, (int, float)) and not isinstance(got, bool) and \
+        abs(float(got) - want) <= _REL * max(1.0, abs(want))
+
+
+def _number(got: object) -> bool:
+    return isinstance(got, (int, float)) and not isinstance(got, bool) and \
+        bool(np.isfinite(float(got)))
+
+
+def _check_positions(inst: Instance, sched: Schedule, mapping: Any) -> list[Violation]:
+    """The mapping's positions against the schedule's slot histories.
+
+    Each compute uses the content its slot received from the last write ending
+    at or before it (epoch ``k``: ``k`` writes before it). Along a slot's
+    positions the loads' epochs never decrease, a load's computes all use one
+    epoch, a later load of the same epoch has the same pattern (no write came
+    between them) and starts computing no earlier.
+    """
+    out: list[Violation] = []
+    spc = inst.arch.slots_per_crossbar
+    work = laid_out(inst, sched.layout)
+    w_slot = sched.prog_crossbar[sched.write_op] * spc + sched.write_slot
+    w_end = sched.prog_end[sched.write_op]
+    # epoch of a compute: writes to its slot ending at or before its start
+    order = np.lexsort((w_end, w_slot))
+    ws, we = w_slot[order], w_end[order]
+    c_slot = sched.comp_crossbar * spc + sched.comp_slot
+    # writes to the compute's slot ending at or before its start: on (slot, time) pairs,
+    # compared lexicographically through dense ranks (exact over the whole time range)
+    tw, tc, n_t = _dense_ranks(we, sched.comp_start)
+    sw, sc, _ = _dense_ranks(ws, c_slot)
+    kw, kc = sw * n_t + tw, sc * n_t + tc  # < (operations + 1)^2: exact in int64
+    epoch = np.searchsorted(kw, kc, side="right") - np.searchsorted(ws, c_slot, side="left")
+    first, last = mapping.ranges(inst)
+    rows = np.stack([mapping.block, mapping.crossbar, mapping.slot, first, last], axis=1)
+    ops = np.stack([sched.comp_block, sched.comp_crossbar, sched.comp_slot,
+                    sched.comp_first, sched.comp_last], axis=1)
+    ra, oa = np.lexsort(rows.T[::-1]), np.lexsort(ops.T[::-1])
+    row_epoch = np.empty(len(mapping), dtype=np.int64)
+    row_epoch[ra] = epoch[oa]
+    gslot = mapping.crossbar * spc + mapping.slot
+    by = np.lexsort((mapping.position, gslot))
+    g, pos, ep = gslot[by], mapping.position[by], row_epoch[by]
+    pat = work.pattern_id[mapping.block[by]]
+    same_slot, same_pos = g[1:] == g[:-1], pos[1:] == pos[:-1]
+    split = same_slot & same_pos & (ep[1:] != ep[:-1])
+    # a later load never uses an older content, and shares one only with the same pattern
+    # (two loads of one content with different patterns would mean a write between them)
+    back = same_slot & ~same_pos & ((ep[1:] < ep[:-1]) | ((ep[1:] == ep[:-1])
+                                                          & (pat[1:] != pat[:-1])))
+    for i in np.flatnonzero(split | back)[:3].tolist():
+        xb, sl = divmod(int(g[i + 1]), spc)
+        where = f"mapping crossbar {xb} slot {sl}"
+        out.append(Violation("outputs", (
+            f"{where}: position {int(pos[i + 1])} is one load, but its computes use the "
+            "contents of different writes") if split[i] else (
+            f"{where}: position {int(pos[i + 1])} follows position {int(pos[i])}, but the "
+            "schedule computes with its content before the latter's or between them")))
+    return out
+
+
+def _check_metrics(inst: Instance, sched: Schedule, report: Report, mapping: Any | None,
+                   objs: dict[str, int], metrics: dict[str, Any]) -> list[Violation]:
+    """Every field of ``metrics.json`` that can be recomputed from the files, recomputed.
+
+    The bound cannot be recomputed here (it may come from a longer computation):
+    it is checked as ``0 <= bound <= objective``, ``optimal`` only with a bound
+    that meets the objective, and the gaps from the bound (``pimopt verify
+    --check-bound`` recomputes it).
+    """
+    from pimopt.objectives import OBJECTIVES, reuse_counts
+
+    out: list[Violation] = []
+
+    def bad(text: str) -> None:
+        out.append(Violation("outputs", f"metrics.json: {text}"))
+
+    for key in ("method", "objective_name", "objective_unit", "status", "objective", "bound",
+                "gap", "instance", "architecture", "blocks", "verification", "metrics",
+                "objectives"):
+        if key not in metrics:
+            bad(f"{key!r} is missing")
+    if out:
+        return out
+    sha = (metrics.get("instance") or {}).get("sha256") if isinstance(
+        metrics.get("instance"), dict) else None
+    if sha != inst.content_hash():
+        bad(f"instance.sha256 is {str(sha)[:12]}..., this instance is "
+            f"{inst.content_hash()[:12]}...")
+        return out
+    ins = metrics["instance"]
+    for key, want in (("network_sha256", inst.network.content_hash()),
+                      ("name", inst.network.name)):
+        if ins.get(key) != want:
+            bad(f"instance.{key} is {ins.get(key)!r}, the instance has {want!r}")
+    if metrics["architecture"] != inst.arch.to_dict():
+        bad("architecture differs from the instance's architecture")
+    if sched.method and metrics["method"] != sched.method:
+        bad(f"method is {metrics['method']!r}, the schedule was made by {sched.method!r}")
+    name = metrics["objective_name"]
+    if name not in OBJECTIVES:
+        bad(f"objective_name {name!r} is none of {', '.join(OBJECTIVES)}")
+        return out
+    unit = {"cell_writes": "cells", "energy": "pJ"}.get(name, "ns")
+    if metrics["objective_unit"] != unit:
+        bad(f"objective_unit is {metrics['objective_unit']!r}, {name} is in {unit}")
+    opts = metrics.get("options")
+    if isinstance(opts, dict) and "objective" in opts and opts["objective"] != name:
+        bad(f"options.objective is {opts['objective']!r}, objective_name {name!r}")
+    verification = metrics["verification"]
+    if verification != {"verified": True, "violations": []}:
+        bad(f"verification is {verification!r}; the schedule verifies: "
+            "{'verified': true, 'violations': []}")
+    recorded = metrics["metrics"] if isinstance(metrics["metrics"], dict) else {}
+    if not isinstance(metrics["metrics"], dict):
+        bad("'metrics' is not an object")
+    recomputed: dict[str, float] = dict(report.metrics)
+    if objs:
+        recomputed["critical_path_ns"] = objs["critical_path_ps"] / 1000.0
+    for key, value in recomputed.items():
+        if key not in recorded:
+            bad(f"metrics.{key} is missing (the schedule gives {value!r})")
+        elif not _close(recorded[key], float(value)):
+            bad(f"metrics.{key} = {recorded[key]!r}, the schedule gives {value!r}")
+    metric = OBJECTIVES[name][0]
+    achieved = recomputed.get(metric)
+    objective = metrics["objective"]
+    if achieved is not None and not _close(objective, float(achieved)):
+        bad(f"objective = {objective!r}, the schedule's {metric} is {achieved!r}")
+    status = metrics["status"]
+    if status not in _SCHEDULE_STATUSES:
+        bad(f"status {status!r} is not one a solve with a schedule ends in "
+            f"({', '.join(_SCHEDULE_STATUSES)})")
+    bound, gap = metrics["bound"], metrics["gap"]
+    if bound is None:
+        if gap is not None:
+            bad(f"gap = {gap!r} without a bound")
+        if status == "optimal":
+            bad("status 'optimal' without a bound")
+    elif not _number(bound) or float(bound) < 0:
+        bad(f"bound = {bound!r} is not a finite number >= 0")
+    elif _number(objective):
+        b, v = float(bound), float(objective)
+        if b > v + _REL * max(1.0, abs(v)):
+            bad(f"bound {b!r} exceeds the objective {v!r}: no lower bound can")
+        if status == "optimal" and b < v - _REL * max(1.0, abs(v)):
+            bad(f"status 'optimal' with bound {b!r} below the objective {v!r}")
+        if not _close(gap, (v - b) / v if v > 0 else 0.0):
+            bad(f"gap = {gap!r}, (objective - bound) / objective is "
+                f"{(v - b) / v if v > 0 else 0.0!r}")
+    mk = float(report.metrics["makespan_ns"])
+    if "makespan_bound_ns" in recorded:
+        mbound = recorded["makespan_bound_ns"]
+        if not _number(mbound) or not 0 <= float(mbound) <= mk * (1 + _REL):
+            bad(f"metrics.makespan_bound_ns = {mbound!r} is not within [0, makespan {mk!r}]")
+        else:
+            mgap = (mk - float(mbound)) / mk if mk > 0 else 0.0
+            if not _close(recorded.get("makespan_gap"), mgap):
+                bad(f"metrics.makespan_gap = {recorded.get('makespan_gap')!r}, the makespan "
+                    f"and its bound give {mgap!r}")
+            if name == "makespan" and bound is not None and not _close(bound, float(mbound)):
+                bad(f"bound = {bound!r} differs from metrics.makespan_bound_ns = {mbound!r}")
+    elif "makespan_gap" in recorded:
+        bad("metrics.makespan_gap without metrics.makespan_bound_ns")
+    recorded_objs = metrics["objectives"] if isinstance(metrics["objectives"], dict) else {}
+    for key, want_obj in objs.items():
+        if recorded_objs.get(key) != want_obj:
+            bad(f"objectives.{key} = {recorded_objs.get(key)!r}, the mapping gives {want_obj!r}")
+    if mapping is not None:
+        work = laid_out(inst, sched.layout)
+        blocks = {"total": work.n_blocks, "nonzero": work.n_nonzero,
+                  "zero": work.n_blocks - work.n_nonzero,
+                  "distinct_nonzero_patterns": work.n_distinct_nonzero,
+                  "reused_patterns": work.n_nonzero - work.n_distinct_nonzero,
+                  **reuse_counts(work, mapping, sched)}
+        got = metrics["blocks"] if isinstance(metrics["blocks"], dict) else {}
+        for key, want_n in blocks.items():
+            if got.get(key) != want_n:
+                bad(f"blocks.{key} = {got.get(key)!r}, the files give {want_n!r}")
     return out

@@ -247,7 +247,7 @@ def test_verify_checks_a_solve_folder_mapping_and_metrics(
     metrics["metrics"]["cell_writes"] += 1
     (out / "metrics.json").write_text(json.dumps(metrics))
     assert main(["verify", str(net), str(out)]) == 1
-    assert "metrics.json says cell_writes" in capsys.readouterr().out
+    assert "metrics.json: metrics.cell_writes = " in capsys.readouterr().out
     metrics["metrics"]["cell_writes"] -= 1
     (out / "metrics.json").write_text(json.dumps(metrics))
     lines = (out / "mapping.csv").read_text().splitlines()
