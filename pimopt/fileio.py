@@ -89,11 +89,67 @@ def read_bytes(path: str | Path, what: str) -> bytes:
         raise InputError(f"{what} {p} cannot be read: {exc.strerror or exc}") from None
 
 
-def gunzip_text(raw: bytes, path: str | Path, what: str, fmt: str) -> str:
-    """The UTF-8 text inside gzip-compressed bytes; errors name the file and its format."""
+UNPACK_ENV = "PIMOPT_MAX_UNPACKED_BYTES"
+DEFAULT_UNPACK_LIMIT = 4 << 30  # 4 GiB: the largest schedule of the bundled instances is ~3
+
+
+def unpack_limit() -> int:
+    """Bytes a compressed file may unpack to (``$PIMOPT_MAX_UNPACKED_BYTES``, default
+    4 GiB): a small file that claims more is refused before anything is allocated."""
+    text = os.environ.get(UNPACK_ENV, "").strip()
+    if not text:
+        return DEFAULT_UNPACK_LIMIT
     try:
-        return gzip.decompress(raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise InputError(f"${UNPACK_ENV} = {text!r} is invalid: a number of bytes >= 1")
+    return value
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the kernel says are available (Linux ``MemAvailable``), else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_unpacked(size: int, path: str | Path, what: str, detail: str) -> None:
+    """Refuse unpacking ``size`` bytes beyond the limit or the memory available."""
+    limit = unpack_limit()
+    if size > limit:
+        raise InputError(f"{what} {path} unpacks to {size:,} bytes{detail}, above the limit of "
+                         f"{limit:,} bytes (a damaged or hostile file; raise ${UNPACK_ENV} "
+                         "if it is genuine)")
+    free = available_memory()
+    if free is not None and size > free:
+        raise InputError(f"{what} {path} unpacks to {size:,} bytes{detail}, more than the "
+                         f"{free:,} bytes of memory available")
+
+
+def gunzip_text(raw: bytes, path: str | Path, what: str, fmt: str) -> str:
+    """The UTF-8 text inside gzip-compressed bytes; errors name the file and its format.
+
+    Decompression stops one byte past an eighth of :func:`unpack_limit` (parsed
+    text takes several times its size in memory): a gzip bomb is refused, not
+    inflated."""
+    cap = max(1, unpack_limit() // 8)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+            data = fh.read(cap + 1)
+        if len(data) > cap:
+            raise InputError(f"{what} {path} unpacks to more than {cap:,} bytes of text, above "
+                             f"the limit (an eighth of ${UNPACK_ENV} = {unpack_limit():,} "
+                             "bytes: parsing takes several times the text; raise it if the "
+                             "file is genuine)")
+        return data.decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise InputError(f"{what} {path} is not gzip-compressed {fmt}: {exc}") from None
 
 
@@ -103,13 +159,52 @@ NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
               NotImplementedError)
 
 
+def _npz_sizes(zf: zipfile.ZipFile, path: str | Path, what: str) -> int:
+    """Bytes the arrays of an open ``.npz`` archive take once loaded, read from each
+    member's ``.npy`` header (shape x dtype) before any array is inflated."""
+    import numpy as np
+
+    total = 0
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            raise InputError(f"{what} {path}: member {info.filename!r} is not a .npy array")
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise InputError(f"{what} {path}: member {info.filename!r} has .npy format "
+                                 f"version {version}: 1.0 or 2.0")
+        if dtype.hasobject:
+            raise InputError(f"{what} {path}: member {info.filename!r} holds Python objects")
+        n = 1
+        for d in shape:  # Python integers: exact, whatever the header claims
+            n *= int(d)
+        size = n * dtype.itemsize
+        if size > info.file_size:  # the member cannot hold what its header declares
+            raise InputError(f"{what} {path}: member {info.filename!r} declares {shape} "
+                             f"{dtype} ({size:,} bytes) but holds {info.file_size:,}")
+        total += size
+    return total
+
+
 def load_npz(raw: bytes, path: str | Path, what: str) -> dict[str, Any]:
-    """Every array of an ``.npz`` archive (no pickles); errors name the file."""
+    """Every array of an ``.npz`` archive (no pickles); errors name the file.
+
+    The arrays' sizes are read from their headers first and refused beyond
+    :func:`unpack_limit` or the memory available (a decompression bomb costs
+    nothing)."""
     import numpy as np
 
     try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            _check_unpacked(_npz_sizes(zf, path, what), path, what, " of arrays")
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+    except InputError:
+        raise
     except NPZ_ERRORS as exc:
         raise InputError(f"{what} {path} is not a valid .npz archive: {exc}") from None
 

@@ -19,10 +19,11 @@ from numpy.typing import NDArray
 
 from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
-from pimopt.fileio import NPZ_ERRORS, package_path, read_json
+from pimopt.fileio import load_npz, package_path, read_bytes, read_json
 from pimopt.schemas import validate
 
 FORMAT = "pimopt-network"
+MAX_INPUTS = 2**53  # input vectors of a layer: exact in every JSON reader
 FORMAT_VERSION = 1
 LAYER_KINDS = ("fc", "conv", "conv_transpose", "matmul")
 
@@ -83,8 +84,9 @@ class Layer:
             raise InputError(f"{owner}: weights exceed the int32 range")
         object.__setattr__(self, "weights", w.astype(np.int32))
         if isinstance(self.n_inputs, bool) or not isinstance(self.n_inputs, (int, np.integer)) \
-                or self.n_inputs < 1:
-            raise InputError(f"{owner}: n_inputs = {self.n_inputs!r} is invalid: an integer >= 1")
+                or not 1 <= self.n_inputs <= MAX_INPUTS:
+            raise InputError(f"{owner}: n_inputs = {self.n_inputs!r} is invalid: an integer "
+                             f"from 1 to {MAX_INPUTS:,} (2^53)")
         object.__setattr__(self, "n_inputs", int(self.n_inputs))
         if self.deps is not None:
             if isinstance(self.deps, (str, bytes)) or not isinstance(self.deps, (list, tuple)) \
@@ -273,14 +275,7 @@ class Network:
         layers_meta = meta.get("layers")
         if not isinstance(layers_meta, list):
             raise InputError(f"network file {json_path}: 'layers' must be a list")
-        try:
-            with np.load(npz_path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except FileNotFoundError:
-            raise InputError(f"weights file {npz_path} does not exist") from None
-        except NPZ_ERRORS as exc:
-            raise InputError(f"weights file {npz_path} is not a valid NPZ archive: "
-                             f"{exc}") from None
+        arrays = load_npz(read_bytes(npz_path, "weights file"), npz_path, "weights file")
         layers = []
         for i, lm in enumerate(layers_meta):
             if not isinstance(lm, dict) or "name" not in lm:

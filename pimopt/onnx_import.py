@@ -44,6 +44,7 @@ periphery, not in crossbars, and are not imported.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.network import Layer, Network
+from pimopt.network import MAX_INPUTS, Layer, Network
 from pimopt.quantize import quantize_symmetric
 from pimopt.tensors import conv_matrix, conv_transpose_matrix, grouped_conv_matrix
 
@@ -499,7 +500,12 @@ def _numel(dims: list[int | str | None], lname: str, what: str) -> int:
     if not _known(dims):
         raise InputError(f"layer {lname}: the {what} shape {dims} is unknown after shape "
                          "inference: pass --input-shape")
-    return int(np.prod([int(d) for d in dims if isinstance(d, int)]))
+    n = math.prod(int(d) for d in dims if isinstance(d, int))  # exact: no int64 wrap-around
+    if n > MAX_INPUTS:
+        raise InputError(f"layer {lname}: the {what} shape {dims} gives {n:,} input vectors, "
+                         f"above the limit of {MAX_INPUTS:,} (2^53): pass a smaller "
+                         "--input-shape")
+    return n
 
 
 def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],

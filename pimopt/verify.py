@@ -741,7 +741,7 @@ def _check_metrics(inst: Instance, sched: Schedule, report: Report, mapping: Any
     if sched.method and metrics["method"] != sched.method:
         bad(f"method is {metrics['method']!r}, the schedule was made by {sched.method!r}")
     name = metrics["objective_name"]
-    if name not in OBJECTIVES:
+    if not isinstance(name, str) or name not in OBJECTIVES:
         bad(f"objective_name {name!r} is none of {', '.join(OBJECTIVES)}")
         return out
     unit = {"cell_writes": "cells", "energy": "pJ"}.get(name, "ns")

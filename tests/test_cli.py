@@ -85,7 +85,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
     bad_dir = tmp / "corrupt"
     bad_path = random_network(3).save(bad_dir / "net")
     (bad_dir / "net.npz").write_bytes(b"PK\x03\x04 truncated")
-    cases["corrupt npz"] = ([str(bad_path)], "is not a valid NPZ archive")
+    cases["corrupt npz"] = ([str(bad_path)], "is not a valid .npz archive")
     # empty network
     empty = tmp / "empty.json"
     empty.write_text(json.dumps({"format": "pimopt-network", "name": "e", "layers": [],

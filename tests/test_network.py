@@ -53,7 +53,7 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
     net = random_network(6)
     path = net.save(tmp_path / "net")
     (tmp_path / "net.npz").write_bytes(b"this is not a zip archive")
-    with pytest.raises(InputError, match="not a valid NPZ"):
+    with pytest.raises(InputError, match=r"not a valid \.npz"):
         Network.load(path)
     (tmp_path / "net.npz").unlink()
     with pytest.raises(InputError, match="does not exist"):
@@ -118,3 +118,12 @@ def test_weights_file_outside_the_networks_folder_is_refused(tmp_path: Path, how
     (folder / "n.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="weights_file"):
         Network.load(folder / "n.json")
+
+
+@pytest.mark.parametrize("n", [0, 2**53 + 1, 2**64])
+def test_n_inputs_beyond_the_exact_range_is_refused(n: int) -> None:
+    from pimopt.network import Layer
+
+    with pytest.raises(InputError, match=r"n_inputs = \d+ is invalid: an integer from 1 to "
+                                         r"9,007,199,254,740,992"):
+        Layer(name="l", weights=np.ones((2, 2), dtype=np.int32), n_inputs=n)

@@ -465,3 +465,15 @@ def test_external_data_outside_the_models_folder_is_refused(tmp_path: Path, how:
         _relocate(path, "nothing.bin")
     with pytest.raises(InputError, match="external data"):
         import_onnx(path)
+
+
+@pytest.mark.parametrize(("height", "width"), [(2**32, 2**32), (2**27, 2**27)])
+def test_an_output_too_large_to_count_is_refused_not_wrapped(
+        tmp_path: Path, height: int, width: int) -> None:
+    """2^64 output pixels wrapped to 0 or 2^32 in int64 before; 2^54 exceeds the limit."""
+    w = RNG.normal(size=(2, 3, 1, 1))
+    path = save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], ["N", 3, 4, 4],
+                {"w": w})
+    with pytest.raises(InputError, match=r"input vectors, above the limit of "
+                                         r"9,007,199,254,740,992 \(2\^53\)"):
+        import_onnx(path, input_shape=(1, 3, height, width))
