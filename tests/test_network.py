@@ -122,8 +122,6 @@ def test_weights_file_outside_the_networks_folder_is_refused(tmp_path: Path, how
 
 @pytest.mark.parametrize("n", [0, 2**53 + 1, 2**64])
 def test_n_inputs_beyond_the_exact_range_is_refused(n: int) -> None:
-    from pimopt.network import Layer
-
     with pytest.raises(InputError, match=r"n_inputs = \d+ is invalid: an integer from 1 to "
                                          r"9,007,199,254,740,992"):
         Layer(name="l", weights=np.ones((2, 2), dtype=np.int32), n_inputs=n)
