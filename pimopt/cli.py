@@ -13,9 +13,12 @@ import logging
 import math
 import os
 import platform
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from pimopt import IMPORTED_AT
@@ -78,11 +81,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
     res = solve(inst, args.method, stop=stop, **options)
     written = res.save(args.out, format=args.format, inst=inst)
     print(res.summary())
-    if res.status == "interrupted":  # the work so far is written; no baseline after Ctrl-C
+    from pimopt import interrupt
+
+    if res.status == "interrupted" or interrupt.terminating():
+        # the work so far is written; no baseline after Ctrl-C or SIGTERM
         print(f"wrote      {args.out}/{', '.join(written)}")
-        print("pimopt: interrupted: the best solution found so far is verified and written",
+        how = "terminated (SIGTERM)" if interrupt.terminating() else "interrupted"
+        print(f"pimopt: {how}: the best solution found so far is verified and written",
               file=sys.stderr)
-        return 130
+        return 143 if interrupt.terminating() else 130
     if args.baseline != "none" and res.method != args.baseline and (
             args.baseline_always or inst.n_nonzero < AUTO_NPZ_BLOCKS):
         # what the method gained: the baseline on the same instance, objective and options
@@ -624,9 +631,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# commands that stop cleanly on SIGTERM: solve writes its best verified solution, bench
+# and sweep keep their finished records (the others write nothing partial anyway)
+_SIGTERM_COOPERATIVE = ("solve", "bench", "sweep")
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM as Ctrl-C, remembered: a solve stops with its best verified solution
+    (:func:`pimopt.interrupt.terminate`), a sweep stops its workers; a second one ends
+    the process at once."""
+    from pimopt import interrupt
+
+    if not interrupt.terminate():
+        raise SystemExit(143)
+    if _RUNNING[0] != "solve":
+        raise KeyboardInterrupt
+
+
+_RUNNING = [""]  # the command running (for the SIGTERM handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pimopt`` console script."""
     args = build_parser().parse_args(argv)
+    _RUNNING[0] = str(getattr(args, "command", "") or "")
+    if _RUNNING[0] in _SIGTERM_COOPERATIVE and \
+            threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
     logging.basicConfig(level=max(logging.DEBUG, min(level, logging.ERROR)), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -634,6 +666,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:  # Ctrl-C: outputs are written atomically, none is left partial
+        from pimopt import interrupt
+
+        if interrupt.terminating():
+            print("pimopt: terminated (SIGTERM); finished work is kept", file=sys.stderr)
+            return 143
         print("pimopt: interrupted", file=sys.stderr)
         return 130
     except InputError as exc:

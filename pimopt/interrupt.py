@@ -39,6 +39,23 @@ _current: contextvars.ContextVar[threading.Event] = contextvars.ContextVar(
 POLL_S = 0.05  # how often a waiting thread looks at the flag
 
 
+_TERMINATING = threading.Event()  # sticky: SIGTERM stops this solve and every later one
+
+
+def terminate() -> bool:
+    """Stop the current solve as :func:`request` does, and every solve started after it
+    (SIGTERM: the process is ending). True the first time, False once terminating."""
+    first = not _TERMINATING.is_set()
+    _TERMINATING.set()
+    _current.get().set()
+    return first
+
+
+def terminating() -> bool:
+    """True once :func:`terminate` was called."""
+    return _TERMINATING.is_set()
+
+
 def requested() -> bool:
     """True once an interrupt was requested (and not yet cleared) for the current solve."""
     return _current.get().is_set()
@@ -79,6 +96,8 @@ def catch_sigint() -> Iterator[None]:
     status), and work after it is not cut short by an old Ctrl-C.
     """
     flag = threading.Event()  # this block's own flag, in its context only
+    if _TERMINATING.is_set():  # the process is ending: this solve too stops at once
+        flag.set()
     token = _current.set(flag)
     if threading.current_thread() is not threading.main_thread() \
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:

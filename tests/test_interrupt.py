@@ -88,17 +88,26 @@ def test_a_caller_that_ignores_sigint_keeps_doing_so() -> None:
 
 # --- the CLI ---------------------------------------------------------------------------
 
+def _default_sigint() -> None:
+    # a test run in the background of a non-interactive shell inherits SIGINT ignored,
+    # which pimopt (rightly) keeps: the child gets the terminal's default back
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_at(cmd: list[str], marker: str, *, after: float = 1.0,
-                  timeout: float = 120) -> tuple[int, str, float, int]:
-    """Run ``pimopt -v CMD`` in a session of its own; send SIGINT to its process group
-    ``after`` seconds past the first output line containing ``marker``.
+                  timeout: float = 120, sig: int = signal.SIGINT, group: bool = True,
+                  env: dict[str, str] | None = None) -> tuple[int, str, float, int]:
+    """Run ``pimopt -v CMD`` in a session of its own; send ``sig`` to its process group
+    (``group=False``: to the pimopt process alone, as ``kill PID`` does) ``after`` seconds
+    past the first output line containing ``marker``.
 
     Returns the exit code, the output (stdout and stderr), the seconds from the signal to
     the exit, and the process group.
     """
     proc = subprocess.Popen([sys.executable, "-m", "pimopt", "-v", *cmd], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=ROOT)
+                            start_new_session=True, cwd=ROOT, preexec_fn=_default_sigint,
+                            env=None if env is None else {**os.environ, **env})
     assert proc.stdout is not None
     seen: list[str] = []
     try:
@@ -109,7 +118,10 @@ def _interrupt_at(cmd: list[str], marker: str, *, after: float = 1.0,
         else:
             raise AssertionError(f"{marker!r} never appeared:\n{''.join(seen)}")
         time.sleep(after)
-        os.killpg(proc.pid, signal.SIGINT)
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
         t = time.perf_counter()
         rest, _ = proc.communicate(timeout=timeout)
         took = time.perf_counter() - t
@@ -153,6 +165,64 @@ def test_ctrl_c_during_mapping_writes_the_best_verified_solution(tmp_path: Path,
          "programming", "--time-limit", "300", "--out", str(out)], "stage map: started")
     metrics = _check_interrupted_solve(code, text, took, out, "map")
     assert metrics["runtime_s"] < 100  # far from the 300 s limit
+
+
+@pytest.mark.parametrize("method", ["lns", "milp-cbc"])
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, method: str) -> None:
+    """``kill PID`` (SIGTERM to pimopt alone): the best solution so far is verified and
+    written, exit 143 with a line that says so; CBC, a child process, ends with it and
+    leaves no file in the temporary folder."""
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    code, text, took, group = _interrupt_at(
+        ["solve", str(DIGITS), "--arch", "small-chip", "--method", method, "--objective",
+         "programming", "--time-limit", "300", "--out", str(out)], "stage map: started",
+        sig=signal.SIGTERM, group=False, env={"TMPDIR": str(tmp)})
+    assert code == 143, text
+    assert "Traceback" not in text
+    assert "terminated (SIGTERM): the best solution found so far is verified and written" \
+        in text
+    assert took < 30, f"{took:.1f} s from SIGTERM to exit"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    check = _pimopt("verify", str(DIGITS), str(out), "--arch", "small-chip")
+    assert check.returncode == 0, check.stdout + check.stderr
+    time.sleep(0.5)
+    left = [p.pid for p in psutil.process_iter() if _pgid(p.pid) == group and _running(p)]
+    assert not left, f"process(es) {left} outlived pimopt"
+    assert not list(tmp.iterdir()), f"left in TMPDIR: {sorted(tmp.iterdir())}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_cbc_dies_with_a_killed_pimopt(tmp_path: Path) -> None:
+    """SIGKILL leaves pimopt no clean-up: CBC's parent-death signal ends it anyway (it ran
+    to its own time limit, orphaned, before)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pimopt", "-v", "solve", str(DIGITS), "--arch", "small-chip",
+         "--method", "milp-cbc", "--objective", "programming", "--time-limit", "300",
+         "--out", str(tmp_path / "out")], text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT, preexec_fn=_default_sigint)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if "stage map: started" in line:
+                break
+        cbc: list[psutil.Process] = []
+        for _ in range(100):  # CBC starts once the model is written
+            cbc = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "cbc" in c.name().lower()]
+            if cbc:
+                break
+            time.sleep(0.1)
+        assert cbc, "CBC never started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        _, alive = psutil.wait_procs(cbc, timeout=5)
+        assert not [p for p in alive if _running(p)], "CBC outlived pimopt"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def test_ctrl_c_during_cpsat_retiming(tmp_path: Path) -> None:

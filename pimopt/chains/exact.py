@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +42,7 @@ from pimopt.chains.problem import (
 )
 from pimopt.errors import InputError, Refused
 from pimopt.interrupt import requested, run_cancellable
+from pimopt.solvers import cbc
 
 MILP_SOLVERS = ("cbc", "highs")
 EXACT_ARC_LIMIT = 250_000  # largest model (arcs) the exact methods build
@@ -121,23 +119,6 @@ def run_cpsat(solver: Any, model: Any) -> int:
     """
     solver.parameters.catch_sigint_signal = False
     return int(run_cancellable(lambda: solver.solve(model), solver.stop_search))
-
-
-def _stop_children() -> None:
-    """End this process's child processes: the CBC binary PuLP runs (Linux ``/proc``).
-
-    CBC ignores SIGINT while it generates cuts at the root, which can take most
-    of its time limit; its solution is lost, the caller's warm start stands.
-    Elsewhere nothing is stopped and CBC runs to its own time limit.
-    """
-    me = os.getpid()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:  # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == me:
-                os.kill(int(stat.parent.name), signal.SIGTERM)
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile, or not ours to stop
 
 
 def run_highs(h: Any) -> Any:
@@ -434,32 +415,16 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
 _CBC_FIELD = re.compile(r"^(Objective value|Lower bound|Gap):\s+(\S+)", re.MULTILINE)
 
 
-def _cbc(time_limit: float, warm: bool, threads: int, log_path: str) -> Any:
-    """CBC through PuLP: the binary of ``cbcbox`` (PuLP's ``cbc`` extra) when installed,
-    else the CBC that PuLP bundles."""
-    import pulp
-
-    try:
-        import cbcbox
-
-        return pulp.COIN_CMD(path=cbcbox.cbc_bin_path(), msg=False, timeLimit=time_limit,
-                             warmStart=warm, threads=threads, logPath=log_path)
-    except ImportError:
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, warmStart=warm,
-                                 threads=threads, logPath=log_path)
-
-
 def _run_cbc(prob: Any, end: float, warm: bool, threads: int,
              info: dict[str, Any]) -> tuple[str, float | None, float | None]:
     """CBC until ``end`` (a ``time.perf_counter`` value), a crashed MIP start included."""
     import pulp
 
-    fd, log_path = tempfile.mkstemp(suffix=".log", prefix="pimopt-cbc-")
-    os.close(fd)
-    try:
-        cmd = _cbc(_solver_seconds(end), warm, threads, log_path)
+    with cbc.private_folder() as folder:
+        log_path = str(folder / "cbc.log")
+        cmd = cbc.command(_solver_seconds(end), warm, threads, log_path, str(folder))
         try:
-            run_cancellable(lambda: prob.solve(cmd), _stop_children)
+            run_cancellable(lambda: prob.solve(cmd), cbc.stop_children)
         except pulp.PulpSolverError as exc:
             if requested():  # stopped for Ctrl-C: no solution file; the warm start stands
                 info["cbc_error"] = "CBC stopped by an interrupt"
@@ -470,15 +435,16 @@ def _run_cbc(prob: Any, end: float, warm: bool, threads: int,
                 info["cbc_error"] = f"CBC failed: {exc}"
                 return "timeout", None, None
             info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
-            cmd = _cbc(_solver_seconds(end), False, threads, log_path)
+            cmd = cbc.command(_solver_seconds(end), False, threads, log_path, str(folder))
             try:
-                prob.solve(cmd)
+                run_cancellable(lambda: prob.solve(cmd), cbc.stop_children)
             except pulp.PulpSolverError:
                 return "timeout", None, None
-        with open(log_path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    finally:
-        os.unlink(log_path)
+        try:
+            with open(log_path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            text = ""
     result = re.search(r"^Result - (.*)$", text, re.MULTILINE)
     fields = {k: v for k, v in _CBC_FIELD.findall(text)}
     info["cbc_result"] = result.group(1).strip() if result else None
