@@ -27,7 +27,9 @@ Suites are TOML files (``instances/suites/NAME.toml``)::
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -38,7 +40,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -244,6 +247,26 @@ def run_one(spec_dict: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def run_one_marked(spec_dict: dict[str, Any], run_id: str, marker_dir: str) -> dict[str, Any]:
+    """:func:`run_one` in a local pool worker, which leaves ``.RUN_ID.pid`` (its process
+    id) in ``marker_dir`` while it runs: if the worker dies, the parent knows which run it
+    was running (that run alone is recorded as failed; the others run again)."""
+    marker = Path(marker_dir) / f".{run_id}.pid"
+    marker.write_text(str(os.getpid()), encoding="ascii")
+    try:
+        return run_one(spec_dict)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _failed_record(spec: RunSpec, error: str) -> dict[str, Any]:
+    """The record of a run whose worker died: schema-valid, status ``error`` (run again
+    on the next resume)."""
+    now = _now()
+    return dict(_record_head(spec), status="error", error=error, **_NO_RESULT, wall_s=0.0,
+                started=now, finished=now)
+
+
 RECORD_SCHEMA = schema_path("run-record")
 
 
@@ -315,6 +338,22 @@ def die_with_parent(parent: int, every_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread for the block: a worker process started in it (and a
+    pool's manager thread created in it, which starts later ones) inherits the blocked
+    signal, so a terminal's Ctrl-C never reaches a worker still starting up (a
+    KeyboardInterrupt traceback from ``spawn_main``); here a Ctrl-C is only delayed."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def stop_pool(pool: cf.ProcessPoolExecutor) -> None:
     """Drop a pool's queued tasks and end its running workers now (on Ctrl-C).
 
@@ -371,7 +410,8 @@ def run_isolated(fn: Callable[..., dict[str, Any]], tasks: dict[tuple[str, ...],
                                   initializer=die_with_parent, initargs=(os.getpid(),))
     recorded = 0
     try:
-        futs = {pool.submit(fn, *args): key for key, args in todo.items()}
+        with sigint_blocked():
+            futs = {pool.submit(fn, *args): key for key, args in todo.items()}
         for n, fut in enumerate(cf.as_completed(futs), start=1):
             key = futs[fut]
             try:
@@ -486,61 +526,176 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
         return BenchSummary(len(unique), skipped, 0, 0, records)
     # connect first: a cluster that cannot be reached leaves no empty output folder
     executor, close, where = _executor(jobs, scheduler, connect_timeout)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for stale in runs_dir.glob(".*.tmp"):  # a record being written when a bench was killed
-        stale.unlink(missing_ok=True)
-    say(f"{len(unique)} runs: {skipped} finished earlier (skipped), {len(todo)} to run on "
-        f"{where}")
-    bar = None
-    if progress is None and sys.stdout.isatty():  # a terminal: a live bar with ETA
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True)
-        say = bar.write
-    t0 = time.perf_counter()
-    k = 0
-    interrupted = False
+    local = scheduler is None
     try:
-        futures = {executor.submit(run_one, s.to_dict()): s for s in todo}
-        pending = set(futures)
-        while pending:
-            finished, pending = cf.wait(pending, timeout=1.0 if bar else HEARTBEAT_S,
-                                        return_when=cf.FIRST_COMPLETED)
-            if not finished:  # alive: the bar's clock ticks, logs get a line
-                if bar is not None:
-                    bar.refresh()
-                else:
-                    say(f"... {len(pending)} run(s) going, {k}/{len(todo)} done, "
-                        f"{time.perf_counter() - t0:,.0f} s elapsed")
-                continue
-            for fut in finished:
-                k += 1
-                spec = futures[fut]
-                try:
-                    rec = fut.result()
-                except Exception as exc:  # the worker died (a crash in a solver): retried
-                    rec = dict(_record_head(spec), status="error",
-                               error=f"worker failed: {exc!r}", **_NO_RESULT)
-                write_atomic(runs_dir / f"{spec.run_id}.json",
-                             json.dumps(rec, indent=1, default=str) + "\n")
-                records.append(rec)
-                if rec["status"] == "error":
-                    errors += 1
-                say(_progress_line(k, len(todo), spec, rec))
-                if bar is not None:
-                    bar.update(1)
-    except KeyboardInterrupt:  # Ctrl-C: no new run starts, running ones are dropped
-        interrupted = True
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock_folder(Path(out))
+    except BaseException:
+        close(True)
         raise
-    finally:
-        if bar is not None:
-            bar.close()
-        close(interrupted)
-        if interrupted:
-            for stale in runs_dir.glob(".*.tmp"):  # a record cut mid-write
+    with lock:
+        for stale in [*runs_dir.glob(".*.tmp"), *runs_dir.glob(".*.pid")]:
+            stale.unlink(missing_ok=True)  # left by a bench that was killed
+        say(f"{len(unique)} runs: {skipped} finished earlier (skipped), {len(todo)} to run "
+            f"on {where}")
+        bar = None
+        if progress is None and sys.stdout.isatty():  # a terminal: a live bar with ETA
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True)
+            say = bar.write
+        t0 = time.perf_counter()
+        k = 0
+        interrupted = False
+
+        def submit(pool: cf.Executor, spec: RunSpec) -> cf.Future[dict[str, Any]]:
+            if local:  # the worker marks which run it holds (a dead worker is known)
+                with sigint_blocked():  # a worker is started in submit
+                    return pool.submit(run_one_marked, spec.to_dict(), spec.run_id,
+                                       str(runs_dir))
+            return pool.submit(run_one, spec.to_dict())
+
+        def finish(spec: RunSpec, rec: dict[str, Any]) -> None:
+            nonlocal k, errors
+            k += 1
+            write_atomic(runs_dir / f"{spec.run_id}.json",
+                         json.dumps(rec, indent=1, default=str) + "\n")
+            records.append(rec)
+            if rec["status"] == "error":
+                errors += 1
+            say(_progress_line(k, len(todo), spec, rec))
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            futures = {submit(executor, s): s for s in todo}
+            pending = set(futures)
+            workers: dict[int, Any] = {}  # pid -> process of the local pool, as seen
+            deaths: dict[str, int] = {}  # run id -> pools broken while it ran
+            while pending:
+                workers.update(getattr(executor, "_processes", None) or {})
+                finished, pending = cf.wait(pending, timeout=1.0 if bar else HEARTBEAT_S,
+                                            return_when=cf.FIRST_COMPLETED)
+                if not finished:  # alive: the bar's clock ticks, logs get a line
+                    if bar is not None:
+                        bar.refresh()
+                    else:
+                        say(f"... {len(pending)} run(s) going, {k}/{len(todo)} done, "
+                            f"{time.perf_counter() - t0:,.0f} s elapsed")
+                    continue
+                if local and any(isinstance(f.exception(), BrokenProcessPool)
+                                 for f in finished):
+                    # a worker died (killed, or a solver crashed the process): the pool
+                    # is broken and fails every run it held; only the dead worker's run
+                    # fails, the others go to a new pool
+                    done_now, _ = cf.wait(pending)
+                    finished |= done_now
+                    pending = set()
+                    broken = [f for f in finished
+                              if isinstance(f.exception(), BrokenProcessPool)]
+                    for fut in finished:
+                        if fut not in broken:
+                            finish(futures[fut], fut.result())
+                    close(True)
+                    dead = _dead_runs([futures[f].run_id for f in broken], runs_dir,
+                                      workers, deaths)
+                    executor, close, where = _executor(jobs, scheduler, connect_timeout)
+                    workers = {}
+                    for fut in broken:
+                        spec = futures.pop(fut)
+                        if spec.run_id in dead:
+                            finish(spec, _failed_record(spec, dead[spec.run_id]))
+                        else:
+                            again = submit(executor, spec)
+                            futures[again] = spec
+                            pending.add(again)
+                    continue
+                for fut in finished:
+                    spec = futures[fut]
+                    try:
+                        rec = fut.result()
+                    except Exception as exc:  # a Dask worker failed (a crash): retried
+                        rec = _failed_record(spec, f"worker failed: {exc!r}")
+                    finish(spec, rec)
+        except KeyboardInterrupt:  # Ctrl-C: no new run starts, running ones are dropped
+            interrupted = True
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            close(interrupted)
+            for stale in runs_dir.glob(".*.pid"):  # markers of the runs dropped
                 stale.unlink(missing_ok=True)
-            say(_resume_hint(k, len(todo), runs_dir))
+            if interrupted:
+                for stale in runs_dir.glob(".*.tmp"):  # a record cut mid-write
+                    stale.unlink(missing_ok=True)
+                say(_resume_hint(k, len(todo), runs_dir))
     return BenchSummary(len(unique), skipped, len(todo), errors, records)
+
+
+LOCK_NAME = ".pimopt-bench.lock"
+
+
+@contextlib.contextmanager
+def _lock_folder(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock for one writer: a second bench or sweep on the same folder is
+    refused (it would run the same runs twice and remove the other's temporary records)."""
+    path = out / LOCK_NAME
+    fh = path.open("a+", encoding="ascii")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        owner = fh.read().strip() or "another process"
+        fh.close()
+        raise InputError(f"{out} is in use by another bench or sweep (pid {owner}); wait for "
+                         "it to end or choose another --out") from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
+def _dead_runs(run_ids: list[str], runs_dir: Path, workers: dict[int, Any],
+               deaths: dict[str, int]) -> dict[str, str]:
+    """The runs (id -> error) whose worker died, among those of a broken pool.
+
+    A running worker leaves ``.RUN_ID.pid``. The pool ends the survivors with
+    SIGTERM when it breaks, so a worker that ended otherwise (SIGKILL, a crash)
+    is the one that died. If none can be told apart, every run that was running
+    counts a death, and fails at its second (a run that crashes its worker
+    every time cannot loop forever).
+    """
+    running: dict[str, int] = {}
+    for rid in run_ids:
+        marker = runs_dir / f".{rid}.pid"
+        try:
+            running[rid] = int(marker.read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue  # never started
+        marker.unlink(missing_ok=True)
+    dead: dict[str, str] = {}
+    for rid, pid in running.items():
+        proc = workers.get(pid)
+        code = None
+        if proc is not None:
+            proc.join(2.0)
+            code = proc.exitcode
+        if code is not None and code != -signal.SIGTERM:
+            how = (f"signal {signal.Signals(-code).name}" if code < 0 and
+                   -code in signal.valid_signals() else f"exit code {code}")
+            dead[rid] = f"worker process {pid} died ({how}) while running this run"
+    if not dead:
+        for rid, pid in running.items():
+            deaths[rid] = deaths.get(rid, 0) + 1
+            if deaths[rid] >= 2:
+                dead[rid] = (f"worker process {pid} died while running this run, "
+                             f"{deaths[rid]} times")
+    return dead
 
 
 HEARTBEAT_S = 30.0  # without a terminal, a line this often while runs are going
