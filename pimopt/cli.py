@@ -676,6 +676,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"pimopt: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:  # what no estimate foresaw (ulimit -v, other processes)
+        print(f"pimopt: error: out of memory in 'pimopt {_RUNNING[0]}': use a smaller "
+              "network or architecture, fewer --jobs, or a machine with more memory "
+              "(nothing partial was written)", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into head & co.: not an error
         sys.stderr.close()
         return 0

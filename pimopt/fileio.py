@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError
+from pimopt.memory import available_memory
 
 PACKAGE = Path(__file__).parent
 DATA_DIRS = (PACKAGE / "data", PACKAGE / "data" / "instances")  # where pimopt:NAME is looked up
@@ -106,18 +107,6 @@ def unpack_limit() -> int:
     if value < 1:
         raise InputError(f"${UNPACK_ENV} = {text!r} is invalid: a number of bytes >= 1")
     return value
-
-
-def available_memory() -> int | None:
-    """Bytes of memory the kernel says are available (Linux ``MemAvailable``), else None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def _check_unpacked(size: int, path: str | Path, what: str, detail: str) -> None:

@@ -37,6 +37,7 @@ from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left
 from pimopt.layout import Layout, laid_out, layout_info, make_layout
 from pimopt.mapping import Mapping
+from pimopt.memory import check_fits, solve_bytes
 from pimopt.methods.chain_methods import CHAIN_METHODS, EXACT, EXACT_MODELS, ChainOptions
 from pimopt.methods.registry import BASELINES, METHODS
 from pimopt.methods.search import makespan_search
@@ -81,6 +82,11 @@ def _check_arguments(inst: Instance, method: str, opts: Options) -> None:
     if inst.n_nonzero == 0:
         raise InputError(f"network {inst.network.name!r} has only all-zero blocks: "
                          "nothing to program or compute")
+    a = inst.arch
+    check_fits(solve_bytes(a.total_slots, a.ou_rows * a.ou_cols, inst.n_blocks),
+               f"solving {inst.network.name!r} on {a.name!r} ({a.total_slots:,} slots of "
+               f"{a.ou_rows}x{a.ou_cols} cells, {inst.n_blocks:,} blocks)",
+               "use fewer or smaller crossbars, or a smaller network")  # before allocating
 
 
 
