@@ -245,3 +245,18 @@ def test_a_solver_cut_before_any_solution_returns_the_warm_start() -> None:
         assert out.objective == p.evaluate(warm) and out.info["solver_status"] == "timeout"
     assert out.objective is not None
     assert out.bound is None or out.bound <= out.objective + 1e-6
+
+
+@pytest.mark.parametrize("model", ["cpsat-hint", "milp-start"])
+def test_a_broken_internal_start_is_an_internal_error_not_bad_input(model: str) -> None:
+    """Chains a method made that break a rule ("chain 2 loads 4 items of layer 0,
+    capacity 3") were reported as bad input (exit 2, and bench never retried them)."""
+    from pimopt.errors import VerificationError
+
+    p = make_problem(1)
+    bad = [list(range(p.n_items))] + [[] for _ in range(p.n_slots - 1)]  # all in one slot
+    with pytest.raises(VerificationError, match="returned invalid chains: chain 0 loads"):
+        if model == "cpsat-hint":
+            solve_cpsat(p, time_limit=2, hint=bad)
+        else:
+            solve_milp(p, time_limit=2, warm=bad)

@@ -66,7 +66,7 @@ def _prepare(p: ChainProblem, warm: Chains | None
                       "heuristic or a smaller instance")
     sub_warm = None
     if warm is not None:
-        p.check(warm)
+        p.check_solution(warm, "the warm start")
         sub_warm = restrict_chains(p, warm, kept)
     return sub, kept, sub_warm
 
@@ -182,7 +182,7 @@ def _or_warm(p: ChainProblem, out: ExactOutcome, warm: Chains | None, name: str
     """The warm start (feasible, checked) when the solver found nothing in time."""
     if out.chains is not None or warm is None or out.status == "infeasible":
         return out
-    p.check(warm)
+    p.check_solution(warm, "the warm start")
     cost = p.evaluate(warm)
     bound = out.bound if out.bound is not None and out.bound <= cost + 1e-6 else None
     return ExactOutcome([list(c) for c in warm], "feasible", float(cost), bound,
@@ -254,7 +254,7 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
     model.minimize(sum(c * x for x, c in cost_terms))
 
     if hint is not None:
-        p.check(hint)
+        p.check_solution(hint, "the CP-SAT hint")
         model.clear_hints()
         used = set()
         for k, chain in enumerate(hint):
@@ -379,7 +379,7 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
             big = int(cap[v])
             prob += rank[v] >= rank[u - s] + 1 - big * (1 - var), f"mtz_{u}_{v}"
     if warm is not None and not relax:
-        p.check(warm)
+        p.check_solution(warm, "the MIP start")
         used = set(zip(*p.arcs_of(warm), strict=True))
         for (u, v), var in x.items():
             var.setInitialValue(1 if (u, v) in used else 0)

@@ -81,7 +81,7 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
                     chains, left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])])
                 break
             left = np.delete(left, _assign_round(sub, cur, left, chains))
-        sub.check(chains)
+        sub.check_solution(chains, "the round-robin assignment")
         return _granular_search(sub, chains, cand, deadline, seed)
 
     return _by_layer(p, solve_layer)
