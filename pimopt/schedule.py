@@ -115,6 +115,13 @@ def _integers(name: str, a: object, hi: int = _I64_MAX, lo: int = -_I64_MAX
 def _i64(name: str, a: object) -> NDArray[np.int64]:
     # times and indices alike stay within the files' limit, which the verifier replays
     # exactly (it never adds two of them)
+    try:
+        shape: tuple[int, ...] | None = np.shape(a)  # type: ignore[call-overload]
+    except ValueError:  # ragged: _integers names it
+        shape = None
+    if shape is not None and len(shape) != 1:  # one entry per operation, never flattened
+        raise InputError(f"Schedule.{name} must be a 1-D array (one entry per operation), "
+                         f"got shape {shape}")
     return _integers(name, a, hi=MAX_TIME_PS, lo=-MAX_TIME_PS).astype(np.int64)
 
 

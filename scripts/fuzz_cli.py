@@ -11,7 +11,18 @@ and metrics, a suite), with one thing broken:
   a boolean), or deleted, plus an unknown field;
 - each file truncated at several places and with bytes flipped;
 - every numeric option of solve, verify, bench, plot and generate given
-  negative, zero, NaN, infinite, huge, non-numeric and empty values.
+  negative, zero, NaN, infinite, huge, non-numeric and empty values;
+- NPZ schedules and mappings with an array of a wrong dtype, sign, range or
+  shape (float, -1, uint64 above int64, bool, an extra axis; levels of uint16,
+  int8 or beyond the cells' bits);
+- decompression bombs: NPZ members whose headers declare 10^12 values, an NPZ
+  and gzip files inflating beyond ``$PIMOPT_MAX_UNPACKED_BYTES``;
+- bound cache entries with every field broken, re-signed or with a stale
+  checksum, plausible values (x10, x1.01, x0.5) re-signed, an extra key: the run
+  must still exit 0 with a bound it computed (or, for a re-signed plausible
+  value, never a false ``optimal``), else a **wrong answer**;
+- ONNX initializers stored outside the model's folder (``../``, an absolute
+  path, symbolic links to /etc/passwd or out of the folder, missing or short).
 
 A case is a **defect** if an exception escapes ``main`` (a traceback), if the
 exit code is not 0, 1 or 2, if ``internal error`` is printed, or if a failed
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import io
 import json
 import math
@@ -41,10 +53,13 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pimopt.cli import main
 
@@ -81,6 +96,10 @@ class Case:
     files: dict[str, bytes]  # written into the case folder before the run
     invalid: bool  # invalid by construction: must not be accepted
     out: str | None = None  # output folder the command would create
+    env: dict[str, str] = field(default_factory=dict)  # environment of the run ("{case}":
+    # the case folder)
+    links: dict[str, str] = field(default_factory=dict)  # symbolic links: name -> target
+    post: Callable[[Path], str | None] | None = None  # after exit 0: a defect, or None
 
 
 def _dump(value: Any) -> str:
@@ -182,8 +201,9 @@ def field_cases(base: dict[str, bytes]) -> Iterator[Case]:
                        key in _CHECKED_METRICS and v != metrics[key])
 
 
-_CHECKED_METRICS = {"makespan_ns", "programming_ns", "program_ops", "cell_writes",
-                    "energy_pj", "exposed_programming_ns"}
+# top-level fields of metrics.json that verify recomputes or checks against the others
+_CHECKED_METRICS = {"objective", "objective_name", "objective_unit", "status", "bound", "gap",
+                    "method"}
 
 
 def cut_cases(base: dict[str, bytes], rng: random.Random, cuts: int) -> Iterator[Case]:
@@ -213,6 +233,184 @@ def cut_cases(base: dict[str, bytes], rng: random.Random, cuts: int) -> Iterator
             # a flipped byte may land in a comment or a name: checked for crashes only
             yield Case(f"{file} with 3 bytes flipped", argv, {file: bytes(flipped)}, False,
                        "o" if "--out" in argv else None)
+
+
+# --- file kinds: NPZ dtypes, decompression bombs, cache entries, ONNX external data ----
+
+def _npz(arrays: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _arrays(raw: bytes) -> dict[str, Any]:
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _lying_npz(name: str, declared: tuple[int, ...]) -> bytes:
+    """One member whose .npy header declares ``declared`` int64 values; it holds 8."""
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<i8", "fortran_order": False,
+                                                "shape": declared})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{name}.npy", head.getvalue() + bytes(64))
+    return buf.getvalue()
+
+
+def _dtype_mutations(arrays: dict[str, Any], skip: set[str]) -> Iterator[tuple[str, Any]]:
+    """(label, arrays) with one integer array of a wrong dtype, sign, range or shape."""
+    for name, a in arrays.items():
+        if name in skip or a.dtype.kind not in "iu" or not a.size:
+            continue
+        flat = a.reshape(-1)
+        yield f"{name} as float64 (+0.5)", {**arrays, name: a.astype(np.float64) + 0.5}
+        neg = a.astype(np.int64).copy()
+        neg.reshape(-1)[0] = -1
+        yield f"{name} with -1", {**arrays, name: neg}
+        big = a.astype(np.uint64).copy()
+        big.reshape(-1)[0] = np.uint64(2**63 + 5)
+        yield f"{name} as uint64 with 2^63+5", {**arrays, name: big}
+        yield f"{name} as bool", {**arrays, name: (flat % 2 == 1).reshape(a.shape)}
+        yield f"{name} with an extra axis", {**arrays, name: a[..., None]}
+
+
+def kind_cases(base: dict[str, bytes]) -> Iterator[Case]:
+    verify_npz = ["verify", "net.json", "solnpz", "--arch", "arch.toml"]
+    sched = _arrays(base["solnpz/schedule.npz"])
+    for label, arrays in _dtype_mutations(sched, {"header"}):
+        yield Case(f"schedule.npz {label}", verify_npz,
+                   {"solnpz/schedule.npz": _npz(arrays)}, True)
+    lv = sched["write_levels"]
+    for label, bad in (("uint16 levels 256-259", lv.astype(np.uint16) + 256),
+                       ("int8 levels -1", (lv.astype(np.int8) - 1)),
+                       ("levels beyond the cells' 2 bits", lv | 4)):
+        yield Case(f"schedule.npz {label}", verify_npz,
+                   {"solnpz/schedule.npz": _npz({**sched, "write_levels": bad})}, True)
+    yield Case("schedule.npz header not JSON", verify_npz,
+               {"solnpz/schedule.npz": _npz({**sched, "header": np.array("{x")})}, True)
+    mapping = _arrays(base["solnpz/mapping.npz"])
+    for label, arrays in _dtype_mutations(mapping, set()):
+        yield Case(f"mapping.npz {label}", verify_npz, {"solnpz/mapping.npz": _npz(arrays)},
+                   True)
+    # decompression bombs: refused from the headers, or read no further than the limit
+    small = {"PIMOPT_MAX_UNPACKED_BYTES": str(64 << 20)}
+    zeros = {k: v for k, v in sched.items()}
+    zeros["comp_start"] = np.zeros(16 << 20, dtype=np.int64)  # 128 MiB in ~128 KiB
+    for file, argv, member in (
+            ("solnpz/schedule.npz", verify_npz, "comp_start"),
+            ("solnpz/mapping.npz", verify_npz, "block"),
+            ("net.npz", ["solve", "net.json", "--arch", "arch.toml", "--time-limit", "2",
+                         "--out", "o"], "layer_0")):
+        yield Case(f"bomb: {file} declares 10^12 values", argv,
+                   {file: _lying_npz(member, (10**12,))}, True, "o" if "--out" in argv else None)
+    yield Case("bomb: schedule.npz inflating to 128 MiB under a 64 MiB limit", verify_npz,
+               {"solnpz/schedule.npz": _npz(zeros)}, True, env=small)
+    yield Case("bomb: schedule.json.gz inflating to 40 MiB of text under a 64 MiB limit",
+               ["verify", "net.json", "solgz", "--arch", "arch.toml"],
+               {"solgz/schedule.json.gz": gzip.compress(b" " * (40 << 20), compresslevel=1)},
+               True, env=small)
+    yield Case("bomb: mapping.csv.gz inflating to 40 MiB of text under a 64 MiB limit",
+               ["verify", "net.json", "solgz", "--arch", "arch.toml"],
+               {"solgz/mapping.csv.gz": gzip.compress(b"," * (40 << 20), compresslevel=1)},
+               True, env=small)
+    yield from _cache_cases(base)
+    yield from _external_data_cases()
+
+
+def _cache_cases(base: dict[str, bytes]) -> Iterator[Case]:
+    """A poisoned bound cache never changes an answer: the run's bound is the one computed
+    without the cache (or, for a smaller but valid-looking value, no larger than it), and
+    ``optimal`` never rests on it."""
+    import hashlib
+
+    entry = next(k for k in base if k.startswith("cache/"))
+    record = json.loads(base[entry])
+    truth = json.loads(base["truth.json"])["makespan_bound_ns"]  # complete, no cache
+
+    def checksum(rec: dict[str, Any]) -> str:
+        kind = Path(entry).parent.name.rsplit("-v", 1)[0]
+        body = {k: v for k, v in rec.items() if k != "checksum"}
+        text = json.dumps({"kind": kind, "key": rec.get("key"), "record": body},
+                          sort_keys=True, allow_nan=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def check(ignored: bool) -> Callable[[Path], str | None]:
+        """``ignored``: the entry must be ignored, so the run's bound is one it computed
+        (complete, or cut short: never above the complete one, never 0). Otherwise (a
+        re-signed, self-consistent value: nothing but a recomputation tells it from a
+        real one) the run may use it, but ``optimal`` must be true."""
+        def post(folder: Path) -> str | None:
+            m = json.loads((folder / "o" / "metrics.json").read_text())
+            got = m["metrics"]["makespan_bound_ns"]
+            if ignored and not (isinstance(got, (int, float)) and 0 < got <= truth):
+                return f"makespan bound {got!r} from the poisoned cache, computed {truth!r}"
+            if m["status"] == "optimal" and m["objective"] > truth * (1 + 1e-9):
+                return (f"status optimal at {m['objective']} rests on the poisoned cache "
+                        f"(the computed bound is {truth})")
+            return None
+        return post
+
+    solve = ["solve", "net.json", "--arch", "arch.toml", "--method", "naive", "--baseline",
+             "none", "--time-limit", "2", "--out", "o"]
+    env = {"PIMOPT_CACHE_DIR": "{case}/cache"}
+    for key in record:
+        if key in ("key", "checksum"):
+            continue
+        for v in BAD_VALUES:
+            rec = dict(record, **{key: v})
+            for signed in (True, False):
+                rec2 = dict(rec, checksum=checksum(rec)) if signed else rec
+                yield Case(f"cache {key} = {v!r} ({'re-signed' if signed else 'stale sum'})",
+                           solve, {entry: _dump(rec2).encode()}, False, "o", env=dict(env),
+                           post=check(ignored=True))
+    for factor in (10.0, 1.01, 0.5):  # plausible values
+        rec = dict(record)
+        for k in ("value_ps", "resource_ps", "window_ps", "path_ps"):
+            rec[k] = int(record[k] * factor)
+        rec["checksum"] = checksum(rec)
+        yield Case(f"cache bound x{factor} (re-signed, consistent)", solve,
+                   {entry: _dump(rec).encode()}, False, "o", env=dict(env),
+                   post=check(ignored=False))
+    yield Case("cache extra key (re-signed)", solve,
+               {entry: _dump(dict(record, extra=1, checksum=checksum(dict(record, extra=1))))
+                .encode()}, False, "o", env=dict(env), post=check(ignored=True))
+
+
+def _external_data_cases() -> Iterator[Case]:
+    """ONNX initializers stored outside the model: only inside the model's folder."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def model(location: str) -> bytes:
+        w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 4])
+        w.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", location), ("offset", "0"), ("length", "64")):
+            e = w.external_data.add()
+            e.key, e.value = k, v
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w])
+        return bytes(onnx.helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+
+    imp = ["import", "m/model.onnx", "-o", "o/imp"]
+    secret = {"secret.bin": bytes(range(64))}
+    yield Case("onnx external data ../secret.bin", imp,
+               {"m/model.onnx": model("../secret.bin"), **secret}, True, "o")
+    yield Case("onnx external data at an absolute path", imp,
+               {"m/model.onnx": model("/etc/passwd")}, True, "o")
+    yield Case("onnx external data through a symlink to /etc/passwd", imp,
+               {"m/model.onnx": model("w.bin")}, True, "o", links={"m/w.bin": "/etc/passwd"})
+    yield Case("onnx external data through a symlink out of the folder", imp,
+               {"m/model.onnx": model("w.bin"), **secret}, True, "o",
+               links={"m/w.bin": "../secret.bin"})
+    yield Case("onnx external data missing", imp, {"m/model.onnx": model("nothing.bin")},
+               True, "o")
+    yield Case("onnx external data shorter than declared", imp,
+               {"m/model.onnx": model("w.bin"), "m/w.bin": bytes(10)}, True, "o")
 
 
 OPTION_VALUES = ["-1", "0", "nan", "inf", "-inf", "1e300", str(2**70), "abc", "", "1.5"]
@@ -259,13 +457,22 @@ def run_case(case: Case, base: dict[str, bytes], work: Path) -> tuple[str, str]:
     d = work / "case"
     if d.exists():
         shutil.rmtree(d)
+    import os
+
     for name, data in {**base, **case.files}.items():
         (d / name).parent.mkdir(parents=True, exist_ok=True)
         (d / name).write_bytes(data)
+    for name, target in case.links.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).unlink(missing_ok=True)
+        (d / name).symlink_to(target)
     out, err = io.StringIO(), io.StringIO()
     cwd = Path.cwd()
+    env = {k: v.replace("{case}", str(d)) for k, v in case.env.items()}
+    saved = {k: os.environ.get(k) for k in env}
+    _forget_bounds()  # each case reads the cache it is given, not this process's memory
     try:
-        import os
+        os.environ.update(env)
         os.chdir(d)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(case.argv)
@@ -275,6 +482,12 @@ def run_case(case: Case, base: dict[str, bytes], work: Path) -> tuple[str, str]:
         return "traceback", traceback.format_exc(limit=-3)
     finally:
         os.chdir(cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _forget_bounds()
     text = out.getvalue() + err.getvalue()
     if "internal error" in text or "Traceback" in text:
         return "internal error", text.strip().splitlines()[-1]
@@ -284,7 +497,21 @@ def run_case(case: Case, base: dict[str, bytes], work: Path) -> tuple[str, str]:
         return "partial output", f"exit {code} but {case.out}/ has files"
     if code == 0 and case.invalid:
         return "invalid accepted", text.strip().splitlines()[-1] if text.strip() else ""
+    if case.post is not None:
+        if code != 0:
+            return "invalid accepted", f"exit {code}, expected 0: {text.strip()[-200:]}"
+        wrong = case.post(d)
+        if wrong:
+            return "wrong answer", wrong
     return f"ok (exit {code})", ""
+
+
+def _forget_bounds() -> None:
+    """Empty this process's memory of bounds (the cache cases test the disk cache)."""
+    from pimopt.bounds import cache
+
+    cache._MAKESPAN_BOUNDS.clear()
+    cache._BOUND_CACHE.clear()
 
 
 def base_files(work: Path) -> dict[str, bytes]:
@@ -308,8 +535,34 @@ def base_files(work: Path) -> dict[str, bytes]:
             code = code or main(["solve", "net.json", "--arch", "arch.toml", "--method",
                                  "naive", "--baseline", "none", "--time-limit", "2",
                                  "--layout", "magnitude", "--out", "lay"])
+            for fmt in ("npz", "gz"):
+                code = code or main(["solve", "net.json", "--arch", "arch.toml", "--method",
+                                     "naive", "--baseline", "none", "--time-limit", "2",
+                                     "--format", fmt, "--out", f"sol{fmt}"])
+            saved = os.environ.get("PIMOPT_CACHE_DIR")
+            os.environ["PIMOPT_CACHE_DIR"] = str(src / "cache")  # a bound cache entry
+            _forget_bounds()
+            try:
+                code = code or main(["solve", "net.json", "--arch", "arch.toml", "--method",
+                                     "naive", "--baseline", "none", "--time-limit", "2",
+                                     "--out", "cached"])
+            finally:
+                if saved is None:
+                    os.environ.pop("PIMOPT_CACHE_DIR")
+                else:
+                    os.environ["PIMOPT_CACHE_DIR"] = saved
+                shutil.rmtree(src / "cached")
     finally:
         os.chdir(cwd)
+    from pimopt.architecture import load_architecture
+    from pimopt.bounds.makespan import makespan_bound
+    from pimopt.instance import Instance
+    from pimopt.network import Network
+
+    inst = Instance(load_architecture(src / "arch.toml"), Network.load(src / "net.json"))
+    mb = makespan_bound(inst, time_limit=None)
+    assert mb.complete
+    (src / "truth.json").write_text(json.dumps({"makespan_bound_ns": mb.value_ps / 1000}))
     assert code == 0, "the base instance must solve"
     return {str(p.relative_to(src)): p.read_bytes() for p in src.rglob("*") if p.is_file()}
 
@@ -329,7 +582,8 @@ def main_fuzz() -> int:
     with tempfile.TemporaryDirectory(prefix="pimopt-fuzz-") as tmp:
         work = Path(tmp)
         base = base_files(work)
-        cases = [*field_cases(base), *cut_cases(base, rng, args.cuts), *option_cases()]
+        cases = [*field_cases(base), *cut_cases(base, rng, args.cuts), *option_cases(),
+                 *kind_cases(base)]
         counts: dict[str, int] = {}
         defects: list[str] = []
         accepted: list[str] = []
@@ -348,7 +602,8 @@ def main_fuzz() -> int:
     tracebacks = counts.get("traceback", 0) + counts.get("internal error", 0)
     print(f"tracebacks: {tracebacks}; invalid inputs accepted: "
           f"{counts.get('invalid accepted', 0)}; partial outputs: "
-          f"{counts.get('partial output', 0)}")
+          f"{counts.get('partial output', 0)}; wrong answers: "
+          f"{counts.get('wrong answer', 0)}")
     for line in defects:
         print(line)
     if args.list_accepted:

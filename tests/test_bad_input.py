@@ -111,7 +111,8 @@ def test_fuzzed_files_and_options_give_no_traceback_and_accept_nothing_invalid(
                           str(seed), "--cuts", str(cuts)], capture_output=True, text=True,
                          timeout=600, cwd=ROOT)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    assert "tracebacks: 0; invalid inputs accepted: 0; partial outputs: 0" in res.stdout
+    assert ("tracebacks: 0; invalid inputs accepted: 0; partial outputs: 0; wrong answers: 0"
+            in res.stdout)
     n = int(res.stdout.split(" cases")[0])
     assert n > 700, res.stdout  # the generator still produces its cases
 
