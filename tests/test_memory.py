@@ -57,3 +57,17 @@ def test_an_unforeseen_memory_error_is_one_line_at_the_cli(
     err = capsys.readouterr().err
     assert err.startswith("pimopt: error: out of memory in 'pimopt info'"), err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_attack_script_runs_its_resource_cases() -> None:
+    """scripts/attack.py end to end (its signal and concurrency cases are the tests of
+    tests/test_interrupt.py; the slow ones run by hand)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, str(root / "scripts" / "attack.py"), "--only",
+                          "2^20 crossbars of 16384^2,sweep of 5x10^8 runs"],
+                         capture_output=True, text=True, timeout=300, cwd=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 of 2 cases pass" in res.stdout
