@@ -14,7 +14,7 @@ from pimopt.methods.registry import METHODS, Method
 from pimopt.network import Layer, Network
 from pimopt.options import Options
 from pimopt.pipeline import solve
-from pimopt.result import Result, Status
+from pimopt.result import Result, Status, compare, record
 from pimopt.schedule import Schedule
 from pimopt.stop import Deadline
 from pimopt.verify import Report, verify
@@ -39,8 +39,10 @@ __all__ = [
     "Schedule",
     "Status",
     "VerificationError",
+    "compare",
     "load_architecture",
     "load_instance",
+    "record",
     "solve",
     "verify",
 ]

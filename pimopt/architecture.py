@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError, field_error
-from pimopt.fileio import read_toml
+from pimopt.io.files import read_toml
 
 PULSE_MODES = ("single", "incremental")
 _OWNER = "Architecture"
@@ -284,7 +284,7 @@ def load_architecture(spec: str | Path | None) -> Architecture:
         with resources.as_file(ref) as p:
             return Architecture.from_toml(p)
     if text.startswith("pimopt:"):  # a file shipped with the package
-        from pimopt.fileio import package_path
+        from pimopt.io.files import package_path
 
         return Architecture.from_toml(package_path(text, ".toml"))
     p = Path(text)

@@ -22,7 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.fileio import (
+from pimopt.instance import Instance
+from pimopt.io.files import (
     format_by_name,
     gunzip_text,
     load_npz,
@@ -31,7 +32,6 @@ from pimopt.fileio import (
     write_atomic,
     write_atomic_bytes,
 )
-from pimopt.instance import Instance
 from pimopt.layout.layout import Layout
 
 CSV_FIELDS = ("block", "layer", "row_tile", "col_tile", "crossbar", "slot", "position", "first",

@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
-from pimopt.fileio import load_npz, package_path, read_bytes, read_json
-from pimopt.schemas import validate
+from pimopt.io.files import load_npz, package_path, read_bytes, read_json
+from pimopt.io.schemas import validate
 
 FORMAT = "pimopt-network"
 MAX_INPUTS = 2**53  # input vectors of a layer: exact in every JSON reader
@@ -263,7 +263,7 @@ class Network:
         """Load a network from its JSON file (or the NPZ beside it).
 
         ``pimopt:NAME`` names a network shipped with the package
-        (:func:`pimopt.fileio.package_path`), e.g. ``pimopt:tiny/tiny-fc2``.
+        (:func:`pimopt.io.files.package_path`), e.g. ``pimopt:tiny/tiny-fc2``.
         """
         p = package_path(path, ".json") if str(path).startswith("pimopt:") else Path(path)
         json_path = p.with_suffix(".json") if p.suffix == ".npz" else p

@@ -100,7 +100,7 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
           functional_samples: int | None = DEFAULTS.functional_samples,
           bound: bool = DEFAULTS.bound, reuse: bool = DEFAULTS.reuse,
           split: bool = DEFAULTS.split, layout: str | Layout = DEFAULTS.layout,
-          stop: Deadline | None = None) -> Result:
+          stop: Deadline | None = None, display: bool = False) -> Result:
     """Map, schedule and verify an instance with one method.
 
     Parameters
@@ -173,6 +173,9 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         The :class:`~pimopt.stop.Deadline` to keep instead of ``time_limit``
         seconds from now (the CLI starts it before loading the instance, so
         that loading and writing the files count too).
+    display
+        Print one line per stage as it starts and as it ends (its time, whether
+        it was cut short, what it did) to stdout; ``False`` (default): quiet.
 
     Returns
     -------
@@ -195,6 +198,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
                    functional_samples=functional_samples, bound=bound, reuse=reuse,
                    split=split, layout=layout)
     _check_arguments(inst, method, opts)
+    if not isinstance(display, bool):
+        raise InputError(f"display = {display!r} is invalid: True or False")
     runner = METHODS[method]  # the registry object
     decomposition = runner.decomposition_for(inst, decomposition, reuse)
     refusal = runner.fits(inst, objective, decomposition, reuse)
@@ -203,6 +208,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
     aims = runner.aims_at(objective, decomposition)
     metric_name, chain_metric = OBJECTIVES[objective]
     clock = stop if stop is not None else Deadline(time_limit)
+    if display:  # a line per stage as it starts and ends (PyVRP's display=True)
+        clock.display = lambda line: print(line, flush=True)
     clock.keep_back(inst.n_nonzero)
     info: dict[str, Any] = {}
     stages: list[Stage] = []

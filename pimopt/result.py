@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError
-from pimopt.fileio import write_folder
 from pimopt.instance import Instance
+from pimopt.io.files import write_folder
 from pimopt.layout import laid_out
 from pimopt.mapping import Mapping
 from pimopt.objectives import reuse_counts
@@ -262,6 +262,45 @@ class Result:
     def dumps(self, inst: Instance | None = None) -> str:
         """``metrics.json`` text (the instance defaults to the one solved)."""
         return json.dumps(self.to_json(inst), indent=1, default=str) + "\n"
+
+
+def record(res: Result) -> dict[str, Any]:
+    """One flat row of a result (method, status, objective and its unit, bound, gap,
+    makespan and programming in ns, exposed share, runtime): what a table or a
+    ``pandas.DataFrame(map(record, results))`` wants."""
+    m = res.metrics
+    return {"method": res.method, "status": res.status.value,
+            "objective_name": res.objective_name, "objective": res.objective,
+            "unit": res.unit, "bound": res.bound, "gap": res.gap,
+            "makespan_ns": m["makespan_ns"], "makespan_bound_ns": m.get("makespan_bound_ns"),
+            "programming_ns": m["programming_ns"],
+            "exposed_share": m["programming_exposed_share"], "runtime_s": res.runtime_s,
+            "aims_at": res.info.get("aims_at"), "seed": res.seed}
+
+
+def compare(results: list[Result] | tuple[Result, ...]) -> str:
+    """A text table comparing results of one instance: each method's makespan and
+    programming, its ratio to the first result's makespan, and its objective's gap.
+
+    >>> print(compare([solve(inst, "naive"), solve(inst, "balanced")]))  # doctest: +SKIP
+    """
+    if not results or not all(isinstance(r, Result) for r in results):
+        raise InputError("compare: results must be a non-empty list of Result objects")
+    rows = [record(r) for r in results]
+    base = rows[0]["makespan_ns"] or 1e-9
+    head = ("method", "status", "makespan (ns)", "vs first", "programming (ns)",
+            "exposed", "objective", "gap", "runtime (s)")
+    body = [(r["method"], r["status"], f"{r['makespan_ns']:,.1f}",
+             f"{r['makespan_ns'] / base:.3f}", f"{r['programming_ns']:,.1f}",
+             f"{100 * r['exposed_share']:.1f}%",
+             f"{r['objective_name']} {r['objective']:,.1f} {r['unit']}",
+             "-" if r["gap"] is None else f"{100 * r['gap']:.2f}%", f"{r['runtime_s']:.2f}")
+            for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
+    return "\n".join([line, "  ".join("-" * w for w in widths),
+                      *("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True))
+                        for b in body)])
 
 
 def metrics_of(report: Report, objectives: dict[str, int]) -> dict[str, float]:

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from pimopt.architecture import MAX_TIME_PS, Architecture
 from pimopt.errors import InputError
-from pimopt.fileio import (
+from pimopt.io.files import (
     format_by_name,
     gunzip_text,
     load_npz,
@@ -44,8 +44,8 @@ from pimopt.fileio import (
     read_json,
     write_atomic_bytes,
 )
+from pimopt.io.schemas import validate
 from pimopt.layout.layout import Layout
-from pimopt.schemas import validate
 
 FORMAT = "pimopt-schedule"
 PROGRAM_FIELDS = ("prog_crossbar", "prog_start", "prog_end")

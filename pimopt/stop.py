@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +104,8 @@ class Deadline:
         self.end = self.start + self.limit
         self.write = write
         self.reserve = 0.0
+        # progress lines (solve(display=True)): called with one line per stage start and end
+        self.display: Callable[[str], None] | None = None
 
     def _need(self, blocks: int) -> float:
         per_block = SCHEDULE_PER_BLOCK_S + VERIFY_PER_BLOCK_S
@@ -162,6 +164,9 @@ class Deadline:
         st = Stage(name, budget)
         log.info("stage %s: started (%s)", name,
                  "no budget" if budget is None else f"budget {budget:.2f} s")
+        if self.display is not None:
+            self.display(f"{self.elapsed():7.2f} s  {name:<18} started"
+                         + ("" if budget is None else f" (budget {budget:.2f} s)"))
         t = time.perf_counter()
         try:
             yield st
@@ -174,6 +179,10 @@ class Deadline:
                 st.cut_short = True  # overran: the stage could not stop in time
                 st.note = (st.note + "; " if st.note else "") + "overran its budget"
             stages.append(st)
+            if self.display is not None:
+                self.display(f"{self.elapsed():7.2f} s  {name:<18} {st.seconds:.2f} s"
+                             + (" (cut short)" if st.cut_short else "")
+                             + (f"; {st.note}" if st.note else ""))
             log.info("stage %s: %.2f s of %s%s%s", name, st.seconds,
                      "no budget" if budget is None else f"{budget:.2f} s",
                      " (cut short)" if st.cut_short else "", f"; {st.note}" if st.note else "")

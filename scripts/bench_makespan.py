@@ -94,7 +94,7 @@ def instance_path(name: str) -> Path:
         raise SystemExit(f"unknown instance {name!r}: one of {', '.join((*FILES, *REAL))}")
     path = GENERATED / f"{name}.json"
     if not path.exists():
-        from pimopt.generate import real_shaped
+        from pimopt.models.generate import real_shaped
 
         model, dataset = name.split("-")
         GENERATED.mkdir(parents=True, exist_ok=True)

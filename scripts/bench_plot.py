@@ -2,7 +2,7 @@
 
 Solves the bundled LeNet-5 instance (5,538 blocks) with ``naive`` and
 ``balanced`` and draws each schedule three ways in this run: the aggregated
-crossbar view and the slot view of :func:`pimopt.plot.gantt`, and the
+crossbar view and the slot view of :func:`pimopt.plotting.timeline.gantt`, and the
 baseline that draws every operation as its own ``broken_barh`` (how
 ``pimopt plot`` drew before). Prints seconds and the ratio to the baseline.
 
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from pimopt import Schedule, load_instance, solve
-from pimopt.plot import gantt
+from pimopt.plotting.timeline import gantt
 
 
 def per_operation(sched: Schedule, path: Path) -> None:

@@ -18,7 +18,7 @@ Usage::
 Before the runs, each instance's programming bound is computed once with its
 own limit (``--bound-time-limit``) and cached on disk by instance content
 (:mod:`pimopt.cache`), so every run reports it. Instances: synthetic fully
-connected chains (``pimopt.generate.synthetic``, normal weights, 8-bit
+connected chains (``pimopt.models.generate.synthetic``, normal weights, 8-bit
 per-tensor quantisation, seed 0) of about 10^4, 10^5, 10^6 and 3x10^6
 non-zero 8x8 blocks, and the real-shaped ResNet-50 at
 ImageNet size (``instances/real/generated``, seed 0). The time limit grows
@@ -52,7 +52,7 @@ DEFAULT_METHODS = ("naive", "sorted", "granular", "relax", "lns", "balanced")
 
 
 def _network(name: str) -> Any:
-    from pimopt import generate
+    from pimopt.models import generate
     from pimopt.network import Network
 
     if name in SYNTHETIC:

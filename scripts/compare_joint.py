@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from pimopt import Architecture, Instance, load_instance, solve
-from pimopt.generate import synthetic
+from pimopt.models.generate import synthetic
 from pimopt.provenance import machine, source_commit, versions
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pimopt.onnx_import import import_onnx
+from pimopt.models.onnx_import import import_onnx
 
 
 def build(name: str):  # returns (torch module, input shape); torch is optional

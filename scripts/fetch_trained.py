@@ -33,7 +33,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pimopt.onnx_import import import_onnx
+from pimopt.models.onnx_import import import_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 

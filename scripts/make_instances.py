@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def child(model: str, dataset: str, seed: int, out: str, save: bool) -> None:
     from pimopt import Architecture, Instance
-    from pimopt.generate import real_shaped
+    from pimopt.models.generate import real_shaped
 
     t0 = time.perf_counter()
     net = real_shaped(model, dataset, seed=seed)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pimopt.generate import tiny
+from pimopt.models.generate import tiny
 
 
 def main() -> None:

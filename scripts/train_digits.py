@@ -4,7 +4,7 @@ Data: ``sklearn.datasets.load_digits`` (1,797 8x8 images, 16 grey levels),
 pixels scaled to [0, 1], a stratified 75/25 train/test split with the given
 seed. Both models are trained with numpy (full-batch gradient descent with
 momentum on softmax cross-entropy, fixed seed), written as ONNX graphs
-(``onnx.helper``), imported with :func:`pimopt.onnx_import.import_onnx`
+(``onnx.helper``), imported with :func:`pimopt.models.onnx_import.import_onnx`
 (8-bit symmetric per-tensor weights) and saved as pimopt instances. The
 recorded accuracies are measured on the test split: the float model, and the
 model whose weights are the quantised integers times their scale (what the
@@ -29,7 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from pimopt.onnx_import import import_onnx
+from pimopt.models.onnx_import import import_onnx
 from pimopt.quantize import quantize_symmetric
 
 

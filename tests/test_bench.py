@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pimopt.bench import (
+from pimopt.bench.runner import (
     FINISHED,
     RunSpec,
     Suite,
@@ -56,6 +56,9 @@ def test_suites_load_and_name_their_instances() -> None:
     assert all(e.network.exists() for e in bundled.entries)
     default = load_suite(ROOT / "pimopt" / "data" / "suites" / "default.toml")
     assert default.entries[0].network.exists()
+    # every suite states its objective; the default one measures the headline (makespan)
+    assert default.entries[0].objective == "makespan"
+    assert tiny.entries[0].objective == bundled.entries[0].objective == "programming"
 
 
 def test_run_record_is_verified_and_complete(tmp_path: Path) -> None:
@@ -262,7 +265,7 @@ def test_workers_die_with_a_killed_bench(tmp_path: Path) -> None:
 def test_run_records_follow_the_published_json_schema(tmp_path: Path) -> None:
     """Solved, refused and failed records validate; broken ones are named field by field;
     every committed reference record validates."""
-    from pimopt.bench import RECORD_SCHEMA, validate_record
+    from pimopt.bench.runner import RECORD_SCHEMA, validate_record
 
     assert RECORD_SCHEMA.is_file()
     spec = _tiny3().specs(["assignment"], [0], 5.0)[0]
@@ -306,7 +309,7 @@ def test_unreachable_cluster_leaves_no_output_folder(tmp_path: Path) -> None:
 
 def test_long_runs_show_they_are_alive_and_lines_name_the_unit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pimopt.bench as bench
+    import pimopt.bench.runner as bench
 
     monkeypatch.setattr(bench, "HEARTBEAT_S", 0.2)
     suite = load_suite(_slow_suite(tmp_path))

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from pimopt.bench import load_records, load_suite, run_specs
-from pimopt.best import best_path, load_best, merge_best, problem_key, update_best
+from pimopt.bench.best import best_path, load_best, merge_best, problem_key, update_best
+from pimopt.bench.report import write_report
+from pimopt.bench.sweep import load_sweep
 from pimopt.cli import main
 from pimopt.errors import InputError, PimoptError
-from pimopt.report import write_report
-from pimopt.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,7 +98,15 @@ def _check_png(path: Path) -> None:
 
 
 def test_report_tables_and_plots(tiny_runs: Path, tmp_path: Path) -> None:
-    report, plots = write_report(tiny_runs, tmp_path / "rep")
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")  # the caller's backend: the report never switches it
+    try:
+        report, plots = write_report(tiny_runs, tmp_path / "rep")
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)
     text = report.read_text()
     assert "## Methods" in text and "| method | runs | solved | optimal |" in text
     assert "### tiny-fc2" in text and "gap to best-known" in text
@@ -206,7 +214,7 @@ def test_best_command(tiny_runs: Path, tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_the_documented_sweep_example_is_valid(tmp_path: Path) -> None:
     """The complete example of instances/sweeps/README.md parses and expands."""
-    from pimopt.sweep import load_sweep
+    from pimopt.bench.sweep import load_sweep
 
     root = Path(__file__).resolve().parents[1]
     text = (root / "instances" / "sweeps" / "README.md").read_text(encoding="utf-8")

@@ -134,7 +134,7 @@ def test_solve_with_cpsat_scheduler_and_gantt(tmp_path: object) -> None:
     import matplotlib.image as mpimg
 
     from pimopt import solve
-    from pimopt.plot import gantt
+    from pimopt.plotting.timeline import gantt
 
     inst = Instance(small_arch(crossbars=2, max_programming_crossbars=1),
                     random_network(8, n_layers=2, max_inputs=5))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pimopt.errors import InputError
-from pimopt.fileio import UNPACK_ENV, gunzip_text, load_npz, npz_bytes, unpack_limit
+from pimopt.io.files import UNPACK_ENV, gunzip_text, load_npz, npz_bytes, unpack_limit
 from pimopt.mapping import Mapping
 from pimopt.network import Network
 from pimopt.schedule import Schedule

@@ -8,7 +8,7 @@ import pytest
 from pimopt import InputError, Instance, Network, solve, verify
 from pimopt.architecture import Architecture
 from pimopt.cli import main
-from pimopt.generate import real_shaped, synthetic, tiny
+from pimopt.models.generate import real_shaped, synthetic, tiny
 
 
 def test_synthetic_controls_distribution_and_sparsity() -> None:

@@ -81,7 +81,7 @@ def test_grouped_layers_solve_and_verify_bit_exactly(encoding: str, method: str)
         inst = Instance(small_arch(), grouped_network(groups, groups, kg, ng, encoding))
         t = inst.tilings[1]
         assert t.groups == groups and t.col_tiles == groups * t.tiles_per_group
-        res = solve(inst, method, time_limit=10, functional_samples=None)
+        res = solve(inst, method, time_limit=3, functional_samples=None)
         assert verify(inst, res.schedule, functional_samples=None).ok
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pimopt import Instance, Network, load_architecture, solve, verify
-from pimopt.onnx_import import import_onnx
+from pimopt.models.onnx_import import import_onnx
 
 IMPORTED = Path(__file__).resolve().parents[1] / "instances/imported"
 

@@ -309,7 +309,7 @@ def test_each_solve_has_its_own_flag() -> None:
 
 def _bench_cmd(suite: Path, out: Path, methods: str) -> list[str]:
     return [sys.executable, "-m", "pimopt", "bench", "--suite", str(suite), "--methods",
-            methods, "--seeds", "0,1,2", "--time-limit", "4", "--jobs", "2", "--no-bound",
+            methods, "--seeds", "0,1,2", "--time-limit", "3", "--jobs", "2", "--no-bound",
             "--out", str(out)]
 
 

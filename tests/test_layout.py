@@ -134,7 +134,7 @@ def test_a_spent_time_limit_keeps_the_remaining_layers() -> None:
 @pytest.mark.parametrize("layout", ["magnitude", "similarity", "auto"])
 def test_solve_with_a_layout_verifies_on_the_original_weights(inst: Instance, method: str,
                                                               layout: str) -> None:
-    res = solve(inst, method, time_limit=10, layout=layout, functional_samples=None)
+    res = solve(inst, method, time_limit=4, layout=layout, functional_samples=None)
     assert res.report.ok
     assert verify(inst, res.schedule, functional_samples=None).ok  # the original instance
     assert res.mapping.layout is not None and res.mapping.layout.equals(res.schedule.layout)
@@ -237,7 +237,7 @@ def test_cli_writes_and_verifies_the_layout(tmp_path: Path) -> None:
                               text=True, check=False)
 
     r = run("solve", str(tmp_path / "net.json"), "--arch", str(arch), "--layout", "auto",
-            "--time-limit", "5", "--out", str(out), "--baseline", "none")
+            "--time-limit", "3", "--out", str(out), "--baseline", "none")
     assert r.returncode == 0, r.stderr
     layout_json = json.loads((out / "layout.json").read_text())
     assert layout_json["format"] == "pimopt-layout"

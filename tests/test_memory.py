@@ -41,7 +41,7 @@ def test_a_sweep_grid_is_counted_before_it_is_expanded(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"the grid gives 8,000,000 runs \(200 crossbars x "
                                          r"200 rows x 200 t_set x 1 methods x 1 seeds\), "
                                          r"above the limit of 1,000,000"):
-        from pimopt.sweep import load_sweep
+        from pimopt.bench.sweep import load_sweep
 
         load_sweep(sweep)
 

@@ -84,3 +84,14 @@ def test_an_exact_model_that_cannot_be_built_in_time_leaves_its_warm_start() -> 
                                                   initial="sorted"))
         assert out.status == "feasible" and out.info["used"].startswith("warm start (building")
         p.check(out.chains)
+
+
+def test_the_method_objective_matrix_in_the_docs_is_the_registry_s() -> None:
+    """docs/methods.md's table of what each method minimises under each objective is
+    the one :func:`aims_matrix` computes (it cannot drift from the code)."""
+    from pathlib import Path
+
+    from pimopt.methods.registry import aims_matrix
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "methods.md").read_text()
+    assert aims_matrix() in docs

@@ -13,7 +13,7 @@ from onnx.reference import ReferenceEvaluator
 
 from pimopt import InputError, Instance, solve, verify
 from pimopt.encoding import decode_cells
-from pimopt.onnx_import import import_onnx
+from pimopt.models.onnx_import import import_onnx
 from pimopt.quantize import quantize_symmetric
 from pimopt.tensors import conv_matrix
 from tests.conftest import small_arch
@@ -102,7 +102,7 @@ def import_float_matrix(path: Path) -> np.ndarray:
     """The float K x N matrix of the (single) layer, before quantisation."""
     from unittest import mock
 
-    from pimopt import onnx_import
+    from pimopt.models import onnx_import
 
     with mock.patch.object(onnx_import, "quantize_symmetric",
                            wraps=onnx_import.quantize_symmetric) as spy:
@@ -216,7 +216,9 @@ def test_dynamic_batch_and_input_shape(tmp_path: Path) -> None:
     w = RNG.normal(size=(2, 3, 3, 3))
     path = save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"])], ["N", 3, 8, 8],
                 {"w": w})
-    with pytest.raises(InputError, match="dynamic or unknown dimensions"):
+    # the hint is the model's own shape with the batch filled in, and names --batch
+    with pytest.raises(InputError, match=r"dynamic or unknown dimensions \['N', 3, 8, 8\]: "
+                                         r"pass --input-shape 1x3x8x8 \(or --batch 1"):
         import_onnx(path)
     assert import_onnx(path, batch=4).layers[0].n_inputs == 4 * 6 * 6
     assert import_onnx(path, input_shape=(2, 3, 10, 10)).layers[0].n_inputs == 2 * 8 * 8

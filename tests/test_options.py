@@ -16,8 +16,9 @@ from pimopt.options import DEFAULT_METHOD, DEFAULTS, FIELDS, Options
 def test_solve_takes_exactly_the_schema_with_its_defaults() -> None:
     params = inspect.signature(solve).parameters
     assert params["method"].default == DEFAULT_METHOD
+    # stop (a Deadline) and display (printing) say how to run, not what to solve
     keywords = {n: p.default for n, p in params.items()
-                if p.kind is p.KEYWORD_ONLY and n != "stop"}  # stop: a Deadline, not an option
+                if p.kind is p.KEYWORD_ONLY and n not in ("stop", "display")}
     assert keywords == {n: getattr(DEFAULTS, n) for n in FIELDS}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from pimopt import Schedule, load_instance, solve
 from pimopt.instance import Instance
-from pimopt.plot import gantt, gantt_bars, merge_intervals
+from pimopt.plotting.timeline import gantt, gantt_bars, merge_intervals
 
 
 def _union_length(start: np.ndarray, end: np.ndarray) -> int:
@@ -73,3 +73,44 @@ def test_slot_view_and_zoom_window(lenet: tuple[Instance, Schedule]) -> None:
     zoom = gantt_bars(sched, inst, view="crossbar", window_us=(lo, hi))
     for b in zoom:
         assert (b.x0 >= lo).all() and (b.x1 <= hi).all() and (b.x1 > b.x0).all()
+
+
+SCRIPT = '''
+import matplotlib.pyplot as plt
+from pimopt import compare, load_instance, solve
+from pimopt.plotting import draw_gantt
+
+inst = load_instance("pimopt:tiny/tiny-conv", arch="small-chip")
+runs = [solve(inst, m, time_limit=2) for m in ("naive", "balanced")]
+print(compare(runs))
+fig, axes = plt.subplots(1, 2, figsize=(16, 4))
+for res, ax in zip(runs, axes):
+    draw_gantt(res.schedule, ax, inst)
+fig.savefig(OUT)
+'''
+
+
+def test_the_readme_script_composes_two_charts_and_keeps_the_backend(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's ten lines: two solves, a comparison, two Gantt charts side by side in one
+    figure; the caller's backend (here pdf, set before) is never switched (the Gantt
+    writer called ``matplotlib.use("Agg")`` before; report plots: test_best_report_sweep)."""
+    import matplotlib
+
+    from pimopt.plotting import gantt
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")
+    try:
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+        assert SCRIPT.strip().replace("fig.savefig(OUT)", 'fig.savefig("gantt.png")') in readme
+        out = tmp_path / "two.png"
+        exec(SCRIPT, {"OUT": str(out)})
+        text = capsys.readouterr().out
+        assert "naive" in text and "balanced" in text and "vs first" in text
+        assert out.stat().st_size > 10_000
+        res = solve(load_instance("pimopt:tiny/tiny-fc2"), "naive", time_limit=2)
+        gantt(res.schedule, tmp_path / "g.png")
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)

@@ -205,3 +205,20 @@ def test_a_limit_too_short_for_scheduling_and_verifying_is_said_up_front() -> No
     assert "is short for 5,538 blocks" in res.info["time_limit_note"]
     assert "time_limit_note" not in solve(inst, "naive", time_limit=30, bound=False,
                                           functional_samples=1).info
+
+
+def test_display_prints_every_stage_as_it_starts_and_ends(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pimopt import InputError, load_instance, solve
+
+    inst = load_instance("pimopt:tiny/tiny-fc2")
+    res = solve(inst, "balanced", time_limit=2, display=True)
+    out = capsys.readouterr().out.splitlines()
+    for stage in res.stages:
+        assert any(stage.name in line and "started" in line for line in out), stage.name
+        assert any(stage.name in line and f"{stage.seconds:.2f} s" in line
+                   for line in out), stage.name
+    solve(inst, "naive", time_limit=2)
+    assert capsys.readouterr().out == ""  # quiet by default
+    with pytest.raises(InputError, match="display = 'yes' is invalid"):
+        solve(inst, "naive", time_limit=2, display="yes")  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from pimopt import Network
-from pimopt.onnx_import import import_onnx
+from pimopt.models.onnx_import import import_onnx
 from pimopt.quantize import quantize_symmetric
 
 TRAINED = Path(__file__).resolve().parents[1] / "instances/trained"

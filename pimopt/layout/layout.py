@@ -33,10 +33,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.fileio import read_json, write_atomic
 from pimopt.instance import Instance
+from pimopt.io.files import read_json, write_atomic
+from pimopt.io.schemas import validate
 from pimopt.network import Network
-from pimopt.schemas import validate
 
 FORMAT = "pimopt-layout"
 

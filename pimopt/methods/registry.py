@@ -78,6 +78,23 @@ def aims_at(method: str, objective: str, decomposition: str) -> str:
     return "cell_writes" if objective == "cell_writes" else "programming"
 
 
+def aims_matrix() -> str:
+    """Markdown table: what each method's mapping minimises under each objective (by
+    :func:`aims_at`; ``whole``: the whole-network decomposition, where it differs).
+    docs/methods.md holds it (a test keeps the two equal)."""
+    from pimopt.objectives import OBJECTIVES
+
+    rows = ["| method | " + " | ".join(f"`{o}`" for o in OBJECTIVES) + " |",
+            "|---|" + "---|" * len(OBJECTIVES)]
+    for m in METHODS:
+        cells = []
+        for o in OBJECTIVES:
+            lay, whole = (aims_at(m, o, d).split(" (")[0] for d in ("layer", "whole"))
+            cells.append(lay if lay == whole else f"{lay} (whole: {whole})")
+        rows.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 @dataclass(frozen=True)
 class Method:
     """One mapping method of the registry.

@@ -158,8 +158,14 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
         if batch is not None and want:
             want[0] = batch
         if any(not isinstance(d, int) or d < 1 for d in want):
+            # suggest the model's own shape, its open dimensions filled (batch 1 first)
+            guess = "x".join(str(d) if isinstance(d, int) and d >= 1 else
+                             ("1" if i == 0 else "N") for i, d in enumerate(want or [1]))
+            only_batch = bool(want) and all(isinstance(d, int) and d >= 1 for d in want[1:])
             raise InputError(f"input {gi.name!r} has dynamic or unknown dimensions "
-                             f"{dims}: pass --input-shape (e.g. 1x3x224x224)")
+                             f"{dims}: pass --input-shape {guess}"
+                             + (" (or --batch 1: only the batch is open)" if only_batch
+                                else " (N: a size of your choice; --batch sets the first)"))
         shape = gi.type.tensor_type.shape
         del shape.dim[:]
         for d in want:

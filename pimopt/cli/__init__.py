@@ -79,6 +79,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     inst = _instance(args.instance, args.arch)
     options = from_arguments(args)
     res = solve(inst, args.method, stop=stop, **options)
+    # the network file, so that `pimopt verify OUT` alone finds it (its hash is checked)
+    ref = args.instance or f"pimopt:{default_instance_path().stem}"
+    ref = ref if ref.startswith("pimopt:") else str(Path(ref).resolve())
+    res.schedule.meta.setdefault("instance", {})["file"] = ref
+    res.info["instance_file"] = ref
     written = res.save(args.out, format=args.format, inst=inst)
     print(res.summary())
     from pimopt import interrupt
@@ -90,8 +95,24 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"pimopt: {how}: the best solution found so far is verified and written",
               file=sys.stderr)
         return 143 if interrupt.terminating() else 130
-    if args.baseline != "none" and res.method != args.baseline and (
+    cand = (res.info.get("candidates") or {}).get("makespan_ps") or {}
+    if args.baseline != "none" and res.method != args.baseline and args.baseline in cand \
+            and res.objective_name == "makespan" and not args.baseline_always:
+        # the baseline was a candidate of this solve: its makespan is known, no second run
+        base_ns, mk = cand[args.baseline] / 1000.0, res.metrics["makespan_ns"]
+        print(f"{'baseline':<13}  {args.baseline}: makespan {base_ns:,.2f} ns (scheduled in "
+              f"this solve); {res.method} is {base_ns / max(mk, 1e-9):.2f}x faster in "
+              "inference latency")
+        if mk > base_ns:
+            print(f"pimopt: note: {res.method} did not beat the {args.baseline} baseline "
+                  f"({mk:,.2f} vs {base_ns:,.2f} ns)", file=sys.stderr)
+    elif args.baseline != "none" and res.method != args.baseline and not (
             args.baseline_always or inst.n_nonzero < AUTO_NPZ_BLOCKS):
+        why = res.info.get("candidates_skipped")
+        print(f"{'baseline':<13}  {args.baseline}: not compared ("
+              + (f"skipped: {why}" if why else f"{inst.n_nonzero:,} blocks; "
+                 "--baseline-always runs it") + ")")
+    elif args.baseline != "none" and res.method != args.baseline:
         # what the method gained: the baseline on the same instance, objective and options
         base = solve(inst, args.baseline, **dict(options, bound=False, functional_samples=1,
                                                  scheduler="list", split=False, layout="none"))
@@ -101,6 +122,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
               f"{bm['makespan_ns'] / max(m['makespan_ns'], 1e-9):.2f}x faster in inference "
               f"latency with {m['programming_ns'] / max(bm['programming_ns'], 1e-9):.2f}x "
               "its programming")
+        if m["makespan_ns"] > bm["makespan_ns"]:
+            print(f"pimopt: note: {res.method} did not beat the {args.baseline} baseline "
+                  f"({m['makespan_ns']:,.2f} vs {bm['makespan_ns']:,.2f} ns)",
+                  file=sys.stderr)
     print(f"wrote      {args.out}/{', '.join(written)}")
     return 0
 
@@ -120,16 +145,27 @@ def _solve_outputs(folder: Path) -> tuple[Path, Path | None, Path | None]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from pimopt.fileio import read_json
+    from pimopt.io.files import read_json
     from pimopt.mapping import Mapping, label_errors
     from pimopt.verify import Violation, check_outputs
 
+    if args.instance is None:
+        raise InputError("pimopt verify needs a schedule: pimopt verify [NETWORK] SCHEDULE")
+    if args.schedule is None:  # one argument: the schedule, naming its own instance
+        args.instance, args.schedule = None, args.instance
     target = Path(args.schedule)
     mapping_file = metrics_file = None
     metrics: dict[str, Any] | None = None
     if target.is_dir():  # a solve output folder: the mapping and metrics are checked too
         target, mapping_file, metrics_file = _solve_outputs(target)
     sched = Schedule.load(target)
+    if args.instance is None:
+        recorded_file = (sched.meta.get("instance") or {}).get("file")
+        if not isinstance(recorded_file, str) or not recorded_file:
+            raise InputError(f"schedule {args.schedule} does not record its network file: "
+                             f"pimopt verify NETWORK.json {args.schedule}")
+        args.instance = recorded_file
+        print(f"instance   {recorded_file} (recorded in the schedule)")
     net = Network.load(args.instance)
     if args.arch is not None:
         arch = load_architecture(args.arch)
@@ -249,10 +285,14 @@ def cmd_bound(args: argparse.Namespace) -> int:
           f"resource {mb.resource_ps / 1000:.2f} ns; programming term {mb.programming_term}"
           f"{' + flow' if mb.flow else ''}, "
           f"{mb.seconds:.1f} s)")
-    for metric, unit, scale in (("latency", "ns", 1000.0), ("cell_writes", "cells", 1.0)):
+    # the chain metric "latency" is the total programming latency summed over all
+    # writes, not the inference latency: named for what it bounds
+    for metric, label, unit, scale in (("latency", "programming bound", "ns", 1000.0),
+                                       ("cell_writes", "cell-writes bound", "cells", 1.0)):
         ib = instance_bound(inst, metric, None if limit is None else limit / 4)
-        print(f"{metric + ' bound':<19} {ib.value / scale:.2f} {unit} (layered assignment, "
-              f"{'complete' if ib.complete else 'some layers floored'}, {ib.seconds:.1f} s)")
+        print(f"{label:<19} {ib.value / scale:.2f} {unit} (total over all writes; layered "
+              f"assignment, {'complete' if ib.complete else 'some layers floored'}, "
+              f"{ib.seconds:.1f} s)")
     from pimopt.cache import cache_dir
 
     where = cache_dir()
@@ -304,7 +344,7 @@ def _print_table(inst: Instance) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from pimopt.onnx_import import import_onnx
+    from pimopt.models.onnx_import import import_onnx
 
     _check_out_file(args.output, (".json", ""), "-o")
     net = import_onnx(args.model, input_shape=_shape(args.input_shape) if args.input_shape
@@ -319,7 +359,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pimopt import generate
+    from pimopt.models import generate
 
     if not 0 <= args.seed < 2**63:
         raise InputError(f"--seed {args.seed} is invalid: an integer from 0 to 2^63 - 1")
@@ -354,9 +394,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from pimopt.plot import gantt
+    from pimopt.plotting.timeline import gantt
 
+    if args.output is None:  # beside the schedule (in its folder when given a folder)
+        where = Path(args.schedule)
+        args.output = str((where if where.is_dir() else where.parent) / "gantt.png")
     _check_out_file(args.output, (".png", ".pdf", ".svg"), "-o")
+    if Path(args.schedule).is_dir():
+        args.schedule = str(_solve_outputs(Path(args.schedule))[0])
 
     sched = Schedule.load(args.schedule)
     inst = None
@@ -405,7 +450,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from pimopt.bench import run_specs
-    from pimopt.sweep import load_sweep
+    from pimopt.bench.sweep import load_sweep
 
     sw = load_sweep(args.config)
     print(f"sweep {sw.name}: {len(sw.points)} grid points x methods x seeds = "
@@ -424,7 +469,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     from pimopt.bench import load_records
-    from pimopt.best import update_best
+    from pimopt.bench.best import update_best
 
     records = load_records(args.dir)
     if not records:
@@ -441,7 +486,7 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pimopt.report import write_report
+    from pimopt.bench.report import write_report
 
     report, plots = write_report(args.dir, args.output, args.best)
     print(f"wrote {report}")
@@ -450,11 +495,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# units of the architecture fields that have one (the others are counts, cells or bits)
+ARCH_UNITS = {"t_ou": "ns", "t_set": "ns", "t_reset": "ns", "t_verify": "ns", "e_set": "pJ",
+              "e_reset": "pJ", "rows": "cells", "cols": "cells", "ou_rows": "cells",
+              "ou_cols": "cells", "cell_bits": "bits", "input_bits": "bits",
+              "write_width": "cells per pulse", "write_parallel": "OUs"}
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
+    """Every preset: its size in one line, then every field that differs from the
+    default architecture, with its unit (what makes a preset what it is)."""
+    base = load_architecture("default").to_dict()
     for name in preset_names():
         a = load_architecture(name)
-        print(f"{name:10s} {a.crossbars} crossbars {a.rows}x{a.cols}, {a.cell_bits}-bit cells, "
-              f"t_set {a.t_set} ns, {a.pulse_mode} pulses, write_width {a.write_width}")
+        print(f"{name}: {a.crossbars} crossbars of {a.rows}x{a.cols} cells, "
+              f"{a.cell_bits}-bit cells, OU {a.ou_rows}x{a.ou_cols}, "
+              f"{a.ous_per_crossbar} OU(s) computing per crossbar, {a.total_slots:,} slots")
+        mine = a.to_dict()
+        diff = [k for k in mine if k != "name" and mine[k] != base.get(k)]
+        for k in diff:
+            unit = f" {ARCH_UNITS[k]}" if k in ARCH_UNITS and mine[k] is not None else ""
+            print(f"    {k:<27} {mine[k]}{unit}  (default {base.get(k)})")
+        if not diff:
+            print("    (the default architecture)")
     return 0
 
 
@@ -481,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"mapping method (default {DEFAULT_METHOD}: makespan-aware, any size; "
                         "naive and sorted are the baselines)")
     add_arguments(s)  # every solve option, from the one schema (pimopt.options)
-    s.add_argument("--out", default="pimopt-out", help="output folder")
+    s.add_argument("--out", default="pimopt-out", help="output folder (default pimopt-out)")
     s.add_argument("--baseline", default="naive", choices=["naive", "sorted", "none"],
                    help="also solve this baseline and print the method against it (default "
                         f"naive; skipped from {AUTO_NPZ_BLOCKS:,} blocks unless "
@@ -496,10 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_solve)
 
     v = sub.add_parser("verify", help="check a schedule against an instance")
-    v.add_argument("instance", help="network JSON the schedule claims to solve (or pimopt:NAME)")
-    v.add_argument("schedule", help="schedule file (.json, .json.gz, .npz) or a pimopt solve "
-                                    "output folder (its mapping and metrics.json are checked "
-                                    "against the schedule too)")
+    v.add_argument("instance", nargs="?",
+                   help="network JSON the schedule claims to solve (or pimopt:NAME); may be "
+                        "left out when the schedule records it (pimopt solve does)")
+    v.add_argument("schedule", nargs="?",
+                   help="schedule file (.json, .json.gz, .npz) or a pimopt solve output "
+                        "folder (its mapping and metrics.json are checked against the "
+                        "schedule too)")
     v.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
     v.add_argument("--seed", type=int, default=0,
                    help="seed of the functional check's input vectors (default 0)")
@@ -573,7 +639,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("schedule", help="schedule file (.json, .json.gz or .npz)")
     pl.add_argument("--instance", help="network JSON (colours computes by layer)")
     pl.add_argument("--arch", help=arch_help + " (default: the one recorded in the schedule)")
-    pl.add_argument("-o", "--output", default="gantt.png", help="PNG file (default gantt.png)")
+    pl.add_argument("-o", "--output", default=None,
+                    help="PNG, PDF or SVG file (default: gantt.png beside the schedule)")
     pl.add_argument("--view", default="auto", choices=["auto", "crossbar", "slot"],
                     help="crossbar: programming and per-layer compute aggregated per crossbar; "
                          "slot: a sub-lane per OU slot; auto (default): slot view up to 2,000 "

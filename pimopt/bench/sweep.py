@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.architecture import Architecture, load_architecture
-from pimopt.bench import (
+from pimopt.bench.runner import (
     SOLVE_OPTIONS,
     RunSpec,
     check_options,
@@ -50,7 +50,7 @@ from pimopt.bench import (
     resolve_path,
 )
 from pimopt.errors import InputError
-from pimopt.fileio import read_toml
+from pimopt.io.files import read_toml
 from pimopt.options import DEFAULTS
 
 ARCH_KEYS = {f.name for f in dataclasses.fields(Architecture)}
@@ -107,7 +107,7 @@ def _unresolved(arch: Architecture) -> dict[str, Any]:
 def sweep_dirs() -> list[Path]:
     """Where sweep names are looked up: ``./instances/sweeps`` and the package's own."""
     return [Path.cwd() / "instances" / "sweeps",
-            Path(__file__).parent / "data" / "instances" / "sweeps"]
+            Path(__file__).resolve().parent.parent / "data" / "instances" / "sweeps"]
 
 
 def load_sweep(path: str | Path) -> Sweep:

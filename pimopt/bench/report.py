@@ -1,7 +1,7 @@
 """Reports of benchmark and sweep runs: a Markdown summary and PNG plots.
 
 :func:`write_report` reads run records (:mod:`pimopt.bench`), the best-known
-files of their suites (:mod:`pimopt.best`), and writes ``report.md`` with
+files of their suites (:mod:`pimopt.bench.best`), and writes ``report.md`` with
 
 - provenance: versions, machines, seeds, time limits of the runs;
 - per-method summary: runs, solved, proven optimal, wins, geometric-mean ratio
@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from pimopt.best import best_path, load_best, lookup
+from pimopt.bench.best import best_path, load_best, lookup
 from pimopt.errors import InputError
-from pimopt.fileio import write_atomic
+from pimopt.io.files import write_atomic
 
 SOLVED = ("optimal", "feasible")
 UNITS = {"makespan": "ns", "programming": "ns", "critical_path": "ns", "cell_writes": "cells",
@@ -232,9 +232,6 @@ def _save(fig: Any, path: Path, ax: Any) -> PlotInfo:
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     os.replace(tmp, path)  # no half-written PNG if interrupted
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return info
 
 
@@ -253,14 +250,12 @@ def _colours(n: int) -> list[Any]:
 
 def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
     """Gap to the best bound (or, without bounds, to the best-known objective) per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     use_bound = any(an.gap_bound(r) is not None for r in an.records)
     gap = an.gap_bound if use_bound else an.gap_best
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(an.methods) + 3), 4.5))
+    fig = Figure(figsize=(max(6.0, 0.8 * len(an.methods) + 3), 4.5))
+    ax = fig.subplots()
     any_point = False
     colours = _colours(len(an.cases))
     for ci, (case, marker) in enumerate(zip(an.cases, _markers(len(an.cases)), strict=True)):
@@ -275,7 +270,6 @@ def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
             any_point = True
             ax.scatter(xs, ys, marker=marker, label=case, s=28, color=colours[ci])
     if not any_point:
-        plt.close(fig)
         return None
     ax.set_xticks(range(len(an.methods)), an.methods, rotation=30, ha="right")
     ax.set_xlabel("method")
@@ -289,10 +283,7 @@ def plot_gap(an: Analysis, path: Path) -> PlotInfo | None:
 
 def plot_breakdown(an: Analysis, path: Path) -> PlotInfo | None:
     """Share of the makespan: exposed programming vs compute, naive vs the best method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     bars = []  # (label, exposed_ns, rest_ns, hidden_ns)
     for case in an.cases:
@@ -315,7 +306,8 @@ def plot_breakdown(an: Analysis, path: Path) -> PlotInfo | None:
             bars.append((f"{case}\n{tag}", exposed, float(m["makespan_ns"]) - exposed, hidden))
     if not bars:
         return None
-    fig, ax = plt.subplots(figsize=(8.5, max(3.0, 0.45 * len(bars) + 1.5)))
+    fig = Figure(figsize=(8.5, max(3.0, 0.45 * len(bars) + 1.5)))
+    ax = fig.subplots()
     y = np.arange(len(bars))
     span = np.array([b[1] + b[2] for b in bars])  # the makespan of each bar
     exp = 100 * np.array([b[1] for b in bars]) / span
@@ -341,12 +333,10 @@ def plot_breakdown(an: Analysis, path: Path) -> PlotInfo | None:
 
 def plot_runtime_quality(an: Analysis, path: Path) -> PlotInfo | None:
     """Runtime against objective / best-known objective, one marker per method."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.0, 4.5))
+    fig = Figure(figsize=(7.0, 4.5))
+    ax = fig.subplots()
     drawn = False
     colours = _colours(len(an.methods))
     for i, (m, marker) in enumerate(zip(an.methods, _markers(len(an.methods)), strict=True)):
@@ -358,7 +348,6 @@ def plot_runtime_quality(an: Analysis, path: Path) -> PlotInfo | None:
             ax.scatter(xs, ys, marker=marker, label=m, s=24, alpha=0.8, color=colours[i])
             drawn = True
     if not drawn:
-        plt.close(fig)
         return None
     ax.set_xscale("log")
     ax.set_xlabel("runtime (s, log scale)")
@@ -380,9 +369,7 @@ def plot_ablation(an: Analysis, path: Path) -> PlotInfo | None:
     """One column per varying sweep parameter: objective and exposed programming share."""
     import matplotlib
     import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     recs = [r for r in an.records if _solved(r) and r.get("spec", {}).get("params")]
     if not recs:
@@ -395,7 +382,8 @@ def plot_ablation(an: Analysis, path: Path) -> PlotInfo | None:
     unit = UNITS.get(objective, "")
     scale = 1000.0 if unit == "ns" else 1.0  # latencies in us
     unit = "us" if unit == "ns" else unit
-    fig, axes = plt.subplots(2, len(keys), figsize=(4.2 * len(keys), 7.0), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(keys), 7.0))
+    axes = fig.subplots(2, len(keys), squeeze=False)
     for j, key in enumerate(keys):
         values = list(dict.fromkeys(r["spec"]["params"][key] for r in recs))
         try:
@@ -465,7 +453,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
     -------
     (report path, plots written)
     """
-    from pimopt.bench import load_records
+    from pimopt.bench.runner import load_records
 
     records = load_records(run_dir)
     if not records:

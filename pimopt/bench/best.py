@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError, PimoptError
-from pimopt.fileio import read_json, write_atomic
+from pimopt.io.files import read_json, write_atomic
 
 BEST_FORMAT = "pimopt-best-known"
 SOLVED = ("optimal", "feasible")

@@ -50,11 +50,11 @@ from typing import Any
 
 from pimopt.architecture import Architecture, load_architecture
 from pimopt.errors import InputError, Refused
-from pimopt.fileio import package_path, read_json, read_toml, write_atomic
+from pimopt.io.files import package_path, read_json, read_toml, write_atomic
+from pimopt.io.schemas import schema_path, validate
 from pimopt.network import Network
 from pimopt.options import DEFAULTS, FIELDS, check_option
 from pimopt.provenance import machine, package_commit, versions
-from pimopt.schemas import schema_path, validate
 
 RUN_FORMAT = "pimopt-run"
 RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
@@ -79,7 +79,7 @@ def network_from_recipe(recipe: dict[str, Any]) -> Network:
 
 @lru_cache(maxsize=8)
 def _network_cached(recipe_json: str) -> Network:
-    from pimopt import generate
+    from pimopt.models import generate
 
     recipe = json.loads(recipe_json)
     scale = recipe.get("input_scale", 1)
@@ -753,7 +753,7 @@ class Suite:
 
 def suite_dirs() -> list[Path]:
     """Where suite names are looked up: ``./instances/suites`` and the package's own."""
-    data = Path(__file__).parent / "data"
+    data = Path(__file__).resolve().parent.parent / "data"
     return [Path.cwd() / "instances" / "suites", data / "suites", data / "instances" / "suites"]
 
 

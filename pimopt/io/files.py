@@ -18,7 +18,7 @@ from typing import Any
 from pimopt.errors import InputError
 from pimopt.memory import available_memory
 
-PACKAGE = Path(__file__).parent
+PACKAGE = Path(__file__).resolve().parent.parent  # the pimopt package
 DATA_DIRS = (PACKAGE / "data", PACKAGE / "data" / "instances")  # where pimopt:NAME is looked up
 
 

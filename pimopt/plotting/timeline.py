@@ -1,4 +1,5 @@
-"""Plots of schedules (matplotlib, headless).
+"""Gantt charts of schedules: :func:`draw_gantt` into any matplotlib axes, :func:`gantt`
+into a file; neither switches the matplotlib backend.
 
 A Gantt chart of a large schedule cannot draw every operation: thousands of
 slot sub-lanes make compute bars sub-pixel and one artist per operation takes
@@ -20,8 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
-from pimopt.fileio import write_atomic_bytes
 from pimopt.instance import Instance
+from pimopt.io.files import write_atomic_bytes
 from pimopt.schedule import Schedule
 
 SLOT_VIEW_MAX_OPS = 2_000  # "auto" draws per-slot sub-lanes up to this many computes
@@ -132,21 +133,26 @@ def gantt_bars(sched: Schedule, inst: Instance | None = None, view: str = "auto"
     return bars
 
 
-def gantt(sched: Schedule, path: str | Path, inst: Instance | None = None,
-          title: str | None = None, view: str = "auto",
-          window_us: tuple[float, float] | None = None) -> Path:
-    """Write a Gantt chart PNG: one lane per crossbar (see :func:`gantt_bars`)."""
-    import matplotlib
+def draw_gantt(sched: Schedule, ax: Any, inst: Instance | None = None,
+               title: str | None = None, view: str = "auto",
+               window_us: tuple[float, float] | None = None, legend: bool = True) -> Any:
+    """Draw a Gantt chart of ``sched`` into the matplotlib axes ``ax`` and return it.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    One lane per crossbar (see :func:`gantt_bars`): program operations red,
+    computes in one colour per layer, blank where a crossbar is idle. Nothing
+    global is touched (no backend, no pyplot state), so charts compose::
+
+        fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4))
+        draw_gantt(res1.schedule, a, inst)
+        draw_gantt(res2.schedule, b, inst)
+    """
+    import matplotlib
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     bars = gantt_bars(sched, inst, view, window_us)
-    n_xb = int(max(sched.prog_crossbar.max(initial=-1), sched.comp_crossbar.max(initial=-1))) + 1
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.6 * max(n_xb, 1)))
-    cmap = plt.get_cmap("viridis")
+    n_xb = lanes(sched)
+    cmap = matplotlib.colormaps["viridis"]
     layers = sorted({b.layer for b in bars if b.kind == "compute"})
     span = max(len(layers) - 1, 1)
 
@@ -168,14 +174,32 @@ def gantt(sched: Schedule, path: str | Path, inst: Instance | None = None,
     ax.set_ylabel("crossbar")
     ax.set_title(title or f"Schedule ({sched.method or 'unknown method'}): makespan "
                           f"{sched.makespan_ps() * 1e-6:,.3f} us; blank = idle")
-    handles = [Patch(color=colour(b), label=b.label) for b in bars]
-    if len(handles) > 9:  # many layers: the first ones and a note
-        handles = [*handles[:8], Patch(color="white", label=f"... {len(handles) - 8} more")]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if legend:
+        handles = [Patch(color=colour(b), label=b.label) for b in bars]
+        if len(handles) > 9:  # many layers: the first ones and a note
+            handles = [*handles[:8], Patch(color="white", label=f"... {len(handles) - 8} more")]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return ax
+
+
+def lanes(sched: Schedule) -> int:
+    """Crossbar lanes a Gantt chart of ``sched`` has (the highest crossbar used, + 1)."""
+    return int(max(sched.prog_crossbar.max(initial=-1), sched.comp_crossbar.max(initial=-1))) + 1
+
+
+def gantt(sched: Schedule, path: str | Path, inst: Instance | None = None,
+          title: str | None = None, view: str = "auto",
+          window_us: tuple[float, float] | None = None) -> Path:
+    """Write a Gantt chart (PNG, or the format the name ends with) of ``sched`` to
+    ``path`` atomically: :func:`draw_gantt` on a figure of its own (no pyplot, the
+    caller's backend is left as it is)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 1.2 + 0.6 * max(lanes(sched), 1)))
+    draw_gantt(sched, fig.subplots(), inst, title, view, window_us)
     fig.tight_layout()
     out = Path(path)
     buf = io.BytesIO()  # rendered first, then written atomically (parents made as needed)
     fig.savefig(buf, dpi=120, format=out.suffix.lstrip(".").lower() or "png")
-    plt.close(fig)
     write_atomic_bytes(out, buf.getvalue())
     return out

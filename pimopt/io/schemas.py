@@ -16,7 +16,7 @@ from typing import Any
 
 from pimopt.errors import InputError
 
-SCHEMA_DIR = Path(__file__).parent / "data" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data" / "schemas"
 NAMES = ("network", "schedule", "run-record", "layout")
 
 
