@@ -42,7 +42,7 @@ def ns_to_ps(value_ns: float) -> int:
 
 @dataclass(frozen=True)
 class Architecture:
-    """A ReRAM PIM accelerator (DESIGN section 2).
+    """A ReRAM PIM accelerator (docs/model.md, *Hardware*).
 
     Parameters
     ----------

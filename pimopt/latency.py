@@ -1,4 +1,4 @@
-"""The latency model of programming (DESIGN section 2): the only copy of the cost arithmetic.
+"""The latency model of programming (docs/model.md, *Hardware*): the one copy of its arithmetic.
 
 A programming operation writes one or more OU slots of one crossbar. For
 every crossbar row it touches, each write segment (``write_width`` cells,

@@ -1,4 +1,4 @@
-"""The weight-to-OU mapping table (DESIGN section 4).
+"""The weight-to-OU mapping table (docs/model.md, *Correctness*).
 
 One row per non-zero block: the crossbar, the slot inside that crossbar, and
 the position of the block's load in that slot's sequence of loads. Blocks

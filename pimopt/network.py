@@ -1,4 +1,4 @@
-"""The workload: a :class:`Network` of :class:`Layer` objects (DESIGN section 3).
+"""The workload: a :class:`Network` of :class:`Layer` objects (docs/model.md, *Workload*).
 
 A network is stored as two files with the same stem: ``NAME.json``
 (metadata: layers, shapes, ``n_inputs``, dependencies, quantisation,

@@ -39,7 +39,7 @@ STATUSES = tuple(s.value for s in Status)
 
 @dataclass
 class Result:
-    """A verified solution and everything needed to report it (DESIGN section 5).
+    """A verified solution and everything needed to report it (docs/model.md, *Costs*).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""The timeline of a solution (DESIGN section 4): timed program and compute operations.
+"""The timeline of a solution (docs/model.md, *Correctness*): timed program and compute operations.
 
 Times are integer picoseconds. A program operation writes one or more slots
 of one crossbar; each write names the block whose pattern it loads and the

@@ -1,6 +1,6 @@
 """When a solve stops: one :class:`Deadline` shared out to every stage.
 
-A time limit is the wall-clock budget of the whole solve (DESIGN section 5):
+A time limit is the wall-clock budget of the whole solve (docs/model.md, *Costs*):
 the layout, bound, map, search, re-timing, scheduling and verification
 stages, and the CLI's loading and file writing, all come out of it. The
 :class:`Deadline` is made once (by the CLI from the moment pimopt was

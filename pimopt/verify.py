@@ -1,4 +1,4 @@
-"""The verifier: replays a schedule and checks every rule of DESIGN section 4.
+"""The verifier: replays a schedule and checks every rule of docs/model.md, *Correctness*.
 
 It shares no code with the optimisers or the scheduler. It uses only the data
 objects, the architecture and the latency model (the single definition of

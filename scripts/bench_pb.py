@@ -8,7 +8,7 @@ For every instance of ``instances/tiny-pb`` (``scripts/make_pb_instances.py``):
 - the optimum: the joint CP-SAT model (``pimopt.scheduling.joint.joint_schedule``) from
   the best schedule found, verified again here. With ``n_inputs = 1`` and
   distinct patterns its space is every schedule of the instance, so a status
-  ``optimal`` is the optimum of the problem as DESIGN states it.
+  ``optimal`` is the optimum of the problem as docs/model.md states it.
 
 Writes ``OUT/table.csv`` and ``OUT/README.md`` (commit, versions, machine,
 limits, both gap tables and their median and maximum). Optima are kept in
@@ -144,7 +144,7 @@ def write(rows: list[dict[str, Any]], methods: list[str], out: Path, args: Any,
         "README there). Makespans and bounds in ns. `optimum`: the joint CP-SAT model "
         "started from the best method's schedule, verified; with `n_inputs = 1` and "
         "distinct patterns its space is every schedule, so `optimal` is the optimum of "
-        "the problem as DESIGN states it. Gaps: (makespan - optimum) / optimum for the "
+        "the problem as docs/model.md states it. Gaps: (makespan - optimum) / optimum for the "
         "methods, (optimum - bound) / optimum for the bound. `best aware`: the best of "
         f"the makespan-aware methods ({', '.join(aware)}).", "",
     ]

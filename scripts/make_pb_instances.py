@@ -15,7 +15,7 @@ drawn from 25, 100 and 400 ns so that a block's compute (``8 * t_ou``) is
 3-60% of an average write. Every layer has ``n_inputs = 1`` and every
 non-zero pattern is distinct, so no input can be split and no load shared:
 the joint CP-SAT model's optimum (``scripts/bench_pb.py``) is then the optimum
-of the problem as DESIGN states it. Weights are N(0, 1), 8-bit per tensor.
+of the problem as docs/model.md states it. Weights are N(0, 1), 8-bit per tensor.
 
 Usage: python scripts/make_pb_instances.py [--seed 0] [--per-family 8] [--out DIR]
 """

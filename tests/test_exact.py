@@ -202,7 +202,7 @@ def test_highs_never_claims_an_optimum_its_solution_does_not_have() -> None:
 
 
 def test_exact_methods_prove_the_optimum_without_the_round_limit() -> None:
-    """DESIGN allows any number of loads of a layer per slot. The whole-network exact
+    """docs/model.md allows any number of loads of a layer per slot. The whole-network exact
     models drop the heuristics' round limit, so 'optimal' is the exhaustive optimum of the
     true problem, which is below the round-limited one where that limit binds."""
     from pimopt import Instance

@@ -1,6 +1,6 @@
 """Mutation suite: seeded faults in verified schedules are rejected, benign edits accepted.
 
-Every fault below breaks a DESIGN rule by construction (so the verifier must
+Every fault below breaks a rule of docs/model.md by construction (so the verifier must
 reject it, whatever else holds): a dropped or duplicated compute, a compute
 or program operation of the wrong length, a write of the wrong levels or
 labelled with another block, a compute on a block with another pattern, a

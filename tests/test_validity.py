@@ -4,7 +4,7 @@ Seeded tiny instances across six architectures (one and two crossbars,
 1- and 2-bit cells, single and incremental pulses, write segments narrower,
 equal to and wider than an OU row, one and two OUs per crossbar, write
 budgets, crossbars that keep computing while they program). For each, the
-optimum of the true problem (DESIGN: any number of a layer's loads per slot,
+optimum of the true problem (docs/model.md: any number of a layer's loads per slot,
 identical patterns of a layer loaded once) is found by exhaustive search
 (:mod:`tests.exhaustive`, which shares only the latency model with the
 optimisers). Every method is then solved and, for slot-granular programming

@@ -175,7 +175,7 @@ def _instance_bound(inst: Instance, metric: str, deadline: float | None,
     for li in layers:
         n = len(li.patterns)
         # no round limit: the sparse bound's chain-count row must hold for the problem
-        # as DESIGN states it (any number of a layer's loads per slot)
+        # as docs/model.md states it (any number of a layer's loads per slot)
         problems.append(ChainProblem(arch, np.zeros((s, arch.ou_rows, arch.ou_cols), np.uint8),
                                      li.patterns, np.zeros(n, np.int64), {0: n}, metric))
         earlier.append(np.concatenate(prev))

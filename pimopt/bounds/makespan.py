@@ -47,7 +47,7 @@ The proof is in ``docs/bounds.md`` (section "Makespan"); in short, with
   programming term's flow uses only the other writes (:func:`_layer_order`).
 
 Input splitting, pattern reuse, any slot order and any granularity are
-allowed by this argument: the bound holds for the problem as DESIGN states it.
+allowed by this argument: the bound holds for the problem as docs/model.md states it.
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ class ChainProblem:
     def check(self, chains: Chains, *, round_limit: bool = True) -> None:
         """Raise :class:`InputError` if ``chains`` break a rule.
 
-        ``round_limit=False`` checks the problem as DESIGN states it (any number of
+        ``round_limit=False`` checks the problem as docs/model.md states it (any number of
         a layer's items per slot): what the exact models solve.
         """
         if len(chains) != self.n_slots:
@@ -239,7 +239,7 @@ class ChainProblem:
 
     def uncapped(self) -> ChainProblem:
         """The same problem without the round limit: a chain may load every item of a
-        layer (the problem as DESIGN states it; the default capacity is a restriction
+        layer (the problem as docs/model.md states it; the default capacity is a restriction
         the heuristics use)."""
         counts = {int(la): int((self.item_layer == la).sum())
                   for la in np.unique(self.item_layer)}

@@ -1,5 +1,5 @@
 """A :class:`Layout`: function-preserving row and column permutations of every layer
-(DESIGN section 3, *Layout*).
+(docs/model.md, *Workload*).
 
 Before tiling, layer ``l``'s K x N weight matrix ``W`` may be laid out as
 ``W[rows][:, cols]``: row ``j`` of the laid-out matrix is input feature

@@ -1,4 +1,4 @@
-"""Baseline mappings (DESIGN section 6)."""
+"""Baseline mappings (docs/model.md, *Methods*)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def _exact(kind: str) -> ChainMethod:
             return Outcome(warm, "feasible", None, {"warm_start": o.initial,
                                                     "used": "warm start (interrupted)"})
         # the model itself has no round limit, so its optimum and bound are those of the
-        # problem as DESIGN states it, not of the heuristics' restriction
+        # problem as docs/model.md states it, not of the heuristics' restriction
         true = p.uncapped()
         left = max(MIN_SOLVER_S, end - time.perf_counter())
         build = arcs * MODEL_BUILD_S_PER_ARC[kind]

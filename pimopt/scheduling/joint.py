@@ -8,7 +8,7 @@ time, with the makespan as objective. The two-stage schedule is a complete
 hint, so the joint result is never worse; the difference is what the
 two-stage approach loses.
 
-Model (slot-granular program operations, DESIGN sections 2 and 4):
+Model (slot-granular program operations, docs/model.md, *Hardware* and *Correctness*):
 
 - per slot, a circuit over a depot and the loads: arc ``i -> j`` means load
   ``j`` directly follows ``i`` in that slot; a load absent from the slot takes

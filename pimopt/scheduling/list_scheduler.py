@@ -1,4 +1,4 @@
-"""The list scheduler: turns any valid mapping into a timeline obeying DESIGN section 2.
+"""The list scheduler: turns any valid mapping into a timeline obeying docs/model.md, *Hardware*.
 
 Priority rule (documented in ``docs/model.md``): operations are taken in the
 order (layer, rank of the load among its layer's loads in its slot, program
