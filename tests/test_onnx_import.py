@@ -479,3 +479,88 @@ def test_an_output_too_large_to_count_is_refused_not_wrapped(
     with pytest.raises(InputError, match=r"input vectors, above the limit of "
                                          r"9,007,199,254,740,992 \(2\^53\)"):
         import_onnx(path, input_shape=(1, 3, height, width))
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv1d_is_imported_as_a_layer_of_output_positions(tmp_path: Path,
+                                                            groups: int) -> None:
+    """Audio front ends, TTS and OCR heads: `only 2-D convolutions are supported (weight
+    rank 3)` before. The matrix is im2col's, n_inputs = batch x output length."""
+    cin, cout, k = 4, 6, 5
+    w = RNG.normal(size=(cout, cin // groups, k))
+    node = helper.make_node("Conv", ["x", "w"], ["y"], strides=[2], pads=[1, 2],
+                            dilations=[1], group=groups, name="conv1d")
+    path = save(tmp_path, [node], [2, cin, 17], {"w": w})
+    (layer,) = import_onnx(path).layers
+    x = RNG.normal(size=(2, cin, 17)).astype(np.float32)
+    y = run_ref(str(path), x)
+    assert layer.kind == "conv" and layer.info["spatial_dims"] == 1
+    assert layer.n_inputs == 2 * y.shape[2]
+    net_f = import_float_matrix(path)
+    # im2col of a 1-D signal: pad, then the windows at the strides
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 2)))
+    starts = range(0, xp.shape[2] - k + 1, 2)
+    cols = np.stack([xp[:, :, s:s + k].reshape(2, cin * k) for s in starts], axis=1)
+    kg, ng = cin // groups * k, cout // groups
+    prod = np.concatenate([
+        np.stack([xp[:, g * (cin // groups):(g + 1) * (cin // groups), s:s + k]
+                  .reshape(2, kg) for s in starts], axis=1) @ net_f[:, g * ng:(g + 1) * ng]
+        for g in range(groups)], axis=2) if groups > 1 else cols @ net_f
+    assert np.allclose(prod.transpose(0, 2, 1), y, atol=1e-4)
+    check_weights(layer.weights, net_f)
+    # it solves and verifies bit-exactly like any layer
+    inst = Instance(small_arch(), import_onnx(path))
+    res = solve(inst, "sorted", time_limit=3, functional_samples=None)
+    assert verify(inst, res.schedule, functional_samples=None).ok
+
+
+def _if_model(tmp: Path, constant: bool | None) -> tuple[Path, np.ndarray, np.ndarray]:
+    """x (1 x 4) -> If(cond) with MatMul(x, W1) in then, MatMul(x, W2) in else; cond is
+    sum(x) > 0 (known only at run time) or a Constant."""
+    w1, w2 = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
+
+    def branch(name: str, w: np.ndarray) -> Any:
+        return helper.make_graph(
+            [helper.make_node("MatMul", ["x", f"{name}_w"], [f"{name}_y"])], name, [],
+            [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [1, 3])],
+            [numpy_helper.from_array(w.astype(np.float32), f"{name}_w")])
+
+    if constant is None:
+        cond_nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+                      helper.make_node("Constant", [], ["zero"],
+                                       value=numpy_helper.from_array(np.array(0, np.float32))),
+                      helper.make_node("Greater", ["s", "zero"], ["c"])]
+    else:
+        cond_nodes = [helper.make_node("Constant", [], ["c"],
+                                       value=numpy_helper.from_array(np.array(constant)))]
+    graph = helper.make_graph(
+        [*cond_nodes, helper.make_node("If", ["c"], ["y"], name="choose",
+                                       then_branch=branch("then", w1),
+                                       else_branch=branch("else", w2))], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    path = tmp / "if.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path, w1, w2
+
+
+def test_weights_inside_if_branches_are_named_or_imported_by_branch(tmp_path: Path) -> None:
+    """A voice-activity model with its layers in If subgraphs gave "no weighted layer
+    found"; now the error says where the weights are and how to choose, and --branch (or
+    a constant condition) imports that branch."""
+    path, w1, w2 = _if_model(tmp_path, None)
+    with pytest.raises(InputError, match=r"weights inside control flow \(If 'choose' holds "
+                                         r"2 weighted node\(s\)\).*--branch then\|else"):
+        import_onnx(path)
+    for branch, w in (("then", w1), ("else", w2)):
+        (layer,) = import_onnx(path, branch=branch).layers
+        q, _ = quantize_symmetric(w, bits=8, mode="per-tensor")
+        assert np.array_equal(layer.weights, q)
+    for constant in (True, False):
+        cpath, cw1, cw2 = _if_model(tmp_path, constant)
+        net = import_onnx(cpath)
+        q, _ = quantize_symmetric(cw1 if constant else cw2, bits=8, mode="per-tensor")
+        assert np.array_equal(net.layers[0].weights, q)
+        assert "constant condition" in net.source
+    with pytest.raises(InputError, match="--branch 'both' is invalid"):
+        import_onnx(path, branch="both")

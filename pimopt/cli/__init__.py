@@ -349,6 +349,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     _check_out_file(args.output, (".json", ""), "-o")
     net = import_onnx(args.model, input_shape=_shape(args.input_shape) if args.input_shape
                       else None, batch=args.batch, quant=args.quant, bits=args.bits,
+                      branch=args.branch,
                       name=args.name)
     inst = Instance(load_architecture(args.arch), net)
     _print_table(inst)
@@ -599,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("model", help="the .onnx file")
     im.add_argument("--input-shape", help="shape of the graph input, e.g. 1x3x224x224")
     im.add_argument("--batch", type=int, help="override the batch dimension")
+    im.add_argument("--branch", choices=["then", "else"],
+                    help="the branch of every If node whose condition is not a constant "
+                         "(weights inside control flow; default: an error that names them)")
     im.add_argument("--quant", default="per-tensor", choices=["per-tensor", "per-channel"],
                     help="symmetric integer quantisation of float weights (default per-tensor)")
     im.add_argument("--bits", type=int, default=8, help="weight bits (default 8)")

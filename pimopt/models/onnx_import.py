@@ -87,9 +87,72 @@ def _shape_of(vi: Any) -> list[int | str | None]:
     return dims
 
 
+BRANCHES = ("then", "else")
+CONTROL_FLOW = ("If", "Loop", "Scan")
+
+
+def _control_flow(graph: Any) -> list[tuple[str, str, int]]:
+    """(op, node name, weighted nodes in its subgraphs) of every control-flow node."""
+    out = []
+    for node in graph.node:
+        if node.op_type in CONTROL_FLOW:
+            n = sum(_weighted_in(a.g) for a in node.attribute if a.type == a.GRAPH)
+            out.append((node.op_type, node.name or node.output[0], n))
+    return out
+
+
+def _weighted_in(graph: Any) -> int:
+    n = 0
+    for node in graph.node:
+        if node.op_type in IMPORTED:
+            n += 1
+        for a in node.attribute:
+            if a.type == a.GRAPH:
+                n += _weighted_in(a.g)
+    return n
+
+
+def _inline_ifs(graph: Any, branch: str | None) -> list[str]:
+    """Replace every ``If`` node by one of its branches: the one its condition picks when
+    the condition is a constant, else ``branch``; nested ones too. Returns one note per
+    If inlined (an If left in place has neither)."""
+    from onnx import helper, numpy_helper
+
+    notes: list[str] = []
+    while True:
+        consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant" and _attr(node, "value", None) is not None:
+                consts[node.output[0]] = numpy_helper.to_array(_attr(node, "value", None))
+        nodes, changed = [], False
+        for node in graph.node:
+            if node.op_type != "If":
+                nodes.append(node)
+                continue
+            cond = consts.get(node.input[0])
+            pick = ("then" if bool(np.asarray(cond).reshape(-1)[0]) else "else") \
+                if cond is not None and np.asarray(cond).size else branch
+            if pick is None:
+                nodes.append(node)
+                continue
+            sub = next(a.g for a in node.attribute if a.name == f"{pick}_branch")
+            nodes.extend(sub.node)
+            graph.initializer.extend(sub.initializer)
+            nodes.extend(helper.make_node("Identity", [so.name], [o])
+                         for so, o in zip(sub.output, node.output, strict=True))
+            notes.append(f"If {node.name or node.output[0]!r}: the {pick} branch"
+                         + (" (constant condition)" if cond is not None else " (--branch)"))
+            changed = True
+        if not changed:
+            return notes
+        del graph.node[:]
+        graph.node.extend(nodes)
+
+
 def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
                 batch: int | None = None, quant: str = "per-tensor", bits: int = 8,
-                name: str | None = None, encoding: str = "differential") -> Network:
+                name: str | None = None, encoding: str = "differential",
+                branch: str | None = None) -> Network:
     """Read an ONNX model and return its weighted layers as a :class:`Network`.
 
     Parameters
@@ -108,6 +171,11 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
         Network name (default: the file stem).
     encoding
         Signed-weight encoding of the network.
+    branch
+        ``"then"`` or ``"else"``: the branch of every ``If`` node whose condition
+        is not a constant (weights inside control flow; an ``If`` with a constant
+        condition is replaced by the branch it picks anyway). ``None``: an ``If``
+        hiding weighted nodes is an error that says so.
 
     Raises
     ------
@@ -131,6 +199,15 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
     except Exception as exc:
         raise InputError(f"{p} is not a valid ONNX model: {str(exc).splitlines()[0]}") from None
     graph = model.graph
+    if branch is not None and branch not in BRANCHES:
+        raise InputError(f"--branch {branch!r} is invalid: then or else")
+    inlined = _inline_ifs(graph, branch)
+    if inlined:
+        try:
+            onnx.checker.check_model(model)
+        except Exception as exc:
+            raise InputError(f"{p}: the graph with its If branches inlined is not valid: "
+                             f"{str(exc).splitlines()[0]}") from None
     consts: dict[str, NDArray[Any]] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
@@ -257,6 +334,12 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
         layers.append(Layer(lname, q, n_inputs=n_inputs, deps=tuple(deps), kind=kind,
                             info=info, groups=info["groups"] if kind == "conv" else 1))
         layer_of_node[id(graph_node)] = [lname]
+    hidden = [c for c in _control_flow(graph) if c[2]]
+    if hidden:  # weights inside control flow would be dropped silently: never
+        what = "; ".join(f"{op} {nm!r} holds {n} weighted node(s)" for op, nm, n in hidden)
+        raise InputError(f"{p}: weights inside control flow ({what}): pimopt imports the "
+                         "straight-line graph; choose the branch of every If with --branch "
+                         "then|else (Loop and Scan: export the model unrolled)")
     if not layers:
         raise InputError(f"{p}: no weighted layer ({', '.join(IMPORTED)}) found")
     _dedupe_names(layers)
@@ -270,7 +353,8 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
                    encoding=encoding,
                    source=f"ONNX import of {p.name} (input shape "
                           f"{'x'.join(str(d) for d in (_shape_of(inputs[0]) or []))}, "
-                          f"{quant} {bits}-bit symmetric)")
+                          f"{quant} {bits}-bit symmetric"
+                          + (f"; {', '.join(inlined)}" if inlined else "") + ")")
 
 
 def _dedupe_names(layers: list[Layer]) -> None:
@@ -524,15 +608,20 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
         if len(node.input) < 2 or node.input[1] not in consts:
             raise InputError(f"layer {lname}: {op} weights are not constant")
         w = consts[node.input[1]].astype(np.float64)
-        if w.ndim != 4:
-            raise InputError(f"layer {lname}: only 2-D convolutions are supported "
-                             f"(weight rank {w.ndim})")
+        if w.ndim not in (3, 4):
+            raise InputError(f"layer {lname}: only 1-D and 2-D convolutions are supported "
+                             f"(weight rank {w.ndim}; 3 or 4)")
+        dims = w.ndim - 2
         g = int(_attr(node, "group", 1))
         info: dict[str, Any] = {
-            "op": op, "groups": g, "kernel": list(w.shape[2:]),
-            "strides": list(_attr(node, "strides", [1, 1])),
-            "pads": list(_attr(node, "pads", [0, 0, 0, 0])),
-            "dilations": list(_attr(node, "dilations", [1, 1])), "output_shape": out_shape}
+            "op": op, "groups": g, "kernel": list(w.shape[2:]), "spatial_dims": dims,
+            "strides": list(_attr(node, "strides", [1] * dims)),
+            "pads": list(_attr(node, "pads", [0] * (2 * dims))),
+            "dilations": list(_attr(node, "dilations", [1] * dims)),
+            "output_shape": out_shape}
+        if dims == 1:  # a 1-D convolution (audio, sequence heads) is a 2-D one of height 1:
+            # the same im2col matrix; n_inputs counts output positions x batch
+            w = w[:, :, None, :]
         _check_input(shapes.get(node.input[0], []), 1,
                      w.shape[1] * g if op == "Conv" else w.shape[0], lname, "channels")
         if op == "Conv":
