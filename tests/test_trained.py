@@ -92,3 +92,43 @@ def test_wheel_models_solve_and_verify(name: str) -> None:
     res = solve(inst, "balanced", time_limit=120, functional_samples=2)
     assert res.report.ok and res.status in ("feasible", "optimal")
     assert res.metrics["makespan_ns"] > 0
+
+
+SILERO = Path(__file__).resolve().parent.parent / "instances" / "trained" / "silero-vad"
+
+
+def test_a_wheel_model_with_1d_convolutions_imports_solves_and_verifies() -> None:
+    """silero-vad's 16 kHz detector (MIT wheel): an STFT and encoder of 1-D convolutions
+    and an LSTM; three graph inputs. The committed instance is the import of the
+    committed ONNX file, and it solves and verifies bit-exactly."""
+    from pimopt import Instance, solve, verify
+    from pimopt.architecture import load_architecture
+    from pimopt.models.onnx_import import import_onnx
+
+    records = {r["instance"]: r for r in
+               json.loads((SILERO / "PROVENANCE-silero-vad.json").read_text())}
+    net = Network.load(SILERO / "silero-vad-16k.json")
+    assert net.content_hash() == records["silero-vad-16k"]["network_sha256"]
+    again = import_onnx(SILERO / "silero_vad_16k_sequence.onnx", name="silero-vad-16k",
+                        input_shape={"input": (1, 576), "h": (1, 1, 128), "c": (1, 1, 128)})
+    assert [la.weights.tobytes() for la in again.layers] == \
+        [la.weights.tobytes() for la in net.layers]
+    convs = [la for la in net.layers if la.kind == "conv"]
+    assert len(convs) == 6 and all(la.info["spatial_dims"] == 1 for la in convs)
+    assert {la.info.get("gates") for la in net.layers} >= {"W", "R"}  # the LSTM
+    inst = Instance(load_architecture("small-chip"), net)
+    res = solve(inst, "balanced", time_limit=5, functional_samples=4)
+    assert verify(inst, res.schedule, functional_samples=4).ok
+
+
+def test_a_wheel_model_with_weights_in_if_branches_names_them() -> None:
+    """silero-vad's combined detector keeps its networks inside nested If nodes: the
+    importer says so, names the node and the option, never "no weighted layer found"."""
+    from pimopt import InputError
+    from pimopt.models.onnx_import import import_onnx
+
+    with pytest.raises(InputError, match=r"weights inside control flow \(If 'If_0' holds "
+                                         r"\d+ weighted node\(s\)\).*--branch then\|else"):
+        import_onnx(SILERO / "silero_vad.onnx",
+                    input_shape={"input": (1, 512), "state": (2, 1, 128)})
+

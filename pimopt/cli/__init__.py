@@ -321,6 +321,23 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_shapes(texts: list[str] | None
+                  ) -> tuple[int, ...] | dict[str, tuple[int, ...]] | None:
+    """--input-shape values: one shape for the first input, or NAME=SHAPE per input."""
+    if not texts:
+        return None
+    if len(texts) == 1 and "=" not in texts[0]:
+        return _shape(texts[0])
+    out: dict[str, tuple[int, ...]] = {}
+    for t in texts:
+        name, sep, shape = t.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--input-shape {t!r} is invalid: with several inputs, "
+                             "NAME=SHAPE for each (e.g. input=1x512 state=2x1x128)")
+        out[name.strip()] = _shape(shape)
+    return out
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(d) for d in text.lower().split("x"))
@@ -347,8 +364,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pimopt.models.onnx_import import import_onnx
 
     _check_out_file(args.output, (".json", ""), "-o")
-    net = import_onnx(args.model, input_shape=_shape(args.input_shape) if args.input_shape
-                      else None, batch=args.batch, quant=args.quant, bits=args.bits,
+    net = import_onnx(args.model, input_shape=_input_shapes(args.input_shape),
+                      batch=args.batch, quant=args.quant, bits=args.bits,
                       branch=args.branch,
                       name=args.name)
     inst = Instance(load_architecture(args.arch), net)
@@ -598,7 +615,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     im = sub.add_parser("import", help="import an ONNX model as an instance")
     im.add_argument("model", help="the .onnx file")
-    im.add_argument("--input-shape", help="shape of the graph input, e.g. 1x3x224x224")
+    im.add_argument("--input-shape", action="append", metavar="[NAME=]SHAPE",
+                    help="shape of the graph input, e.g. 1x3x224x224; several inputs: "
+                         "NAME=SHAPE, repeated (e.g. --input-shape input=1x512 "
+                         "--input-shape state=2x1x128)")
     im.add_argument("--batch", type=int, help="override the batch dimension")
     im.add_argument("--branch", choices=["then", "else"],
                     help="the branch of every If node whose condition is not a constant "

@@ -149,7 +149,8 @@ def _inline_ifs(graph: Any, branch: str | None) -> list[str]:
         graph.node.extend(nodes)
 
 
-def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
+def import_onnx(path: str | Path, *,
+                input_shape: tuple[int, ...] | dict[str, tuple[int, ...]] | None = None,
                 batch: int | None = None, quant: str = "per-tensor", bits: int = 8,
                 name: str | None = None, encoding: str = "differential",
                 branch: str | None = None) -> Network:
@@ -160,8 +161,9 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
     path
         The ``.onnx`` file.
     input_shape
-        Shape of the (single) graph input, e.g. ``(1, 3, 224, 224)``; needed when
-        the model's input has dynamic dimensions (its batch included).
+        Shape of the first graph input, e.g. ``(1, 3, 224, 224)``, or a dict of
+        shapes by input name (models with several inputs: an audio chunk and a
+        recurrent state); needed where an input has dynamic dimensions.
     batch
         Overrides the first input dimension (the batch).
     quant, bits
@@ -222,15 +224,25 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
             consts[node.output[0]] = _minus_zero_point(consts[node.input[0]], zp,
                                                        int(_attr(node, "axis", 1)))
             native.add(node.output[0])
+    _fold_constants(model, consts)
     inputs = [i for i in graph.input if i.name not in consts]
     if not inputs:
         raise InputError(f"{p}: the graph has no non-constant input")
     # fix the input shape (dynamic dimensions need one) before shape inference
-    for gi in inputs:
+    named = dict(input_shape) if isinstance(input_shape, dict) else {}
+    unknown = sorted(set(named) - {i.name for i in inputs})
+    if unknown:
+        raise InputError(f"--input-shape names input(s) {', '.join(unknown)}; the model's "
+                         f"inputs are {', '.join(i.name for i in inputs)}")
+    first = input_shape if isinstance(input_shape, tuple) else None
+    for k, gi in enumerate(inputs):
         dims = _shape_of(gi)
-        want: list[int | str | None] = list(input_shape) if input_shape is not None else dims
-        if input_shape is not None and len(input_shape) != len(dims) and dims:
-            raise InputError(f"--input-shape has {len(input_shape)} dimensions, input "
+        given = named.get(gi.name, first if k == 0 else None)
+        if k > 0 and given is None and not named:
+            break  # one shape given, or none: the first input's (as before)
+        want: list[int | str | None] = list(given) if given is not None else dims
+        if given is not None and len(given) != len(dims) and dims:
+            raise InputError(f"--input-shape has {len(given)} dimensions, input "
                              f"{gi.name!r} has {len(dims)}")
         if batch is not None and want:
             want[0] = batch
@@ -247,7 +259,7 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
         del shape.dim[:]
         for d in want:
             shape.dim.add().dim_value = int(d)  # type: ignore[arg-type]
-        if input_shape is not None or batch is not None:
+        if not named and (input_shape is not None or batch is not None):
             break  # the given shape applies to the first input only
     for go in graph.output:  # declared output shapes may hold the old dynamic dimensions
         go.type.tensor_type.ClearField("shape")
@@ -282,6 +294,8 @@ def import_onnx(path: str | Path, *, input_shape: tuple[int, ...] | None = None,
     for idx, node in enumerate(graph.node):
         op = node.op_type
         const_inputs = [i for i in node.input if i in consts and consts[i].ndim >= 2]
+        if node.output and all(o in consts for o in node.output if o):
+            continue  # computed from constants alone (folded): no layer, no weights lost
         if op in WEIGHTED_UNSUPPORTED or (op not in IMPORTED and op not in (
                 "BatchNormalization", "Constant", "Reshape", "Expand", "Tile", "Add", "Mul",
                 "Sub", "Div", "Concat", "Where", "Pad", "Resize", "Slice", "Gather",
@@ -450,8 +464,51 @@ MAX_FOLD_ROUNDS = 8
 MAX_FOLD_NODES = 200  # a shape sub-graph larger than this is not evaluated
 
 
+FOLD_MAX_VALUES = 50_000_000  # constants larger than this are not computed at import
+
+
+def _fold_constants(model: Any, consts: dict[str, NDArray[Any]]) -> None:
+    """Compute, once, the values of nodes whose inputs are all constants (weights an
+    exporter reshapes, transposes, unsqueezes or concatenates at run time: an LSTM's W
+    stacked from two tensors), with onnx's reference runtime, node by node in graph
+    order; weighted and random nodes are left alone."""
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    for node in model.graph.node:
+        if node.op_type in (*IMPORTED, "Constant", "DequantizeLinear") or \
+                node.op_type.startswith("Random") or node.domain not in ("", "ai.onnx") or \
+                not node.output or any(o in consts for o in node.output if o):
+            continue
+        ins = [i for i in node.input if i]
+        if not ins or any(i not in consts for i in ins) or \
+                sum(consts[i].size for i in ins) > FOLD_MAX_VALUES:
+            continue
+        try:
+            g = helper.make_graph([node], "fold", [],
+                                  [helper.make_tensor_value_info(o, 0, None)
+                                   for o in node.output if o],
+                                  [numpy_helper.from_array(np.asarray(consts[i]), i)
+                                   for i in dict.fromkeys(ins)])
+            values = ReferenceEvaluator(helper.make_model(
+                g, opset_imports=list(model.opset_import))).run(None, {})
+        except Exception:
+            continue  # not computable here: shape inference and the importer decide
+        for o, v in zip([o for o in node.output if o], values, strict=False):
+            consts[o] = np.asarray(v)
+
+
+# the inputs that shape inference needs as values (a target shape, pads, slice bounds,
+# axes): computed at run time from shapes and constants, they are folded into constants
+FOLDED_INPUTS: dict[str, tuple[int, ...]] = {
+    "Reshape": (1,), "Pad": (1, 2, 3), "Slice": (1, 2, 3, 4), "Expand": (1,), "Tile": (1,),
+    "ConstantOfShape": (0,), "Unsqueeze": (1,), "Squeeze": (1,), "Range": (0, 1, 2),
+    "Resize": (1, 2, 3), "Upsample": (1,)}
+
+
 def _fold_shape_subgraphs(model: Any, consts: dict[str, NDArray[Any]]) -> bool:
-    """Evaluate the shape computations of Reshape targets once the input shape is known.
+    """Evaluate the shape computations of shape-like inputs (a Reshape target, Pad's pads,
+    Slice bounds, ...: :data:`FOLDED_INPUTS`) once the input shape is known.
 
     A target shape computed at run time (Shape -> Gather -> Concat -> Reshape, or
     arithmetic on shapes) that onnx's data propagation leaves open is evaluated
@@ -470,10 +527,26 @@ def _fold_shape_subgraphs(model: Any, consts: dict[str, NDArray[Any]]) -> bool:
             static[vi.name] = [d for d in dims if isinstance(d, int)]
     producer = {out: node for node in graph.node for out in node.output}
     folded = False
+    inits = {i.name for i in graph.initializer}
+    # values folded from constants (_fold_constants): initializers, so that shape inference
+    # reads them (pads, targets, an LSTM's stacked weights); stored integers a
+    # DequantizeLinear reads keep their name (the importer knows them by it)
+    produced = {o: n.op_type for n in graph.node for o in n.output}
     for node in graph.node:
-        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] in consts:
-            continue
-        target = node.input[1]
+        for i, name in enumerate(node.input):
+            if name and name in consts and name not in inits and \
+                    produced.get(name, "DequantizeLinear") not in ("DequantizeLinear",
+                                                                   "Constant"):
+                node.input[i] = f"{name}#folded"
+                if node.input[i] not in inits:
+                    graph.initializer.append(numpy_helper.from_array(
+                        np.asarray(consts[name]), node.input[i]))
+                    inits.add(node.input[i])
+                consts[node.input[i]] = consts[name]
+                folded = True
+    for node, slot in [(n, i) for n in graph.node for i in FOLDED_INPUTS.get(n.op_type, ())
+                       if i < len(n.input) and n.input[i] and n.input[i] not in consts]:
+        target = node.input[slot]
         sub: list[Any] = []
         feeds: dict[str, NDArray[Any]] = {}
         stack, seen, ok = [target], set(), True
@@ -512,9 +585,10 @@ def _fold_shape_subgraphs(model: Any, consts: dict[str, NDArray[Any]]) -> bool:
         except Exception:
             continue
         name = f"{target}#folded"
-        consts[name] = np.asarray(value, dtype=np.int64)
-        graph.initializer.append(numpy_helper.from_array(consts[name], name))
-        node.input[1] = name
+        if name not in consts:
+            consts[name] = np.asarray(value)
+            graph.initializer.append(numpy_helper.from_array(consts[name], name))
+        node.input[slot] = name
         folded = True
     return folded
 
