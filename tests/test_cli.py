@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -313,3 +314,30 @@ def test_a_method_slower_than_its_baseline_is_said(capsys: pytest.CaptureFixture
                  str(tmp_path / "o")]) == 0
     captured = capsys.readouterr()
     assert "pimopt: note: sorted did not beat the naive baseline" in captured.err
+
+
+def test_a_skipped_baseline_comparison_is_said(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    """From 100,000 blocks the naive comparison line disappeared, and candidates skipped
+    for time were in metrics.json only: both are said on the console. (The sizes are
+    scaled down here: LeNet-5 counts as large, and its candidates as too slow.)"""
+    import pimopt.cli as cli
+    import pimopt.stages as stages
+
+    monkeypatch.setattr(cli, "AUTO_NPZ_BLOCKS", 1000)
+    monkeypatch.setattr(stages, "CANDIDATES_PER_BLOCK_S", 1.0)
+    assert main(["solve", "--time-limit", "3", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^candidates +skipped: the map stage's", out, re.MULTILINE), out
+    assert "baseline       naive: not compared (skipped: the map stage's" in out
+
+
+def test_help_gives_every_default_a_researcher_needs(capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    with pytest.raises(SystemExit):
+        main(["solve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default pimopt-out)" in text and "--baseline" in text
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "[--baseline naive|sorted|none]" in readme
