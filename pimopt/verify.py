@@ -656,8 +656,9 @@ def _check_positions(inst: Instance, sched: Schedule, mapping: Any) -> list[Viol
     Each compute uses the content its slot received from the last write ending
     at or before it (epoch ``k``: ``k`` writes before it). Along a slot's
     positions the loads' epochs never decrease, a load's computes all use one
-    epoch, a later load of the same epoch has the same pattern (no write came
-    between them) and starts computing no earlier.
+    epoch, and a later load of the same epoch has the same pattern (no write came
+    between them). (Two loads of one content may compute interleaved: layers on
+    parallel branches; their order is not checked.)
     """
     out: list[Violation] = []
     spc = inst.arch.slots_per_crossbar

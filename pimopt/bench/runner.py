@@ -595,7 +595,11 @@ def run_specs(specs: Iterable[RunSpec], out: str | Path, *, jobs: int = 1,
                               if isinstance(f.exception(), BrokenProcessPool)]
                     for fut in finished:
                         if fut not in broken:
-                            finish(futures[fut], fut.result())
+                            try:
+                                rec = fut.result()
+                            except Exception as exc:  # not the pool: its own failure
+                                rec = _failed_record(futures[fut], f"worker failed: {exc!r}")
+                            finish(futures[fut], rec)
                     close(True)
                     dead = _dead_runs([futures[f].run_id for f in broken], runs_dir,
                                       workers, deaths)

@@ -746,10 +746,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pimopt`` console script."""
     args = build_parser().parse_args(argv)
     _RUNNING[0] = str(getattr(args, "command", "") or "")
-    if _RUNNING[0] in _SIGTERM_COOPERATIVE and \
-            threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    installed = _RUNNING[0] in _SIGTERM_COOPERATIVE and \
+        threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if installed:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args)
+    finally:
+        if installed:  # main() called from a script or a test: its SIGTERM is its own
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; every expected failure is one line and an exit code."""
     level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
     logging.basicConfig(level=max(logging.DEBUG, min(level, logging.ERROR)), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
