@@ -32,11 +32,12 @@ from scipy.optimize import linear_sum_assignment
 
 from pimopt.architecture import Architecture
 from pimopt.chains.candidates import node_candidates
-from pimopt.chains.exact import quiet_stdout, run_highs, solve_milp
+from pimopt.chains.exact import solve_milp
 from pimopt.chains.problem import DENSE_LIMIT, FORBIDDEN, ChainProblem
 from pimopt.errors import InputError
 from pimopt.interrupt import expired, seconds_left
 from pimopt.latency import latency_from_codes, pair_costs, segment_codes
+from pimopt.solvers.highs import quiet_stdout, run_highs
 
 _PAIR_CHUNK = 1 << 19
 

@@ -20,12 +20,7 @@ arcs exclude cycles and bound each layer's run by its capacity.
 
 from __future__ import annotations
 
-import os
-import re
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +36,9 @@ from pimopt.chains.problem import (
     restrict_chains,
 )
 from pimopt.errors import InputError, Refused
-from pimopt.interrupt import requested, run_cancellable
 from pimopt.solvers import cbc
+from pimopt.solvers.cpsat import hint_confirmed, make_solver, run_cpsat
+from pimopt.solvers.highs import solve_pulp_highs
 
 MILP_SOLVERS = ("cbc", "highs")
 EXACT_ARC_LIMIT = 250_000  # largest model (arcs) the exact methods build
@@ -94,37 +90,6 @@ class ExactOutcome:
     objective: float | None
     bound: float | None
     info: dict[str, Any] = field(default_factory=dict)
-
-
-@contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """Silence the process's standard output (HiGHS prints a banner from C++ on creation)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
-def run_cpsat(solver: Any, model: Any) -> int:
-    """``solver.solve(model)``, stopped early (as by its time limit) on an interrupt request.
-
-    CP-SAT's own SIGINT catching is off: :mod:`pimopt.interrupt` owns Ctrl-C,
-    so the result can say it was interrupted.
-    """
-    solver.parameters.catch_sigint_signal = False
-    return int(run_cancellable(lambda: solver.solve(model), solver.stop_search))
-
-
-def run_highs(h: Any) -> Any:
-    """``h.run()`` on a ``highspy.Highs``, cancelled on an interrupt request."""
-    h.HandleUserInterrupt = True  # HiGHS polls the cancel flag in its interrupt callbacks
-    return run_cancellable(h.run, h.cancelSolve)
 
 
 def _allowed(p: ChainProblem, d: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -271,17 +236,9 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
             for key, x in lit.items():
                 model.add(x == int(key in used))
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = _solver_seconds(stop_at)
-    if deterministic_time is not None:
-        solver.parameters.max_deterministic_time = float(deterministic_time)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.num_workers = int(workers)
-    lines: list[str] = []
-    if log or hint is not None:
-        solver.parameters.log_search_progress = True
-        solver.parameters.log_to_stdout = False
-        solver.log_callback = lines.append
+    solver, lines = make_solver(_solver_seconds(stop_at), seed, workers,
+                                log=log or hint is not None,
+                                deterministic_time=deterministic_time)
     t0 = time.perf_counter()
     code = run_cpsat(solver, model)
     wall = time.perf_counter() - t0
@@ -289,8 +246,7 @@ def _cpsat(p: ChainProblem, *, time_limit: float, seed: int, workers: int,
                             "workers": workers, "time_limit": time_limit, "wall_s": wall,
                             "variables": len(model.proto.variables)}
     if hint is not None:
-        text = "\n".join(lines)
-        info["hint_complete_feasible"] = "hint is complete and is feasible" in text
+        info["hint_complete_feasible"] = hint_confirmed(lines)
     if log:
         info["log"] = "\n".join(lines)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -390,11 +346,11 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
                             "time_limit": time_limit, "relax": relax, "threads": threads,
                             "variables": len(x) + n}
     if solver == "cbc":
-        status, objective, bound = _run_cbc(prob, end, warm is not None and not relax,
-                                            threads, info)
+        status, objective, bound = cbc.solve_pulp_cbc(
+            prob, lambda: _solver_seconds(end), warm is not None and not relax, threads, info)
     else:
-        status, objective, bound = _run_highs(prob, end, warm if not relax else None,
-                                              x, rank, p, threads, info)
+        status, objective, bound = solve_pulp_highs(
+            prob, lambda: _solver_seconds(end), warm is not None and not relax, threads, info)
     info["wall_s"] = time.perf_counter() - t0
     if relax:
         return ExactOutcome(None, status, objective, objective if status == "optimal" else None,
@@ -412,139 +368,3 @@ def _milp(p: ChainProblem, *, solver: str, time_limit: float, warm: Chains | Non
     return ExactOutcome(None, status, None, bound, info)
 
 
-_CBC_FIELD = re.compile(r"^(Objective value|Lower bound|Gap):\s+(\S+)", re.MULTILINE)
-
-
-def _run_cbc(prob: Any, end: float, warm: bool, threads: int,
-             info: dict[str, Any]) -> tuple[str, float | None, float | None]:
-    """CBC until ``end`` (a ``time.perf_counter`` value), a crashed MIP start included."""
-    import pulp
-
-    with cbc.private_folder() as folder:
-        log_path = str(folder / "cbc.log")
-        cmd = cbc.command(_solver_seconds(end), warm, threads, log_path, str(folder))
-        try:
-            run_cancellable(lambda: prob.solve(cmd), cbc.stop_children)
-        except pulp.PulpSolverError as exc:
-            if requested():  # stopped for Ctrl-C: no solution file; the warm start stands
-                info["cbc_error"] = "CBC stopped by an interrupt"
-                return "timeout", None, None
-            # a CBC binary may crash (PuLP's bundled 2.10.3 does, with SIGSEGV, when the
-            # time limit falls while it reads a MIP start): solve again without the start
-            if not warm:
-                info["cbc_error"] = f"CBC failed: {exc}"
-                return "timeout", None, None
-            info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
-            cmd = cbc.command(_solver_seconds(end), False, threads, log_path, str(folder))
-            try:
-                run_cancellable(lambda: prob.solve(cmd), cbc.stop_children)
-            except pulp.PulpSolverError:
-                return "timeout", None, None
-        try:
-            with open(log_path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            text = ""
-    result = re.search(r"^Result - (.*)$", text, re.MULTILINE)
-    fields = {k: v for k, v in _CBC_FIELD.findall(text)}
-    info["cbc_result"] = result.group(1).strip() if result else None
-    info["cbc_version"] = (re.search(r"(?:Version:\s*|CBC )(\S+)", text) or [None, None])[1]
-    info["cbc_binary"] = getattr(cmd, "path", None)
-    objective = pulp.value(prob.objective)
-    res = info["cbc_result"] or ""
-    if not result and re.search(r"^Optimal - objective value", text, re.MULTILINE):
-        res = "Optimal solution found"  # a pure LP: CLP's own optimality line
-    if res.startswith("Optimal solution found"):
-        status = "optimal"
-        bound = objective
-    elif "infeasible" in res.lower():
-        return "infeasible", None, None
-    else:  # stopped on time or nodes: read the solution status, not PuLP's label
-        has_sol = prob.sol_status in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal)
-        status = "feasible" if has_sol and objective is not None else "timeout"
-        lb = fields.get("Lower bound")
-        bound = float(lb) if lb not in (None, "-1e+50") else None
-    if status == "optimal" and objective is None:
-        status = "timeout"
-    return status, (float(objective) if objective is not None else None), bound
-
-
-def _solution_objective(prob: Any, h: Any) -> float:
-    """Objective of the solution HiGHS returns (recomputed from its column values)."""
-    col = list(h.getSolution().col_value)
-    return float(sum(coef * col[v.index] for v, coef in prob.objective.items())
-                 + (prob.objective.constant or 0.0))
-
-
-def _solution_matches(prob: Any, h: Any) -> bool:
-    """True if HiGHS's objective value is the objective of the solution it returns."""
-    if h.getInfo().primal_solution_status != 2:
-        return True  # no solution: nothing to contradict
-    reported = float(h.getObjectiveValue())
-    return abs(_solution_objective(prob, h) - reported) <= 1e-6 * max(1.0, abs(reported))
-
-
-def _run_highs(prob: Any, end: float, warm: Chains | None, x: dict[tuple[int, int], Any],
-               rank: list[Any], p: ChainProblem, threads: int,
-               info: dict[str, Any]) -> tuple[str, float | None, float | None]:
-    """HiGHS until ``end`` (a ``time.perf_counter`` value), a second run included."""
-    import highspy
-    import pulp
-
-    class _HiGHSWarm(pulp.HiGHS):
-        """PuLP's HiGHS interface plus a MIP start from the variables' initial values."""
-
-        def createAndConfigureSolver(self, lp: Any) -> None:
-            with quiet_stdout():
-                super().createAndConfigureSolver(lp)
-
-        def callSolver(self, lp: Any) -> None:
-            if warm is not None:
-                sol = highspy.HighsSolution()
-                values = [0.0] * len(lp.variables())
-                for var in lp.variables():
-                    init = var.varValue if var.varValue is not None else 0.0
-                    values[var.index] = float(init)
-                sol.col_value = values
-                sol.value_valid = True
-                lp.solverModel.setSolution(sol)
-            run_highs(lp.solverModel)
-
-    cmd = _HiGHSWarm(msg=False, timeLimit=_solver_seconds(end), threads=threads)
-    # HiGHS keeps one thread scheduler per process: after any earlier HiGHS run with
-    # another thread count (the sparse LP bound uses the default), a run with
-    # `threads` would stop at once with status "Not Set"; start a fresh scheduler
-    highspy.Highs.resetGlobalScheduler(True)
-    prob.solve(cmd)
-    h = prob.solverModel
-    if warm is not None and not _solution_matches(prob, h):
-        # HiGHS 1.16 can report a better objective than the solution it returns after a
-        # MIP start (getSolution() gives the start back): solve again without the start
-        info["highs_solution_mismatch"] = _solution_objective(prob, h)
-        warm = None
-        cmd = _HiGHSWarm(msg=False, timeLimit=_solver_seconds(end), threads=threads)
-        highspy.Highs.resetGlobalScheduler(True)
-        prob.solve(cmd)
-        h = prob.solverModel
-    model_status = h.getModelStatus()
-    hinfo = h.getInfo()
-    info["highs_status"] = h.modelStatusToString(model_status)
-    info["highs_version"] = h.version()
-    ms = highspy.HighsModelStatus
-    primal_ok = hinfo.primal_solution_status == 2  # kSolutionStatusFeasible
-    objective = float(h.getObjectiveValue()) if primal_ok else None
-    is_mip = any(var.cat == pulp.LpInteger for var in prob.variables())
-    bound = float(hinfo.mip_dual_bound) if is_mip else None
-    if objective is not None and not _solution_matches(prob, h):
-        # never report an objective (or "optimal") that the returned solution does not have
-        info["highs_solution_mismatch"] = objective
-        objective = _solution_objective(prob, h)
-        return "feasible", objective, (None if bound is None or not np.isfinite(bound)
-                                       else bound)
-    if model_status == ms.kOptimal:
-        return "optimal", objective, (bound if is_mip else objective)
-    if model_status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-        return "infeasible", None, None
-    if bound is not None and not np.isfinite(bound):
-        bound = None
-    return ("feasible" if objective is not None else "timeout"), objective, bound

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from pimopt.chains.exact import run_cpsat
 from pimopt.instance import Instance
 from pimopt.schedule import Schedule
+from pimopt.solvers.cpsat import hint_confirmed, make_solver, run_cpsat
 
 
 @dataclass
@@ -54,23 +54,14 @@ def solve_logged(m: Any, *, time_limit: float, seed: int, workers: int
     The facts record the solver, its version, seed, workers, limit, wall time
     and whether the log confirms the hint complete and feasible.
     """
-    from ortools.sat.python import cp_model
 
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.num_workers = int(workers)
-    lines: list[str] = []
-    solver.parameters.log_search_progress = True
-    solver.parameters.log_to_stdout = False
-    solver.log_callback = lines.append
+    solver, lines = make_solver(time_limit, seed, workers)
     t0 = time.perf_counter()
     code = run_cpsat(solver, m)
     info: dict[str, Any] = {"solver": "cp-sat", "ortools": version("ortools"), "seed": seed,
                             "workers": workers, "time_limit": time_limit,
                             "wall_s": time.perf_counter() - t0,
-                            "hint_complete_feasible":
-                                "hint is complete and is feasible" in "\n".join(lines)}
+                            "hint_complete_feasible": hint_confirmed(lines)}
     return solver, code, info
 
 

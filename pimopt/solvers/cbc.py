@@ -19,16 +19,19 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from pimopt.interrupt import requested, run_cancellable
 
 _PR_SET_PDEATHSIG = 1
 
@@ -123,3 +126,62 @@ def private_folder() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_CBC_FIELD = re.compile(r"^(Objective value|Lower bound|Gap):\s+(\S+)", re.MULTILINE)
+
+
+def solve_pulp_cbc(prob: Any, seconds: Callable[[], float], warm: bool, threads: int,
+                   info: dict[str, Any]) -> tuple[str, float | None, float | None]:
+    """Solve the PuLP problem ``prob`` with CBC for ``seconds()`` (asked again for a second
+    run), a crashed MIP start included: (status, objective, bound), CBC's result, version
+    and binary in ``info``."""
+    import pulp
+
+    with private_folder() as folder:
+        log_path = str(folder / "cbc.log")
+        cmd = command(seconds(), warm, threads, log_path, str(folder))
+        try:
+            run_cancellable(lambda: prob.solve(cmd), stop_children)
+        except pulp.PulpSolverError as exc:
+            if requested():  # stopped for Ctrl-C: no solution file; the warm start stands
+                info["cbc_error"] = "CBC stopped by an interrupt"
+                return "timeout", None, None
+            # a CBC binary may crash (PuLP's bundled 2.10.3 does, with SIGSEGV, when the
+            # time limit falls while it reads a MIP start): solve again without the start
+            if not warm:
+                info["cbc_error"] = f"CBC failed: {exc}"
+                return "timeout", None, None
+            info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
+            cmd = command(seconds(), False, threads, log_path, str(folder))
+            try:
+                run_cancellable(lambda: prob.solve(cmd), stop_children)
+            except pulp.PulpSolverError:
+                return "timeout", None, None
+        try:
+            with open(log_path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            text = ""
+    result = re.search(r"^Result - (.*)$", text, re.MULTILINE)
+    fields = {k: v for k, v in _CBC_FIELD.findall(text)}
+    info["cbc_result"] = result.group(1).strip() if result else None
+    info["cbc_version"] = (re.search(r"(?:Version:\s*|CBC )(\S+)", text) or [None, None])[1]
+    info["cbc_binary"] = getattr(cmd, "path", None)
+    objective = pulp.value(prob.objective)
+    res = info["cbc_result"] or ""
+    if not result and re.search(r"^Optimal - objective value", text, re.MULTILINE):
+        res = "Optimal solution found"  # a pure LP: CLP's own optimality line
+    if res.startswith("Optimal solution found"):
+        status = "optimal"
+        bound = objective
+    elif "infeasible" in res.lower():
+        return "infeasible", None, None
+    else:  # stopped on time or nodes: read the solution status, not PuLP's label
+        has_sol = prob.sol_status in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal)
+        status = "feasible" if has_sol and objective is not None else "timeout"
+        lb = fields.get("Lower bound")
+        bound = float(lb) if lb not in (None, "-1e+50") else None
+    if status == "optimal" and objective is None:
+        status = "timeout"
+    return status, (float(objective) if objective is not None else None), bound
