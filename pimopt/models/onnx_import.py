@@ -688,13 +688,15 @@ def _layer_matrix(node: Any, consts: dict[str, NDArray[Any]],
         dims = w.ndim - 2
         g = int(_attr(node, "group", 1))
         info: dict[str, Any] = {
-            "op": op, "groups": g, "kernel": list(w.shape[2:]), "spatial_dims": dims,
+            "op": op, "groups": g, "kernel": list(w.shape[2:]),
             "strides": list(_attr(node, "strides", [1] * dims)),
             "pads": list(_attr(node, "pads", [0] * (2 * dims))),
             "dilations": list(_attr(node, "dilations", [1] * dims)),
             "output_shape": out_shape}
         if dims == 1:  # a 1-D convolution (audio, sequence heads) is a 2-D one of height 1:
-            # the same im2col matrix; n_inputs counts output positions x batch
+            # the same im2col matrix; n_inputs counts output positions x batch (2-D ones
+            # record nothing new: their imports stay byte for byte what they were)
+            info["spatial_dims"] = 1
             w = w[:, :, None, :]
         _check_input(shapes.get(node.input[0], []), 1,
                      w.shape[1] * g if op == "Conv" else w.shape[0], lname, "channels")
