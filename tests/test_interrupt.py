@@ -167,7 +167,7 @@ def test_ctrl_c_during_mapping_writes_the_best_verified_solution(tmp_path: Path,
     assert metrics["runtime_s"] < 100  # far from the 300 s limit
 
 
-@pytest.mark.parametrize("method", ["lns", "milp-cbc"])
+@pytest.mark.parametrize("method", [pytest.param("lns", marks=pytest.mark.slow), "milp-cbc"])
 def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, method: str) -> None:
     """``kill PID`` (SIGTERM to pimopt alone): the best solution so far is verified and
     written, exit 143 with a line that says so; CBC, a child process, ends with it and
@@ -307,9 +307,9 @@ def test_each_solve_has_its_own_flag() -> None:
 
 # --- bench: a dead worker, a second writer ---------------------------------------------
 
-def _bench_cmd(suite: Path, out: Path, methods: str) -> list[str]:
+def _bench_cmd(suite: Path, out: Path, methods: str, seeds: str = "0,1,2") -> list[str]:
     return [sys.executable, "-m", "pimopt", "bench", "--suite", str(suite), "--methods",
-            methods, "--seeds", "0,1,2", "--time-limit", "3", "--jobs", "2", "--no-bound",
+            methods, "--seeds", seeds, "--time-limit", "3", "--jobs", "2", "--no-bound",
             "--out", str(out)]
 
 
@@ -366,11 +366,11 @@ def test_a_second_bench_on_one_folder_is_refused(tmp_path: Path) -> None:
     """The second writer deleted the first's in-flight temporary record before."""
     out = tmp_path / "out"
     suite = _suite(tmp_path)
-    first = subprocess.Popen(_bench_cmd(suite, out, "lns"), text=True,
+    first = subprocess.Popen(_bench_cmd(suite, out, "lns", "0,1"), text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         _wait_for(".*.pid", out / "runs")
-        second = _pimopt(*_bench_cmd(suite, out, "sorted")[3:])
+        second = _pimopt(*_bench_cmd(suite, out, "sorted", "0")[3:])
         assert second.returncode == 2, second.stdout + second.stderr
         assert f"{out} is in use by another bench or sweep (pid {first.pid})" in second.stderr
         text, _ = first.communicate(timeout=120)
@@ -379,12 +379,15 @@ def test_a_second_bench_on_one_folder_is_refused(tmp_path: Path) -> None:
             first.kill()
             first.wait()
     assert first.returncode == 0, text
-    assert len(load_records(out)) == 3
-    after = _pimopt(*_bench_cmd(suite, out, "sorted")[3:])  # the lock ends with its holder
+    assert len(load_records(out)) == 2
+    after = _pimopt(*_bench_cmd(suite, out, "sorted", "0")[3:])  # the lock ends with its holder
     assert after.returncode == 0, after.stderr
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "code"), [
+    (signal.SIGTERM, 143),
+    # Ctrl-C of a bench: also test_ctrl_c_stops_a_bench_and_it_resumes (by default)
+    pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)])
 def test_a_signalled_bench_ends_its_workers_quietly(tmp_path: Path, sig: int,
                                                     code: int) -> None:
     """SIGTERM to the bench (``kill PID``) or Ctrl-C to its group: workers end, no
