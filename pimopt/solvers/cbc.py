@@ -57,27 +57,39 @@ def _child_setup(parent: int) -> None:
         os._exit(1)
 
 
-_children: set[int] = set()  # pids of the CBC processes running
+_owner = threading.local()  # .pids: the set the CBC processes this thread starts go to
 _lock = threading.Lock()
 
 
 class _TrackedPopen(subprocess.Popen[bytes]):
-    """``subprocess.Popen`` for PuLP's CBC: set up by :func:`_child_setup`, remembered
-    while it runs so that :func:`stop_children` can end it."""
+    """``subprocess.Popen`` for PuLP's CBC: set up by :func:`_child_setup`, and
+    remembered while it runs in the set of the solve that started it (so that
+    stopping one solve never ends another's CBC)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("preexec_fn", functools.partial(_child_setup, os.getpid()))
         super().__init__(*args, **kwargs)
-        with _lock:
-            _children.add(self.pid)
+        self._owned: set[int] | None = getattr(_owner, "pids", None)
+        if self._owned is not None:
+            with _lock:
+                self._owned.add(self.pid)
 
     def wait(self, timeout: float | None = None) -> int:
         try:
             return super().wait(timeout)
         finally:
-            if self.returncode is not None:
+            if self.returncode is not None and self._owned is not None:
                 with _lock:
-                    _children.discard(self.pid)
+                    self._owned.discard(self.pid)
+
+
+def _solve_owned(prob: Any, cmd: Any, pids: set[int]) -> Any:
+    """``prob.solve(cmd)`` with the CBC processes it starts recorded in ``pids``."""
+    _owner.pids = pids
+    try:
+        return prob.solve(cmd)
+    finally:
+        _owner.pids = None
 
 
 def _install() -> None:
@@ -89,12 +101,12 @@ def _install() -> None:
     coin_api.subprocess = SimpleNamespace(**{**vars(subprocess), "Popen": _TrackedPopen})
 
 
-def stop_children() -> None:
-    """End every CBC process this module started and that still runs (SIGKILL to its
-    group: CBC ignores SIGTERM and SIGINT while it generates cuts at the root)."""
+def stop_children(pids: set[int]) -> None:
+    """End the CBC processes in ``pids`` that still run (SIGKILL to each one's group: CBC
+    ignores SIGTERM and SIGINT while it generates cuts at the root)."""
     with _lock:
-        pids = list(_children)
-    for pid in pids:
+        running = list(pids)
+    for pid in running:
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
 
@@ -138,11 +150,12 @@ def solve_pulp_cbc(prob: Any, seconds: Callable[[], float], warm: bool, threads:
     and binary in ``info``."""
     import pulp
 
+    pids: set[int] = set()  # this solve's CBC processes, which an interrupt ends
     with private_folder() as folder:
         log_path = str(folder / "cbc.log")
         cmd = command(seconds(), warm, threads, log_path, str(folder))
         try:
-            run_cancellable(lambda: prob.solve(cmd), stop_children)
+            run_cancellable(lambda: _solve_owned(prob, cmd, pids), lambda: stop_children(pids))
         except pulp.PulpSolverError as exc:
             if requested():  # stopped for Ctrl-C: no solution file; the warm start stands
                 info["cbc_error"] = "CBC stopped by an interrupt"
@@ -155,7 +168,7 @@ def solve_pulp_cbc(prob: Any, seconds: Callable[[], float], warm: bool, threads:
             info["cbc_error"] = "CBC crashed with the MIP start; re-solved without it"
             cmd = command(seconds(), False, threads, log_path, str(folder))
             try:
-                run_cancellable(lambda: prob.solve(cmd), stop_children)
+                run_cancellable(lambda: _solve_owned(prob, cmd, pids), lambda: stop_children(pids))
             except pulp.PulpSolverError:
                 return "timeout", None, None
         try:
