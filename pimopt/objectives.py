@@ -36,6 +36,11 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
 }
 
 
+def objective_unit(name: str) -> str:
+    """The unit an objective is reported in (results and the verifier's checks of them)."""
+    return {"cell_writes": "cells", "energy": "pJ"}.get(name, "ns")
+
+
 @dataclass
 class Rounds:
     """The loads of a mapping with their programming cost, round and crossbar."""

@@ -15,7 +15,7 @@ from pimopt.instance import Instance
 from pimopt.io.files import write_folder
 from pimopt.layout import laid_out
 from pimopt.mapping import Mapping
-from pimopt.objectives import reuse_counts
+from pimopt.objectives import objective_unit, reuse_counts
 from pimopt.schedule import Schedule
 from pimopt.stop import Stage
 from pimopt.verify import Report
@@ -94,7 +94,7 @@ class Result:
     @property
     def unit(self) -> str:
         """The objective's unit."""
-        return {"cell_writes": "cells", "energy": "pJ"}.get(self.objective_name, "ns")
+        return objective_unit(self.objective_name)
 
     def __repr__(self) -> str:
         unit = self.unit

@@ -712,7 +712,7 @@ def _check_metrics(inst: Instance, sched: Schedule, report: Report, mapping: Any
     that meets the objective, and the gaps from the bound (``pimopt verify
     --check-bound`` recomputes it).
     """
-    from pimopt.objectives import OBJECTIVES, reuse_counts
+    from pimopt.objectives import OBJECTIVES, objective_unit, reuse_counts
 
     out: list[Violation] = []
 
@@ -745,7 +745,7 @@ def _check_metrics(inst: Instance, sched: Schedule, report: Report, mapping: Any
     if not isinstance(name, str) or name not in OBJECTIVES:
         bad(f"objective_name {name!r} is none of {', '.join(OBJECTIVES)}")
         return out
-    unit = {"cell_writes": "cells", "energy": "pJ"}.get(name, "ns")
+    unit = objective_unit(name)
     if metrics["objective_unit"] != unit:
         bad(f"objective_unit is {metrics['objective_unit']!r}, {name} is in {unit}")
     opts = metrics.get("options")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pimopt.errors import InputError
-from pimopt.memory import available_memory
+from pimopt.memory import check_fits
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the pimopt package
 DATA_DIRS = (PACKAGE / "data", PACKAGE / "data" / "instances")  # where pimopt:NAME is looked up
@@ -116,10 +116,7 @@ def _check_unpacked(size: int, path: str | Path, what: str, detail: str) -> None
         raise InputError(f"{what} {path} unpacks to {size:,} bytes{detail}, above the limit of "
                          f"{limit:,} bytes (a damaged or hostile file; raise ${UNPACK_ENV} "
                          "if it is genuine)")
-    free = available_memory()
-    if free is not None and size > free:
-        raise InputError(f"{what} {path} unpacks to {size:,} bytes{detail}, more than the "
-                         f"{free:,} bytes of memory available")
+    check_fits(size, f"unpacking {what} {path}", "free memory or use a machine with more")
 
 
 def gunzip_text(raw: bytes, path: str | Path, what: str, fmt: str) -> str:
