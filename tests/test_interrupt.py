@@ -4,6 +4,7 @@ as a terminal's Ctrl-C does, once its log says the stage to interrupt has starte
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -22,6 +23,18 @@ from pimopt.bench import load_records
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "instances" / "trained" / "digits-mlp.json"
+
+
+def _load_attack() -> Any:
+    """scripts/attack.py, whose process helpers these tests share (one copy of each)."""
+    spec = importlib.util.spec_from_file_location("attack", ROOT / "scripts" / "attack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+attack = _load_attack()
 
 
 # --- the module ------------------------------------------------------------------------
@@ -88,12 +101,6 @@ def test_a_caller_that_ignores_sigint_keeps_doing_so() -> None:
 
 # --- the CLI ---------------------------------------------------------------------------
 
-def _default_sigint() -> None:
-    # a test run in the background of a non-interactive shell inherits SIGINT ignored,
-    # which pimopt (rightly) keeps: the child gets the terminal's default back
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _interrupt_at(cmd: list[str], marker: str, *, after: float = 1.0,
                   timeout: float = 120, sig: int = signal.SIGINT, group: bool = True,
                   env: dict[str, str] | None = None) -> tuple[int, str, float, int]:
@@ -106,7 +113,7 @@ def _interrupt_at(cmd: list[str], marker: str, *, after: float = 1.0,
     """
     proc = subprocess.Popen([sys.executable, "-m", "pimopt", "-v", *cmd], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=ROOT, preexec_fn=_default_sigint,
+                            start_new_session=True, cwd=ROOT, preexec_fn=attack.default_sigint,
                             env=None if env is None else {**os.environ, **env})
     assert proc.stdout is not None
     seen: list[str] = []
@@ -201,7 +208,8 @@ def test_cbc_dies_with_a_killed_pimopt(tmp_path: Path) -> None:
         [sys.executable, "-m", "pimopt", "-v", "solve", str(DIGITS), "--arch", "small-chip",
          "--method", "milp-cbc", "--objective", "programming", "--time-limit", "300",
          "--out", str(tmp_path / "out")], text=True, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT, preexec_fn=_default_sigint)
+        stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        preexec_fn=attack.default_sigint)
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -313,32 +321,15 @@ def _bench_cmd(suite: Path, out: Path, methods: str, seeds: str = "0,1,2") -> li
             "--out", str(out)]
 
 
-def _suite(tmp_path: Path) -> Path:
-    suite = tmp_path / "s.toml"
-    suite.write_text(f'name = "s"\n[[instances]]\nnetwork = "{DIGITS}"\narch = "small-chip"\n',
-                     encoding="utf-8")
-    return suite
-
-
-def _wait_for(pattern: str, folder: Path, timeout: float = 60) -> Path:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = sorted(folder.glob(pattern)) if folder.is_dir() else []
-        if found:
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no {pattern} in {folder} within {timeout} s")
-
-
 def test_a_killed_worker_fails_its_own_run_only(tmp_path: Path) -> None:
     """SIGKILL of one worker of ``bench --jobs 2`` broke the pool: 5 of 6 runs were recorded
     failed, runs never started included, in records that broke the schema."""
     out = tmp_path / "out"
-    cmd = _bench_cmd(_suite(tmp_path), out, "lns")
+    cmd = _bench_cmd(attack.write_suite(tmp_path), out, "lns")
     proc = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=ROOT, preexec_fn=_default_sigint)
+                            start_new_session=True, cwd=ROOT, preexec_fn=attack.default_sigint)
     try:
-        marker = _wait_for(".*.pid", out / "runs")
+        marker = attack.wait_file(out / "runs", ".*.pid")
         victim = marker.name[1:-len(".pid")]
         time.sleep(0.5)  # well inside the 4 s run
         os.kill(int(marker.read_text()), signal.SIGKILL)
@@ -365,11 +356,11 @@ def test_a_killed_worker_fails_its_own_run_only(tmp_path: Path) -> None:
 def test_a_second_bench_on_one_folder_is_refused(tmp_path: Path) -> None:
     """The second writer deleted the first's in-flight temporary record before."""
     out = tmp_path / "out"
-    suite = _suite(tmp_path)
+    suite = attack.write_suite(tmp_path)
     first = subprocess.Popen(_bench_cmd(suite, out, "lns", "0,1"), text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
-        _wait_for(".*.pid", out / "runs")
+        attack.wait_file(out / "runs", ".*.pid")
         second = _pimopt(*_bench_cmd(suite, out, "sorted", "0")[3:])
         assert second.returncode == 2, second.stdout + second.stderr
         assert f"{out} is in use by another bench or sweep (pid {first.pid})" in second.stderr
@@ -393,11 +384,11 @@ def test_a_signalled_bench_ends_its_workers_quietly(tmp_path: Path, sig: int,
     """SIGTERM to the bench (``kill PID``) or Ctrl-C to its group: workers end, no
     resource-tracker warning, no traceback, the resume line."""
     out = tmp_path / "out"
-    cmd = _bench_cmd(_suite(tmp_path), out, "lns")
+    cmd = _bench_cmd(attack.write_suite(tmp_path), out, "lns")
     proc = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=ROOT, preexec_fn=_default_sigint)
+                            start_new_session=True, cwd=ROOT, preexec_fn=attack.default_sigint)
     try:
-        _wait_for(".*.pid", out / "runs")
+        attack.wait_file(out / "runs", ".*.pid")
         if sig == signal.SIGTERM:
             os.kill(proc.pid, sig)
         else:
