@@ -33,7 +33,8 @@ import numpy as np
 
 from pimopt import Instance, Network, __version__, load_architecture
 from pimopt.bounds.agreement import agreement_nearest
-from pimopt.chains.heuristics import granular_chains, sorted_chains
+from pimopt.chains.construct import sorted_chains
+from pimopt.chains.granular import granular_chains
 from pimopt.chains.problem import ChainProblem, min_rounds
 from pimopt.latency import segment_table
 

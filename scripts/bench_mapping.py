@@ -29,13 +29,10 @@ import numpy as np
 from pimopt import Architecture
 from pimopt.bounds.programming import ap_bound, sparse_ap_bound
 from pimopt.chains.candidates import node_candidates
+from pimopt.chains.construct import assignment_chains, sorted_chains
 from pimopt.chains.exact import solve_cpsat
-from pimopt.chains.heuristics import (
-    assignment_chains,
-    granular_chains,
-    local_search,
-    sorted_chains,
-)
+from pimopt.chains.granular import granular_chains
+from pimopt.chains.local_search import local_search
 from pimopt.chains.problem import ChainProblem, min_rounds
 from pimopt.methods.chain_methods import CHAIN_METHODS, ChainOptions
 

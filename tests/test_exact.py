@@ -7,8 +7,9 @@ import pytest
 
 from pimopt import InputError
 from pimopt.bounds.programming import ap_bound, layered_ap_bound, lp_bound
+from pimopt.chains.construct import assignment_chains, sorted_chains
 from pimopt.chains.exact import solve_cpsat, solve_milp
-from pimopt.chains.heuristics import assignment_chains, local_search, sorted_chains
+from pimopt.chains.local_search import local_search
 from pimopt.chains.problem import ChainProblem
 from tests.exhaustive import exhaustive
 from tests.test_problem import make_problem

@@ -2,7 +2,9 @@
 
 - :mod:`pimopt.chains.problem`: :class:`ChainProblem`, its checks and costs, and the
   items of a network's layers;
-- :mod:`pimopt.chains.heuristics`: constructions and local searches;
+- :mod:`pimopt.chains.construct`: constructions (sorted, greedy, assignment);
+- :mod:`pimopt.chains.local_search`: relocate and swap moves, round reassignment;
+- :mod:`pimopt.chains.granular`: the granular heuristic for large layers;
 - :mod:`pimopt.chains.candidates`: candidate lists (close patterns) for them;
 - :mod:`pimopt.chains.lns`: CP-SAT large-neighbourhood search;
 - :mod:`pimopt.chains.exact`: the CP-SAT and MILP models.

@@ -112,7 +112,7 @@ def window_orders(patterns: NDArray[np.uint8], window: int = 1, seed: int = 0
     the ``window`` items on either side of every item, (n, 2 window), ``-1``-padded.
 
     The first order compares the cells in their own order (the order
-    :func:`~pimopt.chains.heuristics.sorted_chains` follows); each further one compares
+    :func:`~pimopt.chains.construct.sorted_chains` follows); each further one compares
     them in a seeded random permutation, so that items agreeing in other cells
     become neighbours too. A write costs by the rows and cells that change, and
     patterns adjacent in such an order agree in their leading cells. The

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pimopt.chains.heuristics import sorted_chains
+from pimopt.chains.construct import sorted_chains
 from pimopt.chains.problem import ChainProblem, Chains, min_rounds
 from pimopt.instance import Instance
 from pimopt.interrupt import seconds_left

@@ -13,15 +13,11 @@ import numpy as np
 
 from pimopt import interrupt
 from pimopt.chains import exact
+from pimopt.chains.construct import assignment_chains, greedy_chains, sorted_chains
 from pimopt.chains.exact import MIN_SOLVER_S, solve_cpsat, solve_milp
-from pimopt.chains.heuristics import (
-    assignment_chains,
-    granular_chains,
-    greedy_chains,
-    local_search,
-    sorted_chains,
-)
+from pimopt.chains.granular import granular_chains
 from pimopt.chains.lns import lns_chains
+from pimopt.chains.local_search import local_search
 from pimopt.chains.problem import DENSE_LIMIT, ChainProblem, Chains
 from pimopt.errors import InputError, Refused
 from pimopt.methods.relax import relaxation_chains

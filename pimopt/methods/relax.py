@@ -1,7 +1,7 @@
 """The relaxation-guided construction (method ``relax``): chain heads chosen by the
 sparse assignment LP of :mod:`pimopt.bounds.programming`, then rounds and granular
-moves (:mod:`pimopt.chains.heuristics`). It lives above both: a heuristic built on a
-bound.
+moves (:mod:`pimopt.chains.construct`, :mod:`pimopt.chains.granular`). It lives above
+both: a heuristic built on a bound.
 """
 
 from __future__ import annotations
@@ -14,19 +14,13 @@ from scipy.optimize import linear_sum_assignment
 
 from pimopt.bounds.programming import sparse_ap_bound
 from pimopt.chains.candidates import node_candidates
-from pimopt.chains.heuristics import (
-    RELAX_ARCS_PER_S,
-    RELAX_LIMIT,
-    _append_sorted_runs,
-    _assign_round,
-    _by_layer,
-    _candidate_deadline,
-    _granular_search,
-    _sub_costs,
-    granular_chains,
-)
+from pimopt.chains.construct import append_sorted_runs, assign_round, by_layer, sub_costs
+from pimopt.chains.granular import candidate_deadline, granular_chains, granular_search
 from pimopt.chains.problem import ChainProblem, Chains
 from pimopt.interrupt import expired, seconds_left
+
+RELAX_LIMIT = 20_000  # items per layer up to which the relaxation-guided construction runs
+RELAX_ARCS_PER_S = 4_000_000  # conservative arc-cost rate for relax's time estimate
 
 
 def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
@@ -53,7 +47,7 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
             if info is not None:
                 info.setdefault("granular_layers", []).append(float(sub.n_items))
             return granular_chains(sub, time_limit=max(0.05, left_s), seed=seed)
-        cand = node_candidates(sub, 16, seed, _candidate_deadline(deadline))
+        cand = node_candidates(sub, 16, seed, candidate_deadline(deadline))
         heads: list[NDArray[np.int64]] = []
         # the LP may use half of the time left; construction and moves need the rest
         now = time.perf_counter()
@@ -64,24 +58,24 @@ def relaxation_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 
         cur = np.arange(s, dtype=np.int64)
         h = heads[0][:s]
         if h.size:
-            _assign_round(sub, cur, h, chains)  # round 1: the heads (at most S of them)
+            assign_round(sub, cur, h, chains)  # round 1: the heads (at most S of them)
         left = np.setdiff1d(np.arange(sub.n_items), h)
         free = np.array([k for k in range(s) if not chains[k]], dtype=np.int64)
         if free.size and left.size:
             # fewer heads than slots (an LP cut by its time limit): the free slots take
             # their first items now, so that every slot keeps within the round limit
-            rows, cols = linear_sum_assignment(_sub_costs(sub, cur[free], left))
+            rows, cols = linear_sum_assignment(sub_costs(sub, cur[free], left))
             for r_, c_ in zip(rows.tolist(), cols.tolist(), strict=True):
                 chains[int(free[r_])].append(int(left[c_]))
                 cur[free[r_]] = s + int(left[c_])
             left = np.delete(left, cols)
         while left.size:
             if expired(deadline):  # out of time: the rest in sorted order
-                _append_sorted_runs(
+                append_sorted_runs(
                     chains, left[np.lexsort(sub.items[left].reshape(left.size, -1).T[::-1])])
                 break
-            left = np.delete(left, _assign_round(sub, cur, left, chains))
+            left = np.delete(left, assign_round(sub, cur, left, chains))
         sub.check_solution(chains, "the round-robin assignment")
-        return _granular_search(sub, chains, cand, deadline, seed)
+        return granular_search(sub, chains, cand, deadline, seed)
 
-    return _by_layer(p, solve_layer)
+    return by_layer(p, solve_layer)

@@ -1,3 +1,5 @@
+"""The granular heuristic and the relaxation-guided construction on large layers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -5,63 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pimopt.chains.heuristics import assignment_chains, greedy_chains, local_search, sorted_chains
-from tests.exhaustive import exhaustive
+from pimopt.chains.construct import assignment_chains, sorted_chains
+from pimopt.chains.local_search import local_search
 from tests.test_problem import make_problem
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**6), n=st.integers(1, 30), s=st.integers(1, 6),
-       layers=st.integers(1, 3), copies=st.integers(0, 2),
-       metric=st.sampled_from(["latency", "cell_writes"]))
-def test_heuristics_give_valid_chains(seed: int, n: int, s: int, layers: int, copies: int,
-                                      metric: str) -> None:
-    p = make_problem(seed, n=n, s=s, layers=min(layers, n), start_copies=min(copies, s),
-                     metric=metric)
-    costs = {}
-    for fn in (sorted_chains, greedy_chains, assignment_chains):
-        chains = fn(p)
-        p.check(chains)
-        costs[fn.__name__] = p.evaluate(chains)
-    start = assignment_chains(p)
-    improved = local_search(p, start, time_limit=5, seed=seed)
-    p.check(improved)
-    assert p.evaluate(improved) <= costs["assignment_chains"]
-
-
-def test_local_search_reaches_the_optimum_of_tiny_problems() -> None:
-    hits = 0
-    for seed in range(8):
-        p = make_problem(seed, n=7, s=3)
-        opt, _ = exhaustive(p)
-        ls = p.evaluate(local_search(p, assignment_chains(p), time_limit=5, seed=seed))
-        assert ls >= opt
-        hits += ls == opt
-    assert hits >= 5  # a local optimum, but mostly the global one on 7 items
-
-
-def test_assignment_rounds_fill_every_slot() -> None:
-    p = make_problem(4, n=10, s=4)
-    chains = assignment_chains(p)
-    assert sorted(len(c) for c in chains) == [2, 2, 3, 3]
-    # round 1 alone is an optimal assignment of starts to items
-    first = [c[0] for c in chains]
-    d = p.dense()
-    from scipy.optimize import linear_sum_assignment
-    r, c = linear_sum_assignment(d[:4])
-    assert sum(d[k, first[k]] for k in range(4)) == d[:4][r, c].sum()
-
-
-def test_sorted_keeps_neighbours_in_one_slot() -> None:
-    p = make_problem(5, n=9, s=3)
-    chains = sorted_chains(p)
-    flat = p.items.reshape(9, -1)
-    order = np.lexsort(flat.T[::-1]).tolist()
-    assert [v for c in chains for v in c] == order
-    # never-written slots come first
-    q = make_problem(5, n=3, s=4, start_copies=2)
-    o = np.lexsort(q.items.reshape(3, -1).T[::-1]).tolist()
-    assert sorted_chains(q) == [[o[2]], [], [o[0]], [o[1]]]
 
 
 @settings(max_examples=25, deadline=None)
@@ -69,7 +17,7 @@ def test_sorted_keeps_neighbours_in_one_slot() -> None:
        layers=st.integers(1, 3), copies=st.integers(0, 3), k=st.sampled_from([1, 4, 16]))
 def test_granular_gives_valid_chains(seed: int, n: int, s: int, layers: int, copies: int,
                                      k: int) -> None:
-    from pimopt.chains.heuristics import granular_chains
+    from pimopt.chains.granular import granular_chains
 
     p = make_problem(seed, n=n, s=s, layers=min(layers, n), start_copies=min(copies, s))
     chains = granular_chains(p, time_limit=5, seed=seed, k=k)
@@ -78,40 +26,13 @@ def test_granular_gives_valid_chains(seed: int, n: int, s: int, layers: int, cop
 
 
 def test_granular_is_close_to_dense_local_search() -> None:
-    from pimopt.chains.heuristics import granular_chains
+    from pimopt.chains.granular import granular_chains
 
     for seed in range(3):
         p = make_problem(seed, n=300, s=8, start_copies=2)
         dense = p.evaluate(local_search(p, assignment_chains(p), time_limit=10, seed=seed))
         gran = p.evaluate(granular_chains(p, time_limit=10, seed=seed))
         assert gran <= 1.03 * dense
-
-
-def test_round_reassignment_never_worsens() -> None:
-    from pimopt.chains.heuristics import round_reassignment
-
-    for seed in range(4):
-        p = make_problem(seed, n=40, s=5, layers=2, start_copies=1)
-        start = sorted_chains(p)
-        better = round_reassignment(p, start, time_limit=5)
-        p.check(better)
-        assert p.evaluate(better) <= p.evaluate(start)
-    # on a problem where sorted is poor, it finds an improvement
-    p = make_problem(11, n=60, s=6)
-    start = sorted_chains(p)
-    assert p.evaluate(round_reassignment(p, start, time_limit=5)) < p.evaluate(start)
-
-
-def test_lns_never_worsens_and_improves_a_poor_start() -> None:
-    from pimopt.chains.lns import lns_chains
-
-    p = make_problem(12, n=40, s=4, layers=2)
-    start = sorted_chains(p)
-    info: dict[str, int] = {}
-    out = lns_chains(p, start, time_limit=4, seed=1, size=20, sub_time=1, info=info)
-    p.check(out)
-    assert p.evaluate(out) < p.evaluate(start)
-    assert info["lns_improvements"] >= 1
 
 
 def test_relaxation_construction_is_valid_and_competitive() -> None:
@@ -132,8 +53,9 @@ def test_greedy_edge_follows_a_walk_that_sorting_breaks_up() -> None:
     the lexicographic order jumps; cut by an expired deadline it is still valid."""
     import time
 
+    from pimopt.chains.granular import _greedy_edge_chains
+
     from pimopt.chains.candidates import node_candidates
-    from pimopt.chains.heuristics import _greedy_edge_chains
     from pimopt.chains.problem import ChainProblem, min_rounds
     from tests.conftest import small_arch
 
@@ -165,7 +87,8 @@ def test_window_granular_chains_walk_and_keep_to_their_time() -> None:
     of list is refused by name."""
     import time
 
-    from pimopt.chains.heuristics import granular_chains
+    from pimopt.chains.granular import granular_chains
+
     from pimopt.chains.problem import ChainProblem, min_rounds
     from tests.conftest import small_arch
 

@@ -1,9 +1,8 @@
-"""Construction heuristics and local search on a :class:`~pimopt.chains.problem.ChainProblem`.
+"""Granular heuristic for large layers: candidate lists, greedy edge or matching, granular moves.
 
-All heuristics work layer by layer: the slots' patterns after one layer are
-the starts of the next (the chains of a whole-network problem are the
-concatenation). Every function returns chains that satisfy the problem's
-rules; costs always come from :meth:`ChainProblem.arc_costs` (the latency model).
+Moves are restricted to the candidate arcs (close patterns), so a layer of
+hundreds of thousands of items is searched in near-linear time; an iterated
+local search kicks the largest layers until it stops improving.
 """
 
 from __future__ import annotations
@@ -11,294 +10,17 @@ from __future__ import annotations
 import collections
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from pimopt.chains.candidates import node_candidates, window_orders
-from pimopt.chains.problem import FORBIDDEN, ChainProblem, Chains
+from pimopt.chains.construct import append_sorted_runs, by_layer, layers_of, sorted_chains
+from pimopt.chains.local_search import ChainState
+from pimopt.chains.problem import ChainProblem, Chains
 from pimopt.interrupt import expired, seconds_left
-
-
-def _layers(p: ChainProblem) -> list[tuple[int, NDArray[np.int64]]]:
-    """(layer, item indices) in layer order."""
-    return [(int(la), np.flatnonzero(p.item_layer == la)) for la in np.unique(p.item_layer)]
-
-
-def _sub_costs(p: ChainProblem, cur: NDArray[np.int64], items: NDArray[np.int64]
-               ) -> NDArray[np.int64]:
-    """Costs from the slots' current nodes to ``items``, (S, len(items)).
-
-    Slots holding the same node share one row of evaluations.
-    """
-    uniq, inv = np.unique(cur, return_inverse=True)
-    m = p.arc_costs(np.repeat(uniq, items.size), np.tile(items, uniq.size))
-    return m.reshape(uniq.size, items.size)[inv.ravel()]
-
-
-def sorted_chains(p: ChainProblem) -> Chains:
-    """Weight-sorting baseline: sort a layer's items by pattern, cut into contiguous runs.
-
-    Items are ordered lexicographically by their cells (row-major), so that
-    similar patterns are neighbours; run ``k`` of ``capacity`` items goes to the
-    ``k``-th slot (never-written slots first, then by index), so consecutive
-    loads of a slot are neighbours in the sorted order.
-    """
-    chains: Chains = [[] for _ in range(p.n_slots)]
-    # slots that were never written (all-zero start) first, so that a layer that fits
-    # beside the previous one does not overwrite it
-    written = p.starts.reshape(p.n_slots, -1).any(axis=1)
-    slot_order = np.lexsort((np.arange(p.n_slots), written))
-    for layer, items in _layers(p):
-        flat = p.items[items].reshape(items.size, -1)
-        order = items[np.lexsort(flat.T[::-1])]
-        cap = p.capacity[layer]
-        for t, v in enumerate(order.tolist()):
-            chains[int(slot_order[t // cap])].append(v)
-    return chains
-
-
-def greedy_chains(p: ChainProblem) -> Chains:
-    """Round by round, each slot in turn takes the remaining item nearest to its pattern."""
-    chains: Chains = [[] for _ in range(p.n_slots)]
-    cur = np.arange(p.n_slots, dtype=np.int64)
-    for layer, items in _layers(p):
-        remaining = np.ones(items.size, dtype=bool)
-        for _ in range(p.capacity[layer]):
-            if not remaining.any():
-                break
-            cost = _sub_costs(p, cur, items).astype(np.float64)
-            for k in range(p.n_slots):
-                if not remaining.any():
-                    break
-                row = np.where(remaining, cost[k], np.inf)
-                j = int(np.argmin(row))
-                remaining[j] = False
-                v = int(items[j])
-                chains[k].append(v)
-                cur[k] = p.n_slots + v
-    return chains
-
-
-def assignment_chains(p: ChainProblem) -> Chains:
-    """Round by round, a minimum-cost assignment of remaining items to slots (scipy LSAP).
-
-    Every round but a layer's last fills all slots, so the layer takes the
-    minimum number of rounds.
-    """
-    chains: Chains = [[] for _ in range(p.n_slots)]
-    cur = np.arange(p.n_slots, dtype=np.int64)
-    for _layer, items in _layers(p):
-        left = items.copy()
-        while left.size:
-            left = np.delete(left, _assign_round(p, cur, left, chains))
-    return chains
-
-
-def _append_sorted_runs(chains: Chains, rest: NDArray[np.int64]) -> None:
-    """Finish a round-by-round construction cut short: ``rest`` (items in sorted order) in
-    contiguous runs of ``ceil(len(rest) / S)``, one per slot. Every slot has had the same
-    rounds, so the runs keep the round limit; neighbours in sorted order are similar."""
-    per = -(-rest.size // len(chains))
-    for t, v in enumerate(rest.tolist()):
-        chains[t // per].append(int(v))
-
-
-def _assign_round(p: ChainProblem, cur: NDArray[np.int64], todo: NDArray[np.int64],
-                  chains: Chains) -> NDArray[np.int64]:
-    """One round: a minimum-cost assignment of ``todo`` items to the slots (scipy LSAP).
-
-    Appends the placed items to ``chains``, moves ``cur`` (each slot's current
-    node) on, and returns the positions in ``todo`` that were placed.
-    """
-    rows, cols = linear_sum_assignment(_sub_costs(p, cur, todo))
-    for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
-        chains[k].append(int(todo[j]))
-        cur[k] = p.n_slots + int(todo[j])
-    return np.asarray(cols, dtype=np.int64)
-
-
-class _State:
-    """Successor/predecessor arrays of a solution, for O(n) vectorised move evaluation."""
-
-    def __init__(self, p: ChainProblem, chains: Chains, d: NDArray[np.int64]) -> None:
-        s, n = p.n_slots, p.n_items
-        self.s, self.n, self.d = s, n, d
-        self.succ = np.full(s + n, -1, dtype=np.int64)  # item index or -1
-        self.pred = np.full(n, -1, dtype=np.int64)  # node id
-        self.chain_of = np.empty(s + n, dtype=np.int64)
-        self.chain_of[:s] = np.arange(s)
-        self.length = np.zeros(s, dtype=np.int64)
-        self.pos = np.zeros(s + n, dtype=np.int64)  # 0 for starts, 1.. along a chain
-        for k, chain in enumerate(chains):
-            prev = k
-            for v in chain:
-                self.succ[prev] = v
-                self.pred[v] = prev
-                self.chain_of[s + v] = k
-                self.pos[s + v] = self.pos[prev] + 1
-                prev = s + v
-            self.length[k] = len(chain)
-
-    def arc(self, u: NDArray[np.int64], v: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Cost of arcs u -> v, 0 where v is -1 (chain end)."""
-        return np.where(v >= 0, self.d[u, np.maximum(v, 0)], 0)
-
-    def chains(self) -> Chains:
-        out: Chains = []
-        for k in range(self.s):
-            chain, v = [], int(self.succ[k])
-            while v >= 0:
-                chain.append(v)
-                v = int(self.succ[self.s + v])
-            out.append(chain)
-        return out
-
-    def refresh(self, k: int) -> None:
-        """Recompute chain membership, positions and length of chain ``k``."""
-        node, pos = k, 0
-        while True:
-            self.pos[node] = pos
-            self.chain_of[node] = k
-            v = int(self.succ[node])
-            if v < 0:
-                break
-            node, pos = self.s + v, pos + 1
-        self.length[k] = pos
-
-    def remove(self, v: int) -> None:
-        a, b = int(self.pred[v]), int(self.succ[self.s + v])
-        self.succ[a] = b
-        if b >= 0:
-            self.pred[b] = a
-        self.length[self.chain_of[self.s + v]] -= 1
-
-    def insert_after(self, v: int, p: int) -> None:
-        b = int(self.succ[p])
-        self.succ[p] = v
-        self.pred[v] = p
-        self.succ[self.s + v] = b
-        if b >= 0:
-            self.pred[b] = self.s + v
-        k = int(self.chain_of[p])
-        self.chain_of[self.s + v] = k
-        self.length[k] += 1
-
-
-def local_search(p: ChainProblem, chains: Chains, *, time_limit: float = 10.0,
-                 seed: int = 0) -> Chains:
-    """Improve a solution by relocate and swap moves until none improves or time runs out.
-
-    Works on each layer in turn with the slots' states before that layer
-    fixed. Relocate moves an item to any other place in any chain with room;
-    swap exchanges two items. Each move is evaluated for all targets at once
-    (vectorised, O(S + n)) from the dense cost matrix of the layer, so this
-    serves layers up to the dense limit. First improvement over items in a
-    seeded random order.
-    """
-    deadline = time.perf_counter() + time_limit
-    out: Chains = [list(c) for c in chains]
-    starts = p.starts
-    for layer, items in _layers(p):
-        if expired(deadline):  # no time for this layer's dense costs: the rest stay as given
-            break
-        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
-                           {0: p.capacity[layer]}, p.metric)
-        local = {int(v): i for i, v in enumerate(items.tolist())}
-        sub_chains = [[local[v] for v in ch if v in local] for ch in out]
-        # the first later item of each chain: its cost depends on this layer's last item
-        later = [next((v for v in ch if p.item_layer[v] > layer), -1) for ch in out]
-        tail = None
-        if any(v >= 0 for v in later):
-            nodes = np.arange(sub.n_slots + sub.n_items)
-            pats = sub.node_pattern(nodes)
-            tail = np.zeros((nodes.size, sub.n_slots), dtype=np.int64)
-            for k, f in enumerate(later):
-                if f >= 0:
-                    tail[:, k] = p.arc_costs_patterns(pats, np.full(nodes.size, f))
-        best = _local_search_layer(sub, sub_chains, deadline, seed, tail)
-        for k, ch in enumerate(best):
-            before = [v for v in out[k] if p.item_layer[v] < layer]
-            after = [v for v in out[k] if p.item_layer[v] > layer]
-            out[k] = before + [int(items[i]) for i in ch] + after
-        starts = sub.final_patterns(best)
-    return out
-
-
-def _local_search_layer(p: ChainProblem, chains: Chains, deadline: float, seed: int,
-                        tail: NDArray[np.int64] | None) -> Chains:
-    """Relocate/swap descent on one layer; ``tail[node, k]`` is the cost of chain k's next
-    (later-layer) load when ``node`` is the chain's last node here (zero if none)."""
-    d = p.dense()
-    t = np.zeros((p.n_slots + p.n_items, p.n_slots), dtype=np.int64) if tail is None else tail
-    st = _State(p, chains, d)
-    rng = np.random.default_rng(seed)
-    s, n = p.n_slots, p.n_items
-    cap = p.capacity[0]
-    nodes = np.arange(s + n)
-    w = np.arange(n)
-    improved = True
-    while improved and not expired(deadline):
-        improved = False
-        for v in rng.permutation(n).tolist():
-            if expired(deadline):
-                break
-            sv = s + v
-            a, b = int(st.pred[v]), int(st.succ[sv])
-            kv = int(st.chain_of[sv])
-            gain = d[a, v] + (d[sv, b] - d[a, b] if b >= 0 else t[sv, kv] - t[a, kv])
-            # relocate: insert v after any node q other than v and its predecessor
-            nxt = st.succ
-            kq = st.chain_of
-            ins = d[nodes, v] + np.where(nxt >= 0, d[sv, np.maximum(nxt, 0)]
-                                         - st.arc(nodes, nxt),
-                                         t[sv, kq] - t[nodes, kq])
-            ok = (st.chain_of == st.chain_of[sv]) | (st.length[st.chain_of] < cap)
-            ok[sv] = False
-            ok[a] = False
-            delta = np.where(ok, ins - gain, FORBIDDEN)
-            q = int(np.argmin(delta))
-            if delta[q] < 0:
-                st.remove(v)
-                st.insert_after(v, q)
-                improved = True
-                continue
-            # swap v with an item w that is not adjacent to it
-            c, e = st.pred, st.succ[s + w]
-            kw = st.chain_of[s + w]
-            okw = (w != v) & (c != sv) & (e != v)
-            new = (d[a, w] + (d[s + w, max(b, 0)] if b >= 0
-                              else t[s + w, kv])
-                   + d[c, v] + np.where(e >= 0, d[sv, np.maximum(e, 0)], t[sv, kw]))
-            old = (d[a, v] + (d[sv, b] if b >= 0 else t[sv, kv]) + d[c, w]
-                   + np.where(e >= 0, st.arc(s + w, e), t[s + w, kw]))
-            sdelta = np.where(okw, new - old, FORBIDDEN)
-            j = int(np.argmin(sdelta))
-            if sdelta[j] < 0:
-                cj = int(c[j])
-                st.remove(v)
-                st.remove(j)
-                st.insert_after(j, a)
-                st.insert_after(v, cj)
-                improved = True
-    return st.chains()
-
-
-# ---------------------------------------------------------------------- large layers
-def _by_layer(p: ChainProblem, solve_layer: Callable[[ChainProblem], Chains]) -> Chains:
-    """Solve each layer as its own chain problem, starting from what the previous one left."""
-    out: Chains = [[] for _ in range(p.n_slots)]
-    starts = p.starts
-    for layer, items in _layers(p):
-        sub = ChainProblem(p.arch, starts, p.items[items], np.zeros(items.size, np.int64),
-                           {0: p.capacity[layer]}, p.metric)
-        chains = solve_layer(sub)
-        for k, ch in enumerate(chains):
-            out[k].extend(int(items[i]) for i in ch)
-        starts = sub.final_patterns(chains)
-    return out
 
 
 def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
@@ -330,10 +52,10 @@ def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
     if candidates not in ("ranked", "window"):
         raise ValueError(f"candidates: {candidates!r} is not one of 'ranked', 'window'")
     deadline = time.perf_counter() + time_limit
-    if initial is not None and len(_layers(p)) == 1:
-        return _by_layer(p, lambda sub: _granular_from(sub, initial, deadline, seed, k,
+    if initial is not None and len(layers_of(p)) == 1:
+        return by_layer(p, lambda sub: _granular_from(sub, initial, deadline, seed, k,
                                                        candidates))
-    return _by_layer(p, lambda sub: _granular_layer(sub, deadline, seed, k, candidates))
+    return by_layer(p, lambda sub: _granular_layer(sub, deadline, seed, k, candidates))
 
 
 def _granular_from(p: ChainProblem, initial: Chains, deadline: float, seed: int, k: int,
@@ -350,14 +72,14 @@ def _granular_from(p: ChainProblem, initial: Chains, deadline: float, seed: int,
                 start = edge
         else:
             cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
-        return _granular_search(p, start, cand, deadline, seed)
-    cand = node_candidates(p, k, seed, _candidate_deadline(deadline))
+        return granular_search(p, start, cand, deadline, seed)
+    cand = node_candidates(p, k, seed, candidate_deadline(deadline))
     if p.n_items > EDGE_ROUNDS * p.n_slots and not expired(deadline):
         build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
         edge = _greedy_edge_chains(p, cand[p.n_slots:], build_end)
         if p.evaluate(edge) < p.evaluate(initial):
             start = edge
-    return _granular_search(p, start, cand, deadline, seed)
+    return granular_search(p, start, cand, deadline, seed)
 
 
 def _no_window_time(p: ChainProblem, deadline: float) -> bool:
@@ -442,7 +164,7 @@ CANDIDATE_SHARE = 0.4  # of a layer's time left, the most its candidate lists ma
 CONSTRUCTION_SHARE = 0.6  # of the time left after them, the most the greedy matching may take
 
 
-def _candidate_deadline(deadline: float) -> float:
+def candidate_deadline(deadline: float) -> float:
     now = time.perf_counter()
     return now + CANDIDATE_SHARE * max(0.0, deadline - now)
 
@@ -456,7 +178,7 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int, kind: s
             return _granular_from(p, sorted_chains(p), deadline, seed, k, kind)
         cand = _window_node_candidates(p, GRANULAR_WINDOW_ORDERS, seed)
     else:
-        cand = node_candidates(p, k, seed, _candidate_deadline(deadline))
+        cand = node_candidates(p, k, seed, candidate_deadline(deadline))
     flat = p.items.reshape(n, -1)
     fallback = np.lexsort(flat.T[::-1])  # sorted order, for chains whose candidates ran out
     build_end = time.perf_counter() + CONSTRUCTION_SHARE * max(0.0, seconds_left(deadline))
@@ -472,7 +194,7 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int, kind: s
         # first); slots left without a free candidate take free items in sorted order
         while remaining.any():
             if expired(build_end):
-                _append_sorted_runs(chains, fallback[remaining[fallback]])  # out of its time
+                append_sorted_runs(chains, fallback[remaining[fallback]])  # out of its time
                 break
             slot_e = np.repeat(np.arange(s), cand.shape[1])
             item_e = cand[cur].ravel()
@@ -508,7 +230,7 @@ def _granular_layer(p: ChainProblem, deadline: float, seed: int, k: int, kind: s
             chains = plain
     if expired(deadline):
         return chains
-    return _granular_search(p, chains, cand, deadline, seed)
+    return granular_search(p, chains, cand, deadline, seed)
 
 
 def _greedy_edge_chains(p: ChainProblem, cand: NDArray[np.int64], deadline: float) -> Chains:
@@ -589,7 +311,7 @@ def _greedy_edge_path(p: ChainProblem, u: NDArray[np.int64], v: NDArray[np.int64
     return chains
 
 
-def _granular_search(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
+def granular_search(p: ChainProblem, chains: Chains, cand: NDArray[np.int64],
                      deadline: float, seed: int) -> Chains:
     """Granular descent, then iterated local search until the deadline.
 
@@ -637,7 +359,7 @@ class _Granular:
                  rng: np.random.Generator) -> None:
         self.p, self.cand, self.rng = p, cand, rng
         s, n = p.n_slots, p.n_items
-        self.st = _State(p, chains, np.zeros((s + n, 1), dtype=np.int64))
+        self.st = ChainState(p, chains, np.zeros((s + n, 1), dtype=np.int64))
         u, v = p.arcs_of(chains)
         self.in_cost = np.zeros(n, dtype=np.int64)
         self.in_cost[v] = p.arc_costs(u, v)
@@ -831,61 +553,3 @@ class _Granular:
                 st.refresh(kx)
                 st.refresh(int(st.chain_of[s + x]))
                 push(sx, s + w, a, c, s + b if b >= 0 else -1, s + e if e >= 0 else -1)
-
-
-
-
-def round_reassignment(p: ChainProblem, chains: Chains, *, time_limit: float = 60.0
-                       ) -> Chains:
-    """Re-solve each round as an assignment with its neighbours fixed, until no round improves.
-
-    Round ``r`` is the ``r``-th load of every chain of a layer. With rounds
-    ``r - 1`` and ``r + 1`` fixed, placing item ``v`` in slot ``k`` costs
-    ``d(prev_k, v) + d(v, next_k)``; scipy's LSAP gives the best permutation of
-    round ``r``'s items over its slots. O(m^2) costs per round of m slots (never
-    items x items), so it scales with the chip, not the layer.
-    """
-    deadline = time.perf_counter() + time_limit
-    out: Chains = [list(c) for c in chains]
-    s = p.n_slots
-    for _layer, items in _layers(p):
-        mine = set(items.tolist())
-        improved = True
-        while improved and not expired(deadline):
-            improved = False
-            depth = max((sum(v in mine for v in ch) for ch in out), default=0)
-            for r in range(depth):
-                if expired(deadline):
-                    break
-                slots, prev, cur, nxt = [], [], [], []
-                for k, ch in enumerate(out):
-                    idx = [i for i, v in enumerate(ch) if v in mine]
-                    if len(idx) <= r:
-                        continue
-                    i = idx[r]
-                    slots.append(k)
-                    prev.append(k if i == 0 else s + ch[i - 1])
-                    cur.append(ch[i])
-                    nxt.append(ch[i + 1] if i + 1 < len(ch) else -1)
-                m = len(slots)
-                if m < 2:
-                    continue
-                pv, cv, nv = (np.asarray(x, dtype=np.int64) for x in (prev, cur, nxt))
-                cost = p.arc_costs(np.repeat(pv, m), np.tile(cv, m)).reshape(m, m)
-                has_next = np.flatnonzero(nv >= 0)
-                if has_next.size:
-                    follow = p.arc_costs(np.tile(s + cv, has_next.size),
-                                         np.repeat(nv[has_next], m)).reshape(has_next.size, m)
-                    cost[has_next] += follow
-                rows, cols = linear_sum_assignment(cost)
-                if cost[rows, cols].sum() < np.trace(cost):
-                    improved = True
-                    for k_row, c_col in zip(rows.tolist(), cols.tolist(), strict=True):
-                        ch = out[slots[k_row]]
-                        i = [j for j, v in enumerate(ch) if v in mine][r]
-                        ch[i] = int(cv[c_col])
-    return out
-
-
-RELAX_LIMIT = 20_000  # items per layer up to which the relaxation-guided construction runs
-RELAX_ARCS_PER_S = 4_000_000  # conservative arc-cost rate for relax's time estimate
