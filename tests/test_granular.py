@@ -53,9 +53,8 @@ def test_greedy_edge_follows_a_walk_that_sorting_breaks_up() -> None:
     the lexicographic order jumps; cut by an expired deadline it is still valid."""
     import time
 
-    from pimopt.chains.granular import _greedy_edge_chains
-
     from pimopt.chains.candidates import node_candidates
+    from pimopt.chains.granular import _greedy_edge_chains
     from pimopt.chains.problem import ChainProblem, min_rounds
     from tests.conftest import small_arch
 
@@ -88,7 +87,6 @@ def test_window_granular_chains_walk_and_keep_to_their_time() -> None:
     import time
 
     from pimopt.chains.granular import granular_chains
-
     from pimopt.chains.problem import ChainProblem, min_rounds
     from tests.conftest import small_arch
 
