@@ -74,6 +74,8 @@ def main() -> None:
     used = sorted({str(r.get("commit")) for r in records})
     commits = "; ".join(used) if used else commit
     finished = sorted(str(r.get("finished")) for r in records if r.get("finished"))
+    workers = sorted({str((r.get("options") or {}).get("workers")) for r in records
+                      if (r.get("options") or {}).get("workers") is not None})
     span = f"{finished[0]} to {finished[-1]}" if finished else "unknown"
     text = f"""# Reference run
 
@@ -89,10 +91,11 @@ Made by one command from the repository root:
 - machine: {machine()}; runs finished from {span}; this call started {started}
   and took {minutes:.0f} minutes
 - seeds: 0, 1, 2 on the tiny suite, 0 elsewhere; time limit {args.time_limit:g} s per run;
-  {args.jobs} local worker processes, one CP-SAT worker per run
+  {args.jobs} local worker processes, {" or ".join(workers) or "the default"} CP-SAT
+  worker(s) per run (the option `workers`)
 - every run was verified (the verifier replays the schedule; the claimed cost
   is recomputed); runs refused by a documented size limit are listed as
-  `not run` with the reason.
+  `refused` with the reason.
 
 {table}
 
