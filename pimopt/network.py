@@ -21,6 +21,7 @@ from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
 from pimopt.io.files import load_npz, package_path, read_bytes, read_json
 from pimopt.io.schemas import validate
+from pimopt.windows import check_need
 
 FORMAT = "pimopt-network"
 MAX_INPUTS = 2**53  # input vectors of a layer: exact in every JSON reader
@@ -54,6 +55,12 @@ class Layer:
         ``g*K .. (g+1)*K - 1`` of the layer's ``G*K`` input features. The
         layer computes the block-diagonal product (:meth:`product`) without
         storing, tiling or programming the zero blocks off the diagonal.
+    windows
+        Dependency windows (:mod:`pimopt.windows`): for a producer named in
+        ``deps`` (or the previous layer), ``need[i]`` is how many of its output
+        vectors input vector ``i`` of this layer needs (non-decreasing, one
+        entry per input vector). Used under the ``window`` dependency rule;
+        a producer without an array is a barrier under either rule.
     """
 
     name: str
@@ -63,6 +70,7 @@ class Layer:
     kind: str = "fc"
     info: dict[str, Any] = field(default_factory=dict)
     groups: int = 1
+    windows: dict[str, NDArray[np.int64]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = f"Layer {self.name!r}"
@@ -101,6 +109,13 @@ class Layer:
             raise InputError(f"{owner}: groups = {self.groups!r} is invalid: an integer >= 1 "
                              f"that divides the {w.shape[1]} output columns")
         object.__setattr__(self, "groups", int(self.groups))
+        if not isinstance(self.windows, dict) or not all(
+                isinstance(k, str) for k in self.windows):
+            raise InputError(f"{owner}: windows must be a dict from producer layer names to "
+                             f"arrays, got {type(self.windows).__name__}")
+        object.__setattr__(self, "windows", {
+            k: check_need(v, self.n_inputs, MAX_INPUTS, f"{owner}: window on {k!r}")
+            for k, v in self.windows.items()})
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -128,8 +143,9 @@ class Layer:
         k, n = self.shape
         deps = "" if self.deps is None else f", deps={list(self.deps)}"
         groups = "" if self.groups == 1 else f" in {self.groups} groups"
+        windows = "" if not self.windows else f", windows on {sorted(self.windows)}"
         return (f"Layer({self.name!r}, {self.kind}, {k}x{n} weights{groups}, "
-                f"n_inputs={self.n_inputs}{deps})")
+                f"n_inputs={self.n_inputs}{deps}{windows})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,14 +192,24 @@ class Network:
                              f"one of {ENCODINGS}")
         qmax = (1 << (self.weight_bits - 1)) - 1
         seen: set[str] = set()
-        for layer in self.layers:
+        inputs: dict[str, int] = {}
+        for i, layer in enumerate(self.layers):
             if layer.name in seen:
                 raise InputError(f"Network {self.name!r}: layer name {layer.name!r} is repeated")
             for d in layer.deps or ():
                 if d not in seen:
                     raise InputError(f"Layer {layer.name!r}: dependency {d!r} is not an earlier "
                                      "layer (layers must be in topological order)")
+            producers = layer.deps if layer.deps is not None else (
+                (self.layers[i - 1].name,) if i else ())
+            for d, need in layer.windows.items():
+                if d not in producers:
+                    raise InputError(f"Layer {layer.name!r}: window on {d!r}, which is not a "
+                                     f"layer it depends on ({list(producers)})")
+                check_need(need, layer.n_inputs, inputs[d],
+                           f"Layer {layer.name!r}: window on {d!r}")
             seen.add(layer.name)
+            inputs[layer.name] = layer.n_inputs
             amax = int(np.abs(layer.weights).max())
             if amax > qmax:
                 raise InputError(f"Layer {layer.name!r}: weight magnitude {amax} exceeds "
@@ -201,6 +227,14 @@ class Network:
             else:
                 out.append(sorted(index[d] for d in layer.deps))
         return out
+
+    def windows(self, rule: str) -> list[list[tuple[int, NDArray[np.int64] | None]]]:
+        """Every layer's producers with their window under ``rule`` (``None``: the barrier,
+        every output of the producer)."""
+        deps = self.dependencies()
+        names = [la.name for la in self.layers]
+        return [[(d, la.windows.get(names[d]) if rule == "window" else None) for d in deps[i]]
+                for i, la in enumerate(self.layers)]
 
     def __repr__(self) -> str:
         weights = sum(la.shape[0] * la.shape[1] for la in self.layers)
@@ -229,7 +263,9 @@ class Network:
                  "n_inputs": la.n_inputs,
                  "deps": None if la.deps is None else list(la.deps), "info": la.info,
                  # only when grouped: the hashes of ungrouped networks stay what they were
-                 **({"groups": la.groups} if la.groups > 1 else {})}
+                 **({"groups": la.groups} if la.groups > 1 else {}),
+                 # only with windows (their arrays are window_<layer>_<k> in the NPZ)
+                 **({"windows": list(la.windows)} if la.windows else {})}
                 for la in self.layers
             ],
         }
@@ -240,6 +276,9 @@ class Network:
         h.update(json.dumps(self.metadata(), sort_keys=True).encode())
         for layer in self.layers:
             h.update(np.ascontiguousarray(layer.weights, dtype="<i4").tobytes())
+        for layer in self.layers:
+            for need in layer.windows.values():
+                h.update(np.ascontiguousarray(need, dtype="<i8").tobytes())
         return h.hexdigest()
 
     # ------------------------------------------------------------------ I/O
@@ -251,6 +290,9 @@ class Network:
         json_path, npz_path = p.parent / f"{name}.json", p.parent / f"{name}.npz"
         json_path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {f"layer_{i}": la.weights for i, la in enumerate(self.layers)}
+        for i, la in enumerate(self.layers):
+            arrays.update({f"window_{i}_{k}": need
+                           for k, need in enumerate(la.windows.values())})
         np.savez_compressed(npz_path, **arrays)
         meta = self.metadata()
         meta["weights_file"] = npz_path.name
@@ -288,9 +330,16 @@ class Network:
             if list(w.shape) != list(lm.get("shape", w.shape)):
                 raise InputError(f"layer {lm['name']!r}: weights shape {list(w.shape)} does not "
                                  f"match the declared shape {lm['shape']}")
+            windows = {}
+            for k, producer in enumerate(lm.get("windows", [])):
+                if f"window_{i}_{k}" not in arrays:
+                    raise InputError(f"weights file {npz_path} has no array 'window_{i}_{k}' "
+                                     f"for layer {lm['name']!r}'s window on {producer!r}")
+                windows[producer] = arrays[f"window_{i}_{k}"]
             layers.append(Layer(name=lm["name"], weights=w, n_inputs=lm.get("n_inputs", 1),
                                 deps=lm.get("deps"), kind=lm.get("kind", "fc"),
-                                info=lm.get("info", {}), groups=lm.get("groups", 1)))
+                                info=lm.get("info", {}), groups=lm.get("groups", 1),
+                                windows=windows))
         net = cls(name=str(meta.get("name", json_path.stem)), layers=tuple(layers),
                   weight_bits=meta.get("weight_bits", 8),
                   encoding=meta.get("encoding", "differential"),

@@ -22,6 +22,7 @@ from pimopt.errors import InputError
 from pimopt.layout import LAYOUTS, Layout
 from pimopt.objectives import OBJECTIVES
 from pimopt.verify import check_samples
+from pimopt.windows import RULES
 
 DEFAULT_METHOD = "balanced"  # makespan-aware, any size
 DECOMPOSITIONS = ("auto", "layer", "whole")
@@ -63,6 +64,11 @@ class Options:
         Input vectors per layer in the bit-exact functional check (``None``: all).
     bound, reuse, split, layout
         Lower bounds; pattern reuse; input splitting; the layout stage.
+    dependencies
+        Rule 5: ``barrier`` (a layer computes after the layers it depends on
+        have finished) or ``window`` (after they have finished the outputs its
+        inputs need, :mod:`pimopt.windows`; layers without windows keep the
+        barrier).
     """
 
     objective: str = _option("makespan", "reported and minimised objective (makespan: every "
@@ -97,6 +103,10 @@ class Options:
     layout: str | Layout = _option("none", "row and column permutations before tiling "  # noqa: RUF009
                                    "(function unchanged): none, magnitude, similarity or auto",
                                    choices=LAYOUTS, kind=str)
+    dependencies: str = _option("barrier", "rule 5: barrier (a layer computes after the layers "
+                                "it depends on have finished) or window (after the outputs "
+                                "its inputs need, from the network's dependency windows; "
+                                "computes are pipelined in input chunks)", choices=RULES)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

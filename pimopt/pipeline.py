@@ -30,6 +30,7 @@ from pimopt.bounds.makespan import (
     MakespanBound,
     full_bound_seconds,
     makespan_bound,
+    under_rule,
     with_proven_programming,
 )
 from pimopt.errors import InputError, Refused, VerificationError
@@ -48,6 +49,7 @@ from pimopt.result import Result, Status, metrics_of
 from pimopt.schedule import Schedule
 from pimopt.scheduling.balance import balance_rounds
 from pimopt.scheduling.list_scheduler import PREFETCH_OPS_LIMIT, list_schedule
+from pimopt.scheduling.pipelining import pipeline_schedule
 from pimopt.stages import check_claims, map_stage, retime_stage
 from pimopt.stop import (
     BACKGROUND_BOUND_SHARE,
@@ -100,6 +102,7 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
           functional_samples: int | None = DEFAULTS.functional_samples,
           bound: bool = DEFAULTS.bound, reuse: bool = DEFAULTS.reuse,
           split: bool = DEFAULTS.split, layout: str | Layout = DEFAULTS.layout,
+          dependencies: str = DEFAULTS.dependencies,
           stop: Deadline | None = None, display: bool = False) -> Result:
     """Map, schedule and verify an instance with one method.
 
@@ -168,6 +171,14 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         the function on the original weights. Bounds are those of the laid-out
         tiles (``info["bound_scope"]``), and ``optimal`` is not claimed after a
         layout: the permutations themselves are not proven best.
+    dependencies
+        Rule 5 (:mod:`pimopt.windows`): ``barrier`` (default) or ``window``. Under
+        ``window`` the mapping is the method's; a last stage
+        (:func:`pimopt.scheduling.pipelining.pipeline_schedule`) cuts its computes into
+        input chunks and list-schedules them so that layers start on the outputs their
+        producers have finished, keeping the shorter schedule; the schedule records the
+        rule, the verifier checks it, and the makespan bound is the one valid under it
+        (docs/bounds.md, section 8).
 
     stop
         The :class:`~pimopt.stop.Deadline` to keep instead of ``time_limit``
@@ -196,7 +207,7 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
                    initial=initial, decomposition=decomposition, granularity=granularity,
                    overlap=overlap, scheduler=scheduler,
                    functional_samples=functional_samples, bound=bound, reuse=reuse,
-                   split=split, layout=layout)
+                   split=split, layout=layout, dependencies=dependencies)
     _check_arguments(inst, method, opts)
     if not isinstance(display, bool):
         raise InputError(f"display = {display!r} is invalid: True or False")
@@ -361,6 +372,24 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
             claimed = None  # extra loads or a new mapping: the method's cost no longer applies
             status = "feasible"
 
+    if dependencies == "window":
+        with clock.stage("pipeline", clock.left(), stages) as st:
+            # every schedule above obeys the barrier, and so every window; this one
+            # exploits them
+            deadline = time.perf_counter() + st.budget
+            before = sched.makespan_ps()
+            piped_m, piped = pipeline_schedule(inst, mapping, sched, granularity=granularity,
+                                               method=method, deadline=deadline)
+            chunked = piped is not sched
+            if chunked:
+                mapping, sched = piped_m, piped
+                claimed = None  # input chunks: one load, several computes (same writes)
+            info["pipeline"] = {"makespan_before_ps": before, "makespan_ps": sched.makespan_ps(),
+                                "chunked": chunked}
+            st.note = (f"window rule: makespan {before / 1000:,.0f} -> "
+                       f"{sched.makespan_ps() / 1000:,.0f} ns" if chunked else
+                       "window rule: no chunking shortened the schedule")
+    sched.meta["dependencies"] = dependencies
     if bg is not None and mb is not None:
         # the background bound: it was given less than the time left then, so waiting for
         # it keeps the limit (the reserve for schedule, verify and files is kept back)
@@ -406,6 +435,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         check_claims(method, chain_metric, claimed, objs, report, sched, granularity)
 
     value = float(metrics_of(report, objs)[metric_name])
+    if mb is not None:  # the bound valid under the schedule's dependency rule
+        mb = under_rule(mb, inst, dependencies)
     best_bound: float | None = None
     if objective == "makespan" and mb is not None:
         best_bound = mb.value_ps / 1000.0
@@ -421,7 +452,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         # less, never more)
         with clock.stage("bound (check)", None, stages) as st:
             if objective == "makespan":
-                mb = makespan_bound(inst, time_limit=max(clock.left(), 0.2))
+                mb = under_rule(makespan_bound(inst, time_limit=max(clock.left(), 0.2)), inst,
+                                dependencies)
                 best_bound = mb.value_ps / 1000.0
             else:
                 ib = fresh_instance_bound(inst, chain_metric, max(clock.left(), 0.2))

@@ -13,7 +13,9 @@ what a write costs). Checks, in order:
               crossbar or the written slot); one compute per slot at a time; at most
               ``ous_per_crossbar`` computes per crossbar; at most
               ``max_programming_crossbars`` crossbars programming at once;
-5. dependencies  a layer computes only after the layers it depends on have finished;
+5. dependencies  a layer computes only after the layers it depends on have finished
+              (barrier), or, under the window rule, after they have completed the output
+              vectors its input range needs (``Layer.windows``);
 6. function   executing the computes on a bit-exact crossbar model (bit-serial unsigned
               inputs, cell levels, shift-add over slices, W+ minus W- or offset removal)
               gives exactly X @ W for every layer, on sampled input vectors (or all).
@@ -42,6 +44,7 @@ from pimopt.instance import Instance
 from pimopt.latency import operation_costs
 from pimopt.layout.layout import Layout, laid_out
 from pimopt.schedule import Schedule
+from pimopt.windows import RULES
 
 CHECKS = ("format", "coverage", "state", "cost", "resources", "dependencies", "function")
 
@@ -176,6 +179,19 @@ def _check_arguments(inst: object, sched: object, seed: object, max_messages: ob
             or max_messages < 1:
         raise InputError(f"verify: max_messages = {max_messages!r} is invalid: a positive "
                          "integer (violations kept per check; every violation still counts)")
+
+
+def _prefix_ready(first: NDArray[np.int64], end: NDArray[np.int64]
+                  ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A layer's computes sorted by first input, and the running maximum of their ends.
+
+    Output vector ``j`` is complete when every block has computed it; every compute
+    starting below ``n`` covers some vector below ``n`` and every vector below ``n``
+    is covered only by such computes, so the first ``n`` outputs are complete at the
+    latest end among the computes whose range starts below ``n``.
+    """
+    order = np.argsort(first, kind="stable")
+    return first[order], np.maximum.accumulate(end[order]) if end.size else end
 
 
 def _dense_ranks(a: NDArray[np.int64], b: NDArray[np.int64]
@@ -462,24 +478,46 @@ class _Verifier:
 
     # ------------------------------------------------------------------ 5. dependencies
     def check_dependencies(self) -> None:
+        """Rule 5 under the schedule's dependency rule (``meta["dependencies"]``): the
+        barrier (a layer's first compute starts after every compute of the layers it
+        depends on), or the layers' windows (a compute over inputs ``[first, last)``
+        starts after the computes that complete the first ``need[last - 1]`` output
+        vectors of each producer)."""
         s, inst = self.s, self.inst
+        rule = s.meta.get("dependencies", "barrier")
+        if rule not in RULES:
+            self.fail("dependencies", f"the schedule's dependency rule {rule!r} is unknown: "
+                      f"one of {RULES}")
+            return
         layer = inst.block_layer[s.comp_block]
-        n_layers = len(inst.network.layers)
-        end = np.zeros(n_layers, dtype=np.int64)
-        np.maximum.at(end, layer, s.comp_end)
         names = [la.name for la in inst.network.layers]
-        for li, deps in enumerate(inst.network.dependencies()):
-            if not deps:
-                continue
-            sel = np.flatnonzero(layer == li)
+        by_layer = [np.flatnonzero(layer == li) for li in range(len(names))]
+        ready_of: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+        for li, producers in enumerate(inst.network.windows(rule)):
+            sel = by_layer[li]
             if sel.size == 0:
                 continue
-            ready = max(int(end[d]) for d in deps)
-            first = sel[np.argmin(s.comp_start[sel])]
-            if s.comp_start[first] < ready:
-                d = max(deps, key=lambda x: int(end[x]))
-                self.fail("dependencies", f"{self._op(first)} starts before layer {names[d]} "
-                          f"(which layer {names[li]} depends on) finishes at {ready} ps")
+            for d, need in producers:
+                if d not in ready_of:
+                    ready_of[d] = _prefix_ready(s.comp_first[by_layer[d]],
+                                                s.comp_end[by_layer[d]])
+                firsts, cum_end = ready_of[d]
+                # outputs of the producer each compute needs: all of them at the barrier
+                n_need = (np.full(sel.size, inst.network.layers[d].n_inputs) if need is None
+                          else need[s.comp_last[sel] - 1])
+                # the first n outputs are complete once every compute starting below n ends
+                k = np.searchsorted(firsts, n_need, side="left")
+                # (a producer with no computes at all is done at 0)
+                ready = (np.where(k > 0, cum_end[np.maximum(k, 1) - 1], 0) if firsts.size
+                         else np.zeros(sel.size, dtype=np.int64))
+                bad = np.flatnonzero(s.comp_start[sel] < ready)
+                if bad.size:
+                    i = bad[np.argmin(s.comp_start[sel][bad] - ready[bad])]
+                    what = ("finishes" if need is None else
+                            f"completes its first {int(n_need[i]):,} output vectors")
+                    self.fail("dependencies", f"{self._op(sel[i])} starts before layer "
+                              f"{names[d]} (which layer {names[li]} depends on) {what} at "
+                              f"{int(ready[i])} ps")
 
     # ------------------------------------------------------------------ 6. function
     def check_function(self, samples: int | None, seed: int) -> None:

@@ -92,7 +92,10 @@ def test_balanced_beats_the_baselines_on_lenet(arch: str) -> None:
     assert bal.objective <= min(naive.objective, srt.objective)
     if arch == "default":
         assert bal.objective <= naive.objective / 2
-    assert [st.name for st in bal.stages] == ["bound", "map", "schedule", "search", "verify"]
+    names = [st.name for st in bal.stages]
+    # a loaded machine may add a bound stage ("bound (background)", "rebound") before verify
+    assert names[:4] == ["bound", "map", "schedule", "search"] and names[-1] == "verify"
+    assert set(names[4:-1]) <= {"bound (background)", "rebound"}
     assert all(st.seconds >= 0 for st in bal.stages)
 
 

@@ -55,6 +55,7 @@ from pimopt.io.schemas import schema_path, validate
 from pimopt.network import Network
 from pimopt.options import DEFAULTS, FIELDS, check_option
 from pimopt.provenance import machine, package_commit, versions
+from pimopt.windows import batched
 
 RUN_FORMAT = "pimopt-run"
 RUN_FORMAT_VERSION = 2  # 2: stages and objective_unit in every solved record
@@ -98,16 +99,20 @@ def _network_cached(recipe_json: str) -> Network:
                                    bits=recipe.get("bits", 8),
                                    quant=recipe.get("quant", "per-tensor"),
                                    dist=recipe.get("dist", "laplace"),
-                                   width=recipe.get("width", 1.0))
+                                   width=recipe.get("width", 1.0),
+                                   windows=bool(recipe.get("windows", False)))
     else:
         raise InputError(f"network recipe {recipe} is invalid: it needs 'path' or "
                          "'generate' = 'synthetic' | 'real'")
     if scale != 1:
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise InputError(f"input_scale = {scale!r} is invalid: an integer >= 1")
+        n_in = {la.name: la.n_inputs for la in net.layers}
+        # scaled inputs are a batch of copies: image b's inputs need image b's outputs
         net = dataclasses.replace(net, layers=tuple(
-            dataclasses.replace(la, n_inputs=la.n_inputs * scale) for la in net.layers),
-            source=f"{net.source}; n_inputs x {scale}")
+            dataclasses.replace(la, n_inputs=la.n_inputs * scale, windows={
+                p: batched(need, n_in[p], scale) for p, need in la.windows.items()})
+            for la in net.layers), source=f"{net.source}; n_inputs x {scale}")
     return net
 
 

@@ -57,7 +57,7 @@ ARCH_KEYS = {f.name for f in dataclasses.fields(Architecture)}
 RECIPE_KEYS = {
     "path": {"path", "input_scale"},
     "real": {"generate", "model", "dataset", "batch", "width", "bits", "quant", "dist", "seed",
-             "input_scale"},
+             "input_scale", "windows"},
     "synthetic": {"generate", "layers", "dist", "sparsity", "bits", "quant", "seed", "name",
                   "input_scale"},
 }

@@ -133,6 +133,8 @@ class MakespanBound:
         The layer-window term (:func:`_window_term`): per-layer windows along
         the longest path, each holding the writes its layer cannot find
         preloaded and its compute, plus all other programming.
+    rule
+        The dependency rule the bound is valid under (:func:`under_rule`).
     """
 
     value_ps: int
@@ -146,6 +148,7 @@ class MakespanBound:
     seconds: float
     flow: bool = False
     window_ps: int = 0
+    rule: str = "barrier"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -294,6 +297,26 @@ def with_proven_programming(mb: MakespanBound, inst: Instance, least_ps: int
     resource = max(mb.resource_ps, _resource_term(a, prog, 0, mb.compute_ps))
     return replace(mb, value_ps=max(mb.value_ps, resource), resource_ps=resource,
                    programming_lb_ps=prog, programming_term="proven optimum")
+
+
+def under_rule(mb: MakespanBound, inst: Instance, rule: str) -> MakespanBound:
+    """The bound valid under dependency ``rule`` (docs/bounds.md, section 8).
+
+    Under the barrier it is ``mb``. Under ``window`` a layer may start before the
+    layers it depends on have finished, so the path and layer-window terms (which
+    order the layers' compute windows) are dropped. The crossbar-time and
+    write-budget terms hold for any order of the computes; and every compute
+    starts after the first write ends and at most ``X * o`` run at once, so the
+    makespan is at least ``p0 + ceil(sum U / (X * o)) * u`` (kept as ``path_ps``).
+    """
+    if rule == "barrier":
+        return mb
+    a = inst.arch
+    u = a.compute_ps(1)
+    work = mb.compute_ps // u  # (block, input vector) pairs of the whole network
+    spread = mb.first_write_ps + _ceil_div(work, a.crossbars * a.ous_per_crossbar) * u
+    return replace(mb, value_ps=max(mb.resource_ps, spread), path_ps=spread, window_ps=0,
+                   rule=rule)
 
 
 def _longest_path(length: list[Any], deps: list[list[int]]) -> list[int]:

@@ -381,6 +381,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if not 0 <= args.seed < 2**63:
         raise InputError(f"--seed {args.seed} is invalid: an integer from 0 to 2^63 - 1")
+    if args.windows and args.family != "real":
+        raise InputError("--windows applies to generate real (the other families have no "
+                         "convolution geometry)")
     if args.family == "tiny":
         _check_out_dir(args.output, "-o")
     else:
@@ -399,7 +402,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise InputError(f"generate real needs --model, one of {generate.MODELS}")
         nets = [generate.real_shaped(args.model, args.dataset, batch=args.batch,
                                      seed=args.seed, bits=args.bits, quant=args.quant,
-                                     dist=args.dist or "laplace", width=args.width)]
+                                     dist=args.dist or "laplace", width=args.width,
+                                     windows=args.windows)]
     arch = load_architecture(args.arch)
     out = Path(args.output)
     for net in nets:
@@ -643,6 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 1)")
     g.add_argument("--width", type=float, default=1.0,
                    help="real: channel multiplier (1.0 = the published network)")
+    g.add_argument("--windows", action="store_true",
+                   help="real: record each convolution's dependency windows (for "
+                        "--dependencies window; the instance's hash then differs)")
     g.add_argument("--layers", help="synthetic: KxN[:n_inputs],... e.g. 256x128:16,128x10")
     g.add_argument("--dist", choices=["normal", "laplace"],
                    help="weight distribution (synthetic: normal, real: laplace)")

@@ -29,6 +29,7 @@ from pimopt.errors import InputError
 from pimopt.network import Layer, Network
 from pimopt.quantize import quantize_symmetric
 from pimopt.tensors import conv_matrix, grouped_conv_matrix
+from pimopt.windows import batched, compose, conv_need
 
 MODELS = ("vgg16", "resnet18", "resnet50", "mobilenetv2")
 DATASETS = {"cifar": (32, 10), "imagenet": (224, 1000)}
@@ -70,16 +71,27 @@ def synthetic(shapes: list[tuple[int, int, int]], *, dist: str = "normal",
 
 @dataclass
 class _Tensor:
-    """An activation while tracing: channels, spatial size, nearest weighted producers."""
+    """An activation while tracing: channels, spatial size, nearest weighted producers.
+
+    ``maps[p]``: for each pixel of this activation (raster order, one image), how many
+    output pixels of producer ``p`` it needs (the window through the pools and additions
+    between them, :mod:`pimopt.windows`).
+    """
 
     c: int
     h: int
     producers: list[str] = field(default_factory=list)
+    maps: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+
+    def window(self, h_out: int, k: int, stride: int, pad: int) -> dict[str, NDArray[np.int64]]:
+        """The maps of a k x k window op (conv or pool) of ``stride`` and ``pad`` over it."""
+        step = conv_need(self.h, h_out, k, stride, pad)
+        return {p: compose(step, m) for p, m in self.maps.items()}
 
 
 @dataclass
 class _Spec:
-    """One weighted layer of a traced architecture."""
+    """One weighted layer of a traced architecture (``windows``: per producer, one image)."""
 
     name: str
     cin: int
@@ -89,6 +101,7 @@ class _Spec:
     h_out: int
     deps: list[str]
     fc: bool = False
+    windows: dict[str, NDArray[np.int64]] = field(default_factory=dict)
 
 
 class _Tracer:
@@ -103,8 +116,9 @@ class _Tracer:
         cout = max(1, round(cout * self.width))
         groups = cout if groups > 1 else 1  # depthwise stays depthwise at any width
         h = (x.h + 2 * (k // 2) - k) // stride + 1
-        self.specs.append(_Spec(name, x.c, cout, k, groups, h, list(x.producers)))
-        return _Tensor(cout, h, [name])
+        self.specs.append(_Spec(name, x.c, cout, k, groups, h, list(x.producers),
+                                windows=x.window(h, k, stride, k // 2)))
+        return _Tensor(cout, h, [name], {name: np.arange(1, h * h + 1, dtype=np.int64)})
 
     def fc(self, x: _Tensor, name: str, cout: int, classifier: bool = False) -> _Tensor:
         if not classifier:  # the class count is not a width
@@ -113,12 +127,18 @@ class _Tracer:
         return _Tensor(cout, 1, [name])
 
     @staticmethod
-    def pool(x: _Tensor, stride: int) -> _Tensor:
-        return _Tensor(x.c, x.h // stride, x.producers)
+    def pool(x: _Tensor, stride: int, k: int | None = None, pad: int = 0) -> _Tensor:
+        """A max-pool of ``k`` x ``k`` (default ``stride``) with ``pad``, output ``h // stride``
+        (VGG's 2x2/2, ResNet's 3x3/2 with padding 1)."""
+        h = x.h // stride
+        return _Tensor(x.c, h, x.producers, x.window(h, k or stride, stride, pad))
 
     @staticmethod
     def add(a: _Tensor, b: _Tensor) -> _Tensor:
-        return _Tensor(a.c, a.h, list(dict.fromkeys(a.producers + b.producers)))
+        maps = dict(a.maps)
+        for p, m in b.maps.items():  # a pixel of the sum needs what either operand needs
+            maps[p] = np.maximum(maps[p], m) if p in maps else m
+        return _Tensor(a.c, a.h, list(dict.fromkeys(a.producers + b.producers)), maps)
 
 
 def _vgg16(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:
@@ -140,7 +160,7 @@ def _vgg16(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:
 
 def _resnet(t: _Tracer, x: _Tensor, classes: int, imagenet: bool, bottleneck: bool) -> None:
     if imagenet:
-        x = t.pool(t.conv(x, "conv1", 64, 7, 2), 2)
+        x = t.pool(t.conv(x, "conv1", 64, 7, 2), 2, k=3, pad=1)
     else:
         x = t.conv(x, "conv1", 64, 3)
     blocks = [3, 4, 6, 3] if bottleneck else [2, 2, 2, 2]
@@ -189,7 +209,7 @@ def _mobilenetv2(t: _Tracer, x: _Tensor, classes: int, imagenet: bool) -> None:
 
 def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int = 0,
                 bits: int = 8, quant: str = "per-tensor", dist: str = "laplace",
-                width: float = 1.0) -> Network:
+                width: float = 1.0, windows: bool = False) -> Network:
     """A network with the layer shapes of ``model`` at ``dataset`` input size.
 
     Parameters
@@ -206,6 +226,11 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         Channel multiplier (as in MobileNet's width multiplier): every hidden
         channel count is ``round(width * c)``, at least 1; the classifier keeps
         its class count. ``1.0`` is the published architecture.
+    windows
+        Record every convolution's dependency windows on the convolutions it
+        reads (through the pools and residual additions between them;
+        :mod:`pimopt.windows`), for the ``window`` dependency rule. Off by
+        default: the instance (and its content hash) is then what it always was.
     """
     if model not in MODELS:
         raise InputError(f"model {model!r} is unknown: one of {MODELS}")
@@ -227,6 +252,7 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         _mobilenetv2(t, x, classes, imagenet)
     rng = np.random.default_rng(seed)
     layers = []
+    per_image = {sp.name: sp.h_out ** 2 for sp in t.specs}
     for sp in t.specs:
         fan_in = sp.cin // sp.groups * sp.k * sp.k
         std = np.sqrt(2.0 / fan_in)
@@ -238,14 +264,64 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         q, _ = quantize_symmetric(w, bits=bits, mode=quant)
         info = {"cin": sp.cin, "cout": sp.cout, "kernel": sp.k, "groups": sp.groups,
                 "output_hw": sp.h_out}
+        wins = {p: batched(need, per_image[p], batch)
+                for p, need in sp.windows.items()} if windows else {}
         layers.append(Layer(sp.name, q, n_inputs=batch * (1 if sp.fc else sp.h_out ** 2),
                             deps=tuple(sp.deps), kind="fc" if sp.fc else "conv", info=info,
-                            groups=1 if sp.fc else sp.groups))
-    wtext = "" if width == 1.0 else f" --width {width}"
+                            groups=1 if sp.fc else sp.groups, windows=wins))
+    wtext = ("" if width == 1.0 else f" --width {width}") + (" --windows" if windows else "")
     src = (f"pimopt generate real --model {model} --dataset {dataset} --batch {batch} "
            f"--seed {seed}{wtext}: {model} layer shapes, {dist} weights with std sqrt(2/fan_in), "
            f"{quant} {bits}-bit")
     name = f"{model}-{dataset}" if width == 1.0 else f"{model}-w{width:g}-{dataset}"
+    return Network(name, tuple(layers), weight_bits=bits, source=src)
+
+
+def conv_chain(hw: int, channels: list[int], kernels: list[int], *,
+               strides: list[int] | None = None, seed: int = 0, bits: int = 8,
+               windows: bool = True, name: str = "convchain") -> Network:
+    """A chain of convolutions (padding ``k // 2``) on an ``hw`` x ``hw`` input, with their
+    dependency windows (the pipelining tests' instances).
+
+    Parameters
+    ----------
+    hw
+        Input height and width.
+    channels
+        Input channels, then each layer's output channels (one more than layers).
+    kernels, strides
+        Each layer's square kernel and stride (default 1).
+    seed, bits
+        Weight draw (N(0, 1)) and symmetric per-tensor quantisation.
+    windows
+        Record the windows (:mod:`pimopt.windows`); without them the chain is a
+        barrier chain under either rule.
+    """
+    strides = strides or [1] * len(kernels)
+    if len(channels) != len(kernels) + 1 or len(strides) != len(kernels) or not kernels:
+        raise InputError(f"conv chain: {len(channels)} channel counts, {len(kernels)} kernels "
+                         f"and {len(strides)} strides: give one more channel count than "
+                         "kernels, and one stride per kernel")
+    if min([hw, *channels, *kernels, *strides]) < 1:
+        raise InputError("conv chain: sizes, channels, kernels and strides must be >= 1")
+    t = _Tracer()
+    x = _Tensor(channels[0], hw)
+    for i, (c, k, st) in enumerate(zip(channels[1:], kernels, strides, strict=True)):
+        x = t.conv(x, f"conv{i}", c, k, st)
+        if x.h < 1:
+            raise InputError(f"conv chain: layer {i} has no output pixels (input {hw}x{hw})")
+    rng = np.random.default_rng(seed)
+    layers = []
+    for sp in t.specs:
+        q, _ = quantize_symmetric(conv_matrix(rng.normal(size=(sp.cout, sp.cin, sp.k, sp.k))),
+                                  bits=bits)
+        layers.append(Layer(sp.name, q, n_inputs=sp.h_out ** 2, deps=tuple(sp.deps),
+                            kind="conv", info={"cin": sp.cin, "cout": sp.cout, "kernel": sp.k,
+                                               "output_hw": sp.h_out},
+                            windows=dict(sp.windows) if windows else {}))
+    src = (f"pimopt.models.generate.conv_chain(hw={hw}, channels={channels}, "
+           f"kernels={kernels}, strides={strides}, seed={seed}): N(0,1) weights, "
+           f"{bits}-bit per-tensor symmetric" + ("" if windows else ", no windows"))
     return Network(name, tuple(layers), weight_bits=bits, source=src)
 
 

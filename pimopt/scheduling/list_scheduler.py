@@ -40,6 +40,7 @@ from pimopt.instance import Instance
 from pimopt.latency import operation_costs
 from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
+from pimopt.windows import RULES
 
 GRANULARITIES = ("slot", "crossbar")
 PRIORITIES = ("layer", "position")
@@ -48,7 +49,7 @@ PREFETCH_OPS_LIMIT = 10_000  # program operations up to which ``prefetch`` appli
 
 def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot",
                   overlap: bool = True, method: str = "", prefetch: bool = False,
-                  priority: str = "layer") -> Schedule:
+                  priority: str = "layer", dependencies: str = "barrier") -> Schedule:
     """Schedule a mapping with the list scheduler.
 
     Parameters
@@ -79,6 +80,14 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         crossbar's computes of lower positions (ResNet-20 on ``multi-ou``:
         15.0 ms against 12.8 ms), which sometimes staggers crossbars usefully
         (digits models: 1-4% shorter).
+    dependencies
+        ``"barrier"`` (a layer computes after the layers it depends on have
+        finished) or ``"window"`` (a compute over inputs ``[first, last)`` waits
+        only for the producer outputs ``need[last - 1]`` of the layer's windows,
+        :mod:`pimopt.windows`). Under ``"window"`` the computes of one load
+        (input chunks, :func:`pimopt.scheduling.pipelining.chunk_rows`) are taken
+        chunk by chunk across the layer's slots, so that a producer completes its
+        first outputs early.
 
     Returns
     -------
@@ -89,6 +98,8 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         raise InputError(f"granularity = {granularity!r} is invalid: one of {GRANULARITIES}")
     if priority not in PRIORITIES:
         raise InputError(f"priority = {priority!r} is invalid: one of {PRIORITIES}")
+    if dependencies not in RULES:
+        raise InputError(f"dependencies = {dependencies!r} is invalid: one of {RULES}")
     mapping.validate(inst)
     a = inst.arch
     spc = a.slots_per_crossbar
@@ -132,12 +143,16 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
 
     op_pos = np.zeros(n_ops, dtype=np.int64)
     op_pos[op_of_write] = rank[wl]
-    # event order: (layer, position or rank, kind, crossbar, slot, index)
+    # event order: (layer, position or rank, kind, [chunk,] crossbar, slot, index); under
+    # windows a load's computes (its input chunks) go chunk by chunk across the slots
     kinds = np.r_[np.zeros(n_ops, dtype=np.int64), np.ones(c_block.size, dtype=np.int64)]
+    chunk = _chunk_of_row(c_load, c_first) if dependencies == "window" else np.zeros(
+        c_block.size, dtype=np.int64)
     order = np.lexsort((
         np.r_[np.arange(n_ops), np.arange(c_block.size)],
         np.r_[op_slot, l_slot[c_load]],
         np.r_[op_xb, l_xb[c_load]],
+        np.r_[np.zeros(n_ops, dtype=np.int64), chunk],
         kinds,
         np.r_[op_pos, rank[c_load]],
         np.r_[op_layer, c_layer],
@@ -145,6 +160,10 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
 
     deps = inst.network.dependencies()
     n_layers = len(deps)
+    windows = inst.network.windows(dependencies)
+    need_of = [[(d, None if w is None else w.tolist()) for d, w in ws] for ws in windows]
+    ready: dict[int, tuple[list[int], list[int]]] = {}  # producer: (sorted firsts, cum. ends)
+    c_last_l = c_last.tolist()
     layer_end = [0] * n_layers
     slot_free = [0] * (a.crossbars * spc)  # end of the last compute on a slot
     slot_content = [0] * (a.crossbars * spc)  # end of the last program of a slot
@@ -201,8 +220,16 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
             xb, gs, layer = c_xb_l[i], c_gs_l[i], c_layer_l[i]
             ous = ou_free[xb]
             t = max(slot_content[gs], slot_free[gs], ous[0])
-            for d in deps[layer]:
-                t = max(t, layer_end[d])
+            for d, need in need_of[layer]:
+                if need is None:
+                    t = max(t, layer_end[d])
+                    continue
+                if d not in ready:  # every compute of a producer precedes its consumers'
+                    ready[d] = _prefix_ready(c_first, comp_start, c_dur, c_layer, d)
+                firsts, cum_end = ready[d]
+                k = bisect.bisect_left(firsts, need[c_last_l[i] - 1])
+                if k:
+                    t = max(t, cum_end[k - 1])
             if block_whole:
                 t = max(t, xb_prog_end[xb])
             if not overlap:
@@ -223,7 +250,8 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
                          "network_sha256": inst.network.content_hash()},
             "architecture": a.to_dict(),
             "scheduler": {"name": "list", "granularity": granularity, "overlap": overlap,
-                          "priority": priority, "prefetch": bool(gaps)}}
+                          "priority": priority, "prefetch": bool(gaps)},
+            "dependencies": dependencies}
     return Schedule(
         prog_crossbar=op_xb, prog_start=ps, prog_end=ps + cost.latency_ps,
         write_op=op_of_write, write_slot=l_slot[wl], write_block=loads.block[wl],
@@ -231,6 +259,30 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         comp_crossbar=l_xb[c_load], comp_slot=l_slot[c_load], comp_block=c_block,
         comp_first=c_first, comp_last=c_last, comp_start=cs, comp_end=cs + c_dur,
         method=method, meta=meta)
+
+
+def _chunk_of_row(load: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Ordinal of every compute row among its load's rows, by first input (0, 1, ...)."""
+    n = load.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((first, load))
+    new = np.r_[True, load[order][1:] != load[order][:-1]]
+    start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.arange(n) - start
+    return out
+
+
+def _prefix_ready(first: np.ndarray, start: list[int], dur: np.ndarray, layer: np.ndarray,
+                  d: int) -> tuple[list[int], list[int]]:
+    """Layer ``d``'s placed computes sorted by first input, with the running maximum of
+    their ends: its first ``n`` outputs are complete at the largest end among the computes
+    whose range starts below ``n`` (every block covers each output once)."""
+    sel = np.flatnonzero(layer == d)
+    ends = np.asarray(start, dtype=np.int64)[sel] + dur[sel]
+    order = np.argsort(first[sel], kind="stable")
+    return first[sel][order].tolist(), np.maximum.accumulate(ends[order]).tolist()
 
 
 def _rank_in_layer(gslot: np.ndarray, layer: np.ndarray) -> np.ndarray:
