@@ -21,7 +21,7 @@ from pimopt.encoding import ENCODINGS
 from pimopt.errors import InputError
 from pimopt.io.files import load_npz, package_path, read_bytes, read_json
 from pimopt.io.schemas import validate
-from pimopt.windows import check_need
+from pimopt.windows import check_need, evaluate
 
 FORMAT = "pimopt-network"
 MAX_INPUTS = 2**53  # input vectors of a layer: exact in every JSON reader
@@ -208,6 +208,7 @@ class Network:
                                      f"layer it depends on ({list(producers)})")
                 check_need(need, layer.n_inputs, inputs[d],
                            f"Layer {layer.name!r}: window on {d!r}")
+            _check_geometry(layer, inputs)
             seen.add(layer.name)
             inputs[layer.name] = layer.n_inputs
             amax = int(np.abs(layer.weights).max())
@@ -350,6 +351,24 @@ class Network:
                              f"{stored[:12]}..., computed {net.content_hash()[:12]}...): "
                              "the files were modified or do not belong together")
         return net
+
+
+def _check_geometry(layer: Layer, inputs: dict[str, int]) -> None:
+    """A layer whose windows come from geometry (``info["window_geometry"]``, written by the
+    importer and the generators) holds exactly the windows that geometry gives."""
+    geometry = layer.info.get("window_geometry")
+    if geometry is None:
+        return
+    owner = f"Layer {layer.name!r}"
+    if not isinstance(geometry, dict) or set(geometry) != set(layer.windows):
+        raise InputError(f"{owner}: info.window_geometry names "
+                         f"{sorted(geometry) if isinstance(geometry, dict) else geometry!r}, "
+                         f"its windows are on {sorted(layer.windows)}")
+    for d, tree in geometry.items():
+        want = evaluate(tree, inputs, f"{owner}: window geometry on {d!r}")
+        if want.size != layer.n_inputs or not np.array_equal(want, layer.windows[d]):
+            raise InputError(f"{owner}: the window on {d!r} differs from the one its "
+                             "geometry (info.window_geometry) gives")
 
 
 def _weights_path(json_path: Path, name: object) -> Path:

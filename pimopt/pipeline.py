@@ -302,6 +302,10 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
                 best = other
         return best
 
+    def rule_bound_ps() -> int:
+        """The makespan bound valid under the dependency rule (0: none)."""
+        return 0 if mb is None else under_rule(mb, inst, dependencies).value_ps
+
     # map (and, for critical_path, improve): the method's own time share
     info["aims_at"] = aims
     balance = objective == "critical_path" and method != "naive"
@@ -349,7 +353,7 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         share = clock.left() / 2 if split or scheduler != "list" else clock.left()
         with clock.stage("search", share, stages) as st:
             so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
-                                 schedule=timeline, bound_ps=0 if mb is None else mb.value_ps,
+                                 schedule=timeline, bound_ps=rule_bound_ps(),
                                  eval_seconds=schedule_s)
             info["search"] = so.info
             st.note = (so.info.get("skipped") or
@@ -364,8 +368,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
             rt = retime_stage(inst, mapping, sched, split=split, scheduler=scheduler,
                                granularity=granularity, overlap=overlap,
                                time_limit=max(st.budget, 0.5), seed=seed, workers=workers,
-                               method=method, info=info,
-                               bound_ps=0 if mb is None else mb.value_ps)
+                               method=method, info=info, bound_ps=rule_bound_ps(),
+                               dependencies=dependencies)
             st.note = ", ".join(rt.notes)
         if rt.changed:
             mapping, sched = rt.mapping, rt.schedule

@@ -117,10 +117,12 @@ class RetimeOutput:
 
 def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bool,
                  scheduler: str, granularity: str, overlap: bool, time_limit: float, seed: int,
-                 workers: int, method: str, info: dict[str, Any], bound_ps: int = 0
-                 ) -> RetimeOutput:
+                 workers: int, method: str, info: dict[str, Any], bound_ps: int = 0,
+                 dependencies: str = "barrier") -> RetimeOutput:
     """Input splitting, then CP-SAT re-timing or joint mapping and scheduling (``bound_ps``:
-    the makespan bound, a constraint of the joint model)."""
+    the makespan bound valid under ``dependencies``, a constraint of the joint model; the
+    joint model schedules under ``dependencies``, the CP-SAT re-timing under the barrier,
+    which obeys every window too)."""
     out = RetimeOutput(mapping, sched, False, [])
     t0 = time.perf_counter()
     if split:
@@ -144,7 +146,8 @@ def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bo
             # the two-stage solution (this mapping, CP-SAT timing) is the joint model's hint
             two_stage = out.schedule.makespan_ps()
             jo = joint_schedule(inst, out.mapping, out.schedule, time_limit=left - share,
-                                seed=seed, workers=workers, lower_bound_ps=bound_ps)
+                                seed=seed, workers=workers, lower_bound_ps=bound_ps,
+                                dependencies=dependencies)
             info["joint"] = {"status": jo.status, "makespan_ps": jo.makespan_ps,
                              "bound_ps": jo.bound_ps, "two_stage_makespan_ps": two_stage,
                              "two_stage_loss": (two_stage - jo.makespan_ps) / two_stage

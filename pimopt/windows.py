@@ -131,3 +131,41 @@ def check_need(need: object, n_consumer: int, n_producer: int, what: str) -> NDA
         raise InputError(f"{what}: not non-decreasing: entry {i + 1} = {int(a[i + 1])} after "
                          f"{int(a[i])}")
     return a
+
+
+def evaluate(tree: Any, n_inputs: dict[str, int], what: str = "window geometry"
+             ) -> NDArray[np.int64]:
+    """The window a geometry expression gives.
+
+    ``tree`` (JSON data, recorded in ``Layer.info["window_geometry"]`` by the
+    importer and the generators) is one of
+
+    - ``{"layer": P}``: the output vectors of layer ``P`` themselves (``need[i] =
+      i + 1``, ``n_inputs[P]`` of them);
+    - ``{"window": {in_hw, out_hw, kernel, stride, pad, dilation, batch}, "of": T}``:
+      a convolution or pooling over ``T`` (:func:`conv_need` composed with ``T``);
+    - ``{"max": [T, ...]}``: an element-wise node of several operands (same shape),
+      each output needing what any operand needs.
+    """
+    if not isinstance(tree, dict) or len(tree) not in (1, 2):
+        raise InputError(f"{what}: {tree!r} is not a geometry node ('layer', 'window' with "
+                         "'of', or 'max')")
+    if "layer" in tree:
+        name = tree["layer"]
+        if name not in n_inputs:
+            raise InputError(f"{what}: layer {name!r} is not an earlier layer")
+        return np.arange(1, n_inputs[name] + 1, dtype=np.int64)
+    if "window" in tree and "of" in tree and isinstance(tree["window"], dict):
+        g = tree["window"]
+        unknown = set(g) - {"in_hw", "out_hw", "kernel", "stride", "pad", "dilation", "batch"}
+        if unknown:
+            raise InputError(f"{what}: unknown window field(s) {sorted(unknown)}")
+        return compose(conv_need(**g), evaluate(tree["of"], n_inputs, what))
+    if "max" in tree and isinstance(tree["max"], list) and tree["max"]:
+        parts = [evaluate(t, n_inputs, what) for t in tree["max"]]
+        if len({p.size for p in parts}) != 1:
+            raise InputError(f"{what}: the operands of an element-wise node have "
+                             f"{sorted({p.size for p in parts})} vectors: one size is needed")
+        return np.maximum.reduce(parts)
+    raise InputError(f"{what}: {tree!r} is not a geometry node ('layer', 'window' with 'of', "
+                     "or 'max')")

@@ -237,3 +237,28 @@ def test_the_command_line_generates_and_solves_under_windows(
     assert main(["generate", "synthetic", "--layers", "8x2", "--windows", "-o",
                  str(tmp_path / "s")]) == 2
     assert "--windows applies to generate real" in capsys.readouterr().err
+
+
+def test_imported_windows_follow_the_graph() -> None:
+    from pimopt.models.onnx_import import import_onnx
+
+    root = Path(__file__).resolve().parent.parent / "instances" / "imported"
+    net = import_onnx(root / "lenet5.onnx", input_shape=(1, 1, 28, 28), windows=True)
+    conv1 = net.layers[0].name
+    # conv1 (5x5, 28 -> 24), ReLU, 2x2/2 max-pool (24 -> 12), conv2 (5x5, 12 -> 8)
+    want = compose(conv_need(12, 8, 5), conv_need(24, 12, 2, 2))
+    assert np.array_equal(net.layers[1].windows[conv1], want)
+    assert net.layers[1].info["window_geometry"][conv1]["of"]["window"]["stride"] == [2, 2]
+    assert not net.layers[2].windows  # flatten and Gemm: the barrier
+    plain = import_onnx(root / "lenet5.onnx", input_shape=(1, 1, 28, 28))
+    assert all(not la.windows for la in plain.layers)
+    # residual additions: a conv after an Add reads both summands' producers
+    r20 = import_onnx(root / "resnet20-cifar.onnx", input_shape=(1, 3, 32, 32), windows=True)
+    joined = [la for la in r20.layers if len(la.windows) > 1]
+    assert joined and all(set(la.windows) == set(la.deps or ()) for la in joined)
+    # an array that is not what its recorded geometry gives is refused
+    la = net.layers[1]
+    bad = dataclasses.replace(la, windows={conv1: np.minimum(
+        la.windows[conv1] + 1, net.layers[0].n_inputs)})
+    with pytest.raises(InputError, match="differs from the one its geometry"):
+        Network("n", (net.layers[0], bad))

@@ -366,7 +366,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     _check_out_file(args.output, (".json", ""), "-o")
     net = import_onnx(args.model, input_shape=_input_shapes(args.input_shape),
                       batch=args.batch, quant=args.quant, bits=args.bits,
-                      branch=args.branch,
+                      branch=args.branch, windows=args.windows,
                       name=args.name)
     inst = Instance(load_architecture(args.arch), net)
     _print_table(inst)
@@ -624,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "NAME=SHAPE, repeated (e.g. --input-shape input=1x512 "
                          "--input-shape state=2x1x128)")
     im.add_argument("--batch", type=int, help="override the batch dimension")
+    im.add_argument("--windows", action="store_true",
+                    help="record each convolution's dependency windows (for --dependencies "
+                         "window; the instance's hash then differs)")
     im.add_argument("--branch", choices=["then", "else"],
                     help="the branch of every If node whose condition is not a constant "
                          "(weights inside control flow; default: an error that names them)")

@@ -21,6 +21,7 @@ records it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +30,7 @@ from pimopt.errors import InputError
 from pimopt.network import Layer, Network
 from pimopt.quantize import quantize_symmetric
 from pimopt.tensors import conv_matrix, grouped_conv_matrix
-from pimopt.windows import batched, compose, conv_need
+from pimopt.windows import evaluate
 
 MODELS = ("vgg16", "resnet18", "resnet50", "mobilenetv2")
 DATASETS = {"cifar": (32, 10), "imagenet": (224, 1000)}
@@ -73,20 +74,22 @@ def synthetic(shapes: list[tuple[int, int, int]], *, dist: str = "normal",
 class _Tensor:
     """An activation while tracing: channels, spatial size, nearest weighted producers.
 
-    ``maps[p]``: for each pixel of this activation (raster order, one image), how many
-    output pixels of producer ``p`` it needs (the window through the pools and additions
-    between them, :mod:`pimopt.windows`).
+    ``maps[p]``: how the pixels of this activation (raster order, image by image) need
+    the output pixels of producer ``p``, as a geometry expression through the pools and
+    additions between them (:func:`pimopt.windows.evaluate`).
     """
 
     c: int
     h: int
     producers: list[str] = field(default_factory=list)
-    maps: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    maps: dict[str, Any] = field(default_factory=dict)
 
-    def window(self, h_out: int, k: int, stride: int, pad: int) -> dict[str, NDArray[np.int64]]:
+    def window(self, h_out: int, k: int, stride: int, pad: int, batch: int
+               ) -> dict[str, Any]:
         """The maps of a k x k window op (conv or pool) of ``stride`` and ``pad`` over it."""
-        step = conv_need(self.h, h_out, k, stride, pad)
-        return {p: compose(step, m) for p, m in self.maps.items()}
+        geom = {"in_hw": self.h, "out_hw": h_out, "kernel": k, "stride": stride, "pad": pad,
+                "dilation": 1, "batch": batch}
+        return {p: {"window": geom, "of": m} for p, m in self.maps.items()}
 
 
 @dataclass
@@ -101,15 +104,16 @@ class _Spec:
     h_out: int
     deps: list[str]
     fc: bool = False
-    windows: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    windows: dict[str, Any] = field(default_factory=dict)  # geometry expressions
 
 
 class _Tracer:
     """Records the weighted layers of an architecture; ``width`` scales every channel count."""
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, batch: int = 1) -> None:
         self.specs: list[_Spec] = []
         self.width = width
+        self.batch = batch
 
     def conv(self, x: _Tensor, name: str, cout: int, k: int, stride: int = 1,
              groups: int = 1) -> _Tensor:
@@ -117,8 +121,8 @@ class _Tracer:
         groups = cout if groups > 1 else 1  # depthwise stays depthwise at any width
         h = (x.h + 2 * (k // 2) - k) // stride + 1
         self.specs.append(_Spec(name, x.c, cout, k, groups, h, list(x.producers),
-                                windows=x.window(h, k, stride, k // 2)))
-        return _Tensor(cout, h, [name], {name: np.arange(1, h * h + 1, dtype=np.int64)})
+                                windows=x.window(h, k, stride, k // 2, self.batch)))
+        return _Tensor(cout, h, [name], {name: {"layer": name}})
 
     def fc(self, x: _Tensor, name: str, cout: int, classifier: bool = False) -> _Tensor:
         if not classifier:  # the class count is not a width
@@ -126,18 +130,17 @@ class _Tracer:
         self.specs.append(_Spec(name, x.c * x.h * x.h, cout, 1, 1, 1, list(x.producers), True))
         return _Tensor(cout, 1, [name])
 
-    @staticmethod
-    def pool(x: _Tensor, stride: int, k: int | None = None, pad: int = 0) -> _Tensor:
+    def pool(self, x: _Tensor, stride: int, k: int | None = None, pad: int = 0) -> _Tensor:
         """A max-pool of ``k`` x ``k`` (default ``stride``) with ``pad``, output ``h // stride``
         (VGG's 2x2/2, ResNet's 3x3/2 with padding 1)."""
         h = x.h // stride
-        return _Tensor(x.c, h, x.producers, x.window(h, k or stride, stride, pad))
+        return _Tensor(x.c, h, x.producers, x.window(h, k or stride, stride, pad, self.batch))
 
     @staticmethod
     def add(a: _Tensor, b: _Tensor) -> _Tensor:
         maps = dict(a.maps)
         for p, m in b.maps.items():  # a pixel of the sum needs what either operand needs
-            maps[p] = np.maximum(maps[p], m) if p in maps else m
+            maps[p] = {"max": [maps[p], m]} if p in maps else m
         return _Tensor(a.c, a.h, list(dict.fromkeys(a.producers + b.producers)), maps)
 
 
@@ -242,7 +245,7 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         raise InputError(f"width = {width!r} is invalid: a channel multiplier in (0, 4]")
     size, classes = DATASETS[dataset]
     imagenet = dataset == "imagenet"
-    t = _Tracer(float(width))
+    t = _Tracer(float(width), batch)
     x = _Tensor(3, size)
     if model == "vgg16":
         _vgg16(t, x, classes, imagenet)
@@ -252,7 +255,7 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
         _mobilenetv2(t, x, classes, imagenet)
     rng = np.random.default_rng(seed)
     layers = []
-    per_image = {sp.name: sp.h_out ** 2 for sp in t.specs}
+    n_in = {sp.name: batch * (1 if sp.fc else sp.h_out ** 2) for sp in t.specs}
     for sp in t.specs:
         fan_in = sp.cin // sp.groups * sp.k * sp.k
         std = np.sqrt(2.0 / fan_in)
@@ -262,10 +265,11 @@ def real_shaped(model: str, dataset: str = "cifar", *, batch: int = 1, seed: int
             t4 = _draw(rng, dist, std, (sp.cout, sp.cin // sp.groups, sp.k, sp.k))
             w = conv_matrix(t4) if sp.groups == 1 else grouped_conv_matrix(t4, sp.groups)
         q, _ = quantize_symmetric(w, bits=bits, mode=quant)
-        info = {"cin": sp.cin, "cout": sp.cout, "kernel": sp.k, "groups": sp.groups,
-                "output_hw": sp.h_out}
-        wins = {p: batched(need, per_image[p], batch)
-                for p, need in sp.windows.items()} if windows else {}
+        info: dict[str, Any] = {"cin": sp.cin, "cout": sp.cout, "kernel": sp.k,
+                                "groups": sp.groups, "output_hw": sp.h_out}
+        wins = {p: evaluate(tree, n_in) for p, tree in sp.windows.items()} if windows else {}
+        if wins:
+            info["window_geometry"] = sp.windows
         layers.append(Layer(sp.name, q, n_inputs=batch * (1 if sp.fc else sp.h_out ** 2),
                             deps=tuple(sp.deps), kind="fc" if sp.fc else "conv", info=info,
                             groups=1 if sp.fc else sp.groups, windows=wins))
@@ -312,13 +316,17 @@ def conv_chain(hw: int, channels: list[int], kernels: list[int], *,
             raise InputError(f"conv chain: layer {i} has no output pixels (input {hw}x{hw})")
     rng = np.random.default_rng(seed)
     layers = []
+    n_in = {sp.name: sp.h_out ** 2 for sp in t.specs}
     for sp in t.specs:
         q, _ = quantize_symmetric(conv_matrix(rng.normal(size=(sp.cout, sp.cin, sp.k, sp.k))),
                                   bits=bits)
+        info: dict[str, Any] = {"cin": sp.cin, "cout": sp.cout, "kernel": sp.k,
+                                "output_hw": sp.h_out}
+        wins = {p: evaluate(tree, n_in) for p, tree in sp.windows.items()} if windows else {}
+        if wins:
+            info["window_geometry"] = sp.windows
         layers.append(Layer(sp.name, q, n_inputs=sp.h_out ** 2, deps=tuple(sp.deps),
-                            kind="conv", info={"cin": sp.cin, "cout": sp.cout, "kernel": sp.k,
-                                               "output_hw": sp.h_out},
-                            windows=dict(sp.windows) if windows else {}))
+                            kind="conv", info=info, windows=wins))
     src = (f"pimopt.models.generate.conv_chain(hw={hw}, channels={channels}, "
            f"kernels={kernels}, strides={strides}, seed={seed}): N(0,1) weights, "
            f"{bits}-bit per-tensor symmetric" + ("" if windows else ", no windows"))

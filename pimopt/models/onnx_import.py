@@ -52,9 +52,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pimopt.errors import InputError
+from pimopt.models.onnx_windows import GraphWindows
 from pimopt.network import MAX_INPUTS, Layer, Network
 from pimopt.quantize import quantize_symmetric
 from pimopt.tensors import conv_matrix, conv_transpose_matrix, grouped_conv_matrix
+from pimopt.windows import evaluate
 
 SUPPORTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # integer kernels: (float operator they compute, weight input, weight zero-point input)
@@ -153,7 +155,7 @@ def import_onnx(path: str | Path, *,
                 input_shape: tuple[int, ...] | dict[str, tuple[int, ...]] | None = None,
                 batch: int | None = None, quant: str = "per-tensor", bits: int = 8,
                 name: str | None = None, encoding: str = "differential",
-                branch: str | None = None) -> Network:
+                branch: str | None = None, windows: bool = False) -> Network:
     """Read an ONNX model and return its weighted layers as a :class:`Network`.
 
     Parameters
@@ -178,6 +180,10 @@ def import_onnx(path: str | Path, *,
         is not a constant (weights inside control flow; an ``If`` with a constant
         condition is replaced by the branch it picks anyway). ``None``: an ``If``
         hiding weighted nodes is an error that says so.
+    windows
+        Record every convolution's dependency windows on the convolutions it
+        reads (:mod:`pimopt.models.onnx_windows`), for the ``window`` dependency
+        rule. Off by default: the network (and its hash) is then what it was.
 
     Raises
     ------
@@ -290,6 +296,8 @@ def import_onnx(path: str | Path, *,
 
     layers: list[Layer] = []
     layer_of_node: dict[int, list[str]] = {}
+    graph_windows = GraphWindows(producer, shapes, consts, layer_of_node) if windows else None
+    n_inputs_of: dict[str, int] = {}
     folded_into: dict[str, str] = {}  # BN output tensor -> layer name
     for idx, node in enumerate(graph.node):
         op = node.op_type
@@ -345,9 +353,19 @@ def import_onnx(path: str | Path, *,
         else:
             q, _ = quantize_symmetric(w, bits=bits, mode=quant)
         deps = _weighted_ancestors(graph_node, producer, layer_of_node)
+        wins: dict[str, NDArray[np.int64]] = {}
+        if graph_windows is not None and kind == "conv":
+            trees = {p: t for p, t in graph_windows.conv_windows(graph_node).items()
+                     if p in deps}
+            wins = {p: evaluate(t, n_inputs_of, f"layer {lname}: window on {p!r}")
+                    for p, t in trees.items()}
+            if trees:
+                info["window_geometry"] = trees
         layers.append(Layer(lname, q, n_inputs=n_inputs, deps=tuple(deps), kind=kind,
-                            info=info, groups=info["groups"] if kind == "conv" else 1))
+                            info=info, groups=info["groups"] if kind == "conv" else 1,
+                            windows=wins))
         layer_of_node[id(graph_node)] = [lname]
+        n_inputs_of[lname] = n_inputs
     hidden = [c for c in _control_flow(graph) if c[2]]
     if hidden:  # weights inside control flow would be dropped silently: never
         what = "; ".join(f"{op} {nm!r} holds {n} weighted node(s)" for op, nm, n in hidden)

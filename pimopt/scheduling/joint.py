@@ -21,7 +21,12 @@ Model (slot-granular program operations, docs/model.md, *Hardware* and *Correctn
 - resources exactly as :mod:`pimopt.scheduling.cpsat` (per crossbar OU
   cumulative with programs taking all of it under ``block_whole_crossbar``,
   write budget cumulative), on optional intervals per crossbar;
-- layer barrier; objective: the makespan;
+- layer barrier, or under ``dependencies="window"`` the layers' dependency
+  windows (:mod:`pimopt.windows`): every block then computes its inputs one by
+  one (unit chunks, in any order and at any times, one at a time on its slot),
+  and an input's compute starts after every producer compute of an input below
+  what it needs (a prefix-ready variable per producer input); objective: the
+  makespan;
 - redundant energy cuts per crossbar and for the write budget (linear forms of
   what the cumulatives imply), which give the LP relaxation a makespan bound.
 """
@@ -41,6 +46,8 @@ from pimopt.mapping import Mapping
 from pimopt.schedule import Schedule
 from pimopt.scheduling.cpsat import solve_logged
 from pimopt.scheduling.list_scheduler import list_schedule
+from pimopt.scheduling.pipelining import chunk_rows
+from pimopt.windows import RULES
 
 JOINT_ARC_LIMIT = 20_000  # loads^2 x slots: the joint model is for small instances
 
@@ -59,7 +66,7 @@ class JointOutcome:
 
 def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
                    time_limit: float = 60.0, seed: int = 0, workers: int = 2,
-                   lower_bound_ps: int = 0) -> JointOutcome:
+                   lower_bound_ps: int = 0, dependencies: str = "barrier") -> JointOutcome:
     """Re-map the loads of ``mapping`` and re-time everything for minimum makespan.
 
     Parameters
@@ -75,6 +82,11 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         A makespan lower bound valid for every schedule (the makespan bound of
         :mod:`pimopt.bounds.makespan`): stated as a constraint, it lets CP-SAT
         stop as soon as a schedule reaches it.
+    dependencies
+        ``"barrier"`` or ``"window"`` (unit input chunks and the layers' windows;
+        any compute over a range of inputs is such a sequence of unit computes,
+        so the model's space holds every schedule of its loads). ``warm`` must
+        obey the rule (a barrier schedule obeys both).
     """
     from ortools.sat.python import cp_model
 
@@ -92,9 +104,21 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
         raise InputError("the joint model takes whole blocks: no input splitting")
     if warm.meta.get("scheduler", {}).get("granularity", "slot") != "slot":
         raise InputError("the joint model needs slot-granular program operations")
+    if dependencies not in RULES:
+        raise InputError(f"dependencies = {dependencies!r} is invalid: one of {RULES}")
+    window = dependencies == "window"
     blocks_of: list[list[int]] = [[] for _ in range(n)]
     for row, ld in enumerate(loads.load_of_row.tolist()):
         blocks_of[ld].append(int(mapping.block[row]))
+    # compute units (block, first, last): whole blocks, or one input each under windows
+    units: list[tuple[int, int, int]] = []
+    units_of: list[list[int]] = [[] for _ in range(n)]
+    for j, bl in enumerate(blocks_of):
+        for b in bl:
+            n_in = int(inst.block_n_inputs[b])
+            for f, la in ([(i, i + 1) for i in range(n_in)] if window else [(0, n_in)]):
+                units_of[j].append(len(units))
+                units.append((b, f, la))
     lo_layer, hi_layer = loads.min_layer.tolist(), loads.max_layer.tolist()
     pat = inst.patterns[loads.block]
     zero = np.zeros_like(pat[:1])
@@ -103,7 +127,7 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
     cost = pair_costs(a, np.repeat(olds, n, axis=0), np.tile(pat, (n + 1, 1, 1))
                       ).latency_ps.reshape(n + 1, n).astype(np.int64)
     horizon = int(warm.makespan_ps())
-    c_dur = {b: int(a.compute_ps(int(inst.block_n_inputs[b]))) for bl in blocks_of for b in bl}
+    c_dur = {u: int(a.compute_ps(la - f)) for u, (_, f, la) in enumerate(units)}
 
     m = cp_model.CpModel()
     x = [[m.new_bool_var(f"x{i}_{g}") for g in range(n_slots)] for i in range(n)]
@@ -161,12 +185,12 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
             d_on[(j, xb)] = d
             p_iv.append(m.new_optional_interval_var(ps[j], dur[j], pe[j], on,
                                                     f"P{j}_{xb}"))
-            for b in blocks_of[j]:
-                c_iv.append(m.new_optional_fixed_size_interval_var(cs[b], c_dur[b], on,
-                                                                   f"C{b}_{xb}"))
+            for u in units_of[j]:
+                c_iv.append(m.new_optional_fixed_size_interval_var(cs[u], c_dur[u], on,
+                                                                   f"C{u}_{xb}"))
         all_prog.extend(p_iv)
         prog = sum(d_on[(j, xb)] for j in range(n))
-        comp = sum(on_vars[(j, xb)] * sum(c_dur[b] for b in blocks_of[j]) for j in range(n))
+        comp = sum(on_vars[(j, xb)] * sum(c_dur[u] for u in units_of[j]) for j in range(n))
         energy.append((prog, comp, k))
         if a.block_whole_crossbar:
             m.add_cumulative(p_iv + c_iv, [k] * len(p_iv) + [1] * len(c_iv), k)
@@ -175,29 +199,50 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
             m.add_cumulative(c_iv, [1] * len(c_iv), k)
     m.add_cumulative(all_prog, [1] * len(all_prog), int(a.max_programming_crossbars or a.crossbars))
     for j in range(n):
-        if len(blocks_of[j]) > 1:  # one OU: the blocks of a shared load compute in turn
-            m.add_no_overlap([m.new_fixed_size_interval_var(cs[b], c_dur[b], f"S{b}")
-                              for b in blocks_of[j]])
-        for b in blocks_of[j]:
-            m.add(cs[b] >= ps[j] + dur[j])
+        if len(units_of[j]) > 1:  # one slot computes one thing at a time
+            m.add_no_overlap([m.new_fixed_size_interval_var(cs[u], c_dur[u], f"S{u}")
+                              for u in units_of[j]])
+        # a block's inputs in increasing order: swapping two of its unit computes so that
+        # the lower input goes first never delays the moment a prefix of its layer's
+        # outputs is complete, so no makespan is lost (and the search loses the symmetry)
+        for u, v in zip(units_of[j], units_of[j][1:], strict=False):
+            if units[u][0] == units[v][0]:
+                m.add(cs[v] >= cs[u] + c_dur[u])
+        for u in units_of[j]:
+            m.add(cs[u] >= ps[j] + dur[j])
     for (_, i, j), lit in arcs.items():
         if i >= 0 and j >= 0:
-            for b in blocks_of[i]:
-                m.add(ps[j] >= cs[b] + c_dur[b]).only_enforce_if(lit)
-    layer = {b: int(inst.block_layer[b]) for b in c_dur}
-    deps = inst.network.dependencies()
+            for u in units_of[i]:
+                m.add(ps[j] >= cs[u] + c_dur[u]).only_enforce_if(lit)
+    layer = {u: int(inst.block_layer[b]) for u, (b, _, _) in enumerate(units)}
     ends = {}
     for li in sorted(set(layer.values())):
         e = m.new_int_var(0, horizon, f"end{li}")
-        m.add_max_equality(e, [cs[b] + c_dur[b] for b in c_dur if layer[b] == li])
+        m.add_max_equality(e, [cs[u] + c_dur[u] for u in c_dur if layer[u] == li])
         ends[li] = e
-    for b in c_dur:
-        for dep in deps[layer[b]]:
-            if dep in ends:
-                m.add(cs[b] >= ends[dep])
+    # ready[(d, k)]: the first k outputs of layer d are complete (every unit of d whose
+    # range starts below k has ended); the barrier is k = all of them, i.e. ends[d]
+    ready: dict[tuple[int, int], Any] = {}
+    windows = inst.network.windows(dependencies)
+    for u, (_, _, la) in enumerate(units):
+        for dep, need in windows[layer[u]]:
+            if dep not in ends:
+                continue
+            k = int(inst.network.layers[dep].n_inputs) if need is None else int(need[la - 1])
+            if k >= int(inst.network.layers[dep].n_inputs):
+                m.add(cs[u] >= ends[dep])
+                continue
+            if k == 0:
+                continue
+            if (dep, k) not in ready:
+                r = m.new_int_var(0, horizon, f"ready{dep}_{k}")
+                m.add_max_equality(r, [cs[v] + c_dur[v] for v in c_dur
+                                       if layer[v] == dep and units[v][1] < k])
+                ready[(dep, k)] = r
+            m.add(cs[u] >= ready[(dep, k)])
     makespan = m.new_int_var(min(max(0, lower_bound_ps), horizon), horizon, "makespan")
     m.add_max_equality(makespan, [ps[j] + dur[j] for j in range(n)]
-                       + [cs[b] + c_dur[b] for b in c_dur])
+                       + [cs[u] + c_dur[u] for u in c_dur])
     # redundant energy cuts (what the cumulatives imply, stated linearly): they give
     # CP-SAT's LP a makespan bound; on one crossbar that bound is tight
     budget = int(a.max_programming_crossbars or a.crossbars)
@@ -209,8 +254,8 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
             m.add(comp <= cap * makespan)
     m.add(sum(dur) <= budget * makespan)
     m.minimize(makespan)
-    _hint(m, inst, warm, loads, blocks_of, x, arcs, empty, on_vars, d_on, dur, ps, pe, cs,
-          ends, makespan, cost)
+    _hint(m, inst, warm, loads, blocks_of, units, x, arcs, empty, on_vars, d_on, dur, ps, pe,
+          cs, ends, ready, makespan, cost)
 
     # the symmetry variables' hints: the hint's first load of every slot (loads are
     # numbered by slot, then position)
@@ -244,7 +289,9 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
             pos += 1
     arr = np.array(rows, dtype=np.int64)
     new_map = Mapping(block=arr[:, 0], crossbar=arr[:, 1], slot=arr[:, 2], position=arr[:, 3])
-    sched = list_schedule(inst, new_map, method=warm.method)
+    if window:  # one compute row per input, as in the model
+        new_map = chunk_rows(inst, new_map, int(inst.block_n_inputs.max()))
+    sched = list_schedule(inst, new_map, method=warm.method, dependencies=dependencies)
     # the model's times on the list schedule's operations (same writes, same durations)
     load_of_block = {b: j for j, bl in enumerate(blocks_of) for b in bl}
     first_write = np.full(sched.n_program, -1, dtype=np.int64)
@@ -256,11 +303,15 @@ def joint_schedule(inst: Instance, mapping: Mapping, warm: Schedule, *,
                      for w in first_write.tolist()], dtype=np.int64)
     if not np.array_equal(p_len, want):  # the model and the latency model must agree
         raise PimoptError("joint model: program durations differ from the latency model")
-    c_start = np.array([solver.value(cs[int(b)]) for b in sched.comp_block], dtype=np.int64)
+    unit_of = {(b, f): u for u, (b, f, _) in enumerate(units)}
+    c_start = np.array([solver.value(cs[unit_of[(int(b), int(f))]])
+                        for b, f in zip(sched.comp_block, sched.comp_first, strict=True)],
+                       dtype=np.int64)
     sched.prog_start, sched.prog_end = p_start, p_start + p_len
     sched.comp_start, sched.comp_end = c_start, c_start + (sched.comp_end - sched.comp_start)
     sched.meta["scheduler"] = {"name": "joint cp-sat", "granularity": "slot",
                                "warm_start": warm.meta.get("scheduler")}
+    sched.meta["dependencies"] = dependencies
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return JointOutcome(new_map, sched, status, int(solver.value(makespan)),
                         int(solver.best_objective_bound), info)
@@ -307,10 +358,12 @@ def _break_symmetry(m: Any, a: Any, arcs: dict[tuple[int, int, int], Any], empty
 
 
 def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[list[int]],
+          units: list[tuple[int, int, int]],
           x: list[list[Any]], arcs: dict[tuple[int, int, int], Any], empty: list[Any],
           on_vars: dict[tuple[int, int], Any], d_on: dict[tuple[int, int], Any],
-          dur: list[Any], ps: list[Any], pe: list[Any],
-          cs: dict[int, Any], ends: dict[int, Any], makespan: Any, cost: np.ndarray) -> None:
+          dur: list[Any], ps: list[Any], pe: list[Any], cs: dict[int, Any],
+          ends: dict[int, Any], ready: dict[tuple[int, int], Any], makespan: Any,
+          cost: np.ndarray) -> None:
     """Complete hint from the two-stage solution: every literal and every time."""
     m.clear_hints()
     n = len(blocks_of)
@@ -341,12 +394,21 @@ def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[li
         for g in range(n_slots):
             m.add_hint(x[j][g], slot_of[j] == g)
         m.add_hint(dur[j], int(cost[pred[j] + 1, j]))
-    c_start = {int(b): int(s) for b, s in zip(warm.comp_block.tolist(),
-                                               warm.comp_start.tolist(), strict=True)}
-    c_end = {int(b): int(e) for b, e in zip(warm.comp_block.tolist(),
-                                             warm.comp_end.tolist(), strict=True)}
-    for b, v in cs.items():
-        m.add_hint(v, c_start[b])
+    # a unit's start: the warm compute covering its first input, offset by the inputs
+    # before it in that compute (the warm computes each run their range in one go)
+    unit = inst.arch.compute_ps(1)
+    covering: dict[int, list[tuple[int, int, int]]] = {}
+    for b, f, la, st in zip(warm.comp_block.tolist(), warm.comp_first.tolist(),
+                            warm.comp_last.tolist(), warm.comp_start.tolist(), strict=True):
+        covering.setdefault(int(b), []).append((int(f), int(la), int(st)))
+    u_start = {}
+    for u, (b, f, _) in enumerate(units):
+        wf, _, st = next(c for c in covering[b] if c[0] <= f < c[1])
+        u_start[u] = st + (f - wf) * unit
+        m.add_hint(cs[u], u_start[u])
+    c_end: dict[int, int] = {}
+    for u, (b, f, la) in enumerate(units):
+        c_end[b] = max(c_end.get(b, 0), u_start[u] + (la - f) * unit)
     # a load's program start: its write in the warm schedule, or (no write) right after
     # the previous load's computes
     w_start: dict[tuple[int, int], int] = {}
@@ -365,4 +427,7 @@ def _hint(m: Any, inst: Instance, warm: Schedule, loads: Any, blocks_of: list[li
     layer = inst.block_layer
     for li, e in ends.items():
         m.add_hint(e, max(c_end[b] for b in c_end if int(layer[b]) == li))
+    for (dep, k), r in ready.items():
+        m.add_hint(r, max(u_start[u] + (la - f) * unit for u, (b, f, la) in enumerate(units)
+                          if int(layer[b]) == dep and f < k))
     m.add_hint(makespan, int(warm.makespan_ps()))
