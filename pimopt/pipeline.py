@@ -350,7 +350,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
     if method == "balanced" and aims == "makespan":
         # the schedule-driven search, on whatever time the method left (half of it when
         # a re-timing stage follows)
-        share = clock.left() / 2 if split or scheduler != "list" else clock.left()
+        share = clock.left() / 2 if split or scheduler != "list" or \
+            dependencies == "window" else clock.left()
         with clock.stage("search", share, stages) as st:
             so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
                                  schedule=timeline, bound_ps=rule_bound_ps(),
@@ -383,7 +384,8 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
             deadline = time.perf_counter() + st.budget
             before = sched.makespan_ps()
             piped_m, piped = pipeline_schedule(inst, mapping, sched, granularity=granularity,
-                                               method=method, deadline=deadline)
+                                               method=method, deadline=deadline,
+                                               seconds_per_row=schedule_s / max(len(mapping), 1))
             chunked = piped is not sched
             if chunked:
                 mapping, sched = piped_m, piped

@@ -66,8 +66,8 @@ def chunk_rows(inst: Instance, mapping: Mapping, chunks: int) -> Mapping:
 
 def pipeline_schedule(inst: Instance, mapping: Mapping, incumbent: Schedule, *,
                       granularity: str = "slot", method: str = "", priority: str = "layer",
-                      deadline: float | None = None,
-                      chunk_counts: tuple[int, ...] = CHUNKS) -> tuple[Mapping, Schedule]:
+                      deadline: float | None = None, chunk_counts: tuple[int, ...] = CHUNKS,
+                      seconds_per_row: float | None = None) -> tuple[Mapping, Schedule]:
     """The shortest list schedule under the window rule over ``chunk_counts``.
 
     Parameters
@@ -82,6 +82,10 @@ def pipeline_schedule(inst: Instance, mapping: Mapping, incumbent: Schedule, *,
         its schedule should take (the last one's, scaled by the chunks) is left.
     chunk_counts
         Chunk counts to try, in increasing order.
+    seconds_per_row
+        What a list schedule takes per compute row (e.g. the incumbent's time over
+        its rows), to judge the first count against ``deadline``; later counts use
+        the rate measured on the previous one.
 
     Returns
     -------
@@ -92,15 +96,16 @@ def pipeline_schedule(inst: Instance, mapping: Mapping, incumbent: Schedule, *,
     best_m, best = mapping, incumbent
     first, last = mapping.ranges(inst)
     size = last - first
-    per_row = None  # seconds a schedule took per compute row, measured on the first one
+    per_row = seconds_per_row  # seconds a schedule takes per compute row
     for c in chunk_counts:
         rows = int(np.minimum(size, c).sum())
         if c <= 1 or rows > CHUNK_ROWS_LIMIT:
             continue
         if deadline is not None:
             left = deadline - time.perf_counter()
+            # the schedule, and as long again for the verifier's extra computes after it
             if left <= 0 or expired(deadline) or (
-                    per_row is not None and per_row * rows > left):
+                    per_row is not None and 2 * per_row * rows > left):
                 break
         t0 = time.perf_counter()
         m = chunk_rows(inst, mapping, c)
