@@ -262,3 +262,26 @@ def test_imported_windows_follow_the_graph() -> None:
         la.windows[conv1] + 1, net.layers[0].n_inputs)})
     with pytest.raises(InputError, match="differs from the one its geometry"):
         Network("n", (net.layers[0], bad))
+
+
+def test_the_joint_model_proves_both_optima_on_a_tiny_chain() -> None:
+    """1x1 convolutions on 2x2 pixels: under windows the second layer starts on the first
+    pixel the first one finishes; the joint model proves both optima, the window one
+    lower, and its schedule passes the verifier under the window rule only."""
+    from pimopt.scheduling.joint import joint_schedule
+
+    root = Path(__file__).resolve().parent.parent / "instances" / "tiny-windows"
+    inst = Instance(ARCH, Network.load(root / "k11-hw2.json"))
+    m = pimopt.solve(inst, "sorted", time_limit=2).mapping
+    jb = joint_schedule(inst, m, list_schedule(inst, m), time_limit=30, workers=2)
+    jw = joint_schedule(inst, jb.mapping, jb.schedule, time_limit=30, workers=2,
+                        dependencies="window")
+    assert jb.status == "optimal" and jw.status == "optimal"
+    assert jw.makespan_ps < jb.makespan_ps
+    assert jw.schedule.meta["dependencies"] == "window" and verify(inst, jw.schedule).ok
+    claimed = jw.schedule.copy()
+    claimed.meta["dependencies"] = "barrier"
+    assert not verify(inst, claimed).ok
+    # the bound valid under windows lies below the window optimum
+    r = pimopt.solve(inst, "naive", time_limit=2, dependencies="window")
+    assert r.bound is not None and r.bound * 1000 <= jw.makespan_ps
