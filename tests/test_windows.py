@@ -227,12 +227,29 @@ def test_the_command_line_generates_and_solves_under_windows(
     assert main(["generate", "real", "--model", "resnet18", "--width", "0.0625",
                  "--windows", "-o", str(net)]) == 0
     assert any(la.windows for la in Network.load(tmp_path / "r18.json").layers)
+    # a chain whose barrier bound (its layer-window term) exceeds the window rule's
+    chain = conv_chain(8, [4, 8, 8, 4], [3, 3, 3]).save(tmp_path / "chain")
     out = tmp_path / "out"
-    assert main(["solve", str(tmp_path / "r18.json"), "--method", "naive", "--time-limit", "8",
-                 "--dependencies", "window", "--out", str(out)]) == 0
+    assert main(["solve", str(chain), "--arch", "wv-mlc", "--method", "naive",
+                 "--time-limit", "8", "--dependencies", "window", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["options"]["dependencies"] == "window"
     assert main(["verify", str(out)]) == 0
+    assert main(["verify", str(out), "--check-bound", "5"]) == 0
+    # a window run that records the barrier's bound (higher, invalid there) is refused
+    barrier = pimopt.solve(Instance(pimopt.load_architecture("wv-mlc"), Network.load(chain)),
+                           "naive", time_limit=8)
+    assert barrier.bound is not None
+    assert barrier.bound > metrics["metrics"]["makespan_bound_ns"]
+    # every field that follows from the bound, consistently (so only its value is wrong)
+    gap = (metrics["objective"] - barrier.bound) / metrics["objective"]
+    metrics["bound"] = metrics["metrics"]["makespan_bound_ns"] = barrier.bound
+    metrics["gap"] = metrics["metrics"]["makespan_gap"] = gap
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    capsys.readouterr()
+    assert main(["verify", str(out), "--check-bound", "5"]) != 0
+    said = capsys.readouterr()
+    assert "exceeds the recomputed bound" in said.out + said.err
     capsys.readouterr()
     assert main(["generate", "synthetic", "--layers", "8x2", "--windows", "-o",
                  str(tmp_path / "s")]) == 2

@@ -234,9 +234,12 @@ def _check_recorded_bound(inst: Instance, metrics: dict[str, Any] | None, second
     if seconds <= 0:
         return [], ("bound      makespan bound checked as 0 <= bound <= makespan only "
                     "(--check-bound SECONDS recomputes it)")
-    from pimopt.bounds.makespan import makespan_bound
+    from pimopt.bounds.makespan import makespan_bound, under_rule
 
-    mb = makespan_bound(inst, time_limit=seconds)
+    # the bound valid under the run's dependency rule (the barrier's is higher)
+    rule = ((metrics or {}).get("options") or {}).get("dependencies", "barrier")
+    mb = under_rule(makespan_bound(inst, time_limit=seconds), inst,
+                    rule if rule in ("barrier", "window") else "barrier")
     again = mb.value_ps / 1000.0
     if float(recorded) > again * (1 + 1e-9) and mb.complete:
         return [Violation("outputs", f"metrics.json: makespan_bound_ns = {recorded!r} exceeds "
