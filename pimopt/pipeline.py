@@ -364,6 +364,29 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         if so.improved:
             mapping, sched = so.mapping, so.schedule
             claimed = None  # loads moved: the method's programming claim no longer applies
+    def pipelined(mapping: Mapping, sched: Schedule, budget: float, finest: bool = False
+                  ) -> tuple[Mapping, Schedule, bool]:
+        """The pipelining stage (window rule): input chunks list-scheduled across layers;
+        every schedule before it obeys the barrier, and so every window."""
+        with clock.stage("pipeline", budget, stages) as st:
+            before = sched.makespan_ps()
+            piped_m, piped = pipeline_schedule(
+                inst, mapping, sched, granularity=granularity, method=method,
+                deadline=time.perf_counter() + st.budget,
+                seconds_per_row=schedule_s / max(len(mapping), 1), finest=finest)
+            chunked = piped is not sched
+            info["pipeline"] = {"makespan_before_ps": before, "makespan_ps": piped.makespan_ps(),
+                                "chunked": chunked}
+            st.note = (f"window rule: makespan {before / 1000:,.0f} -> "
+                       f"{piped.makespan_ps() / 1000:,.0f} ns" if chunked else
+                       "window rule: no chunking shortened the schedule")
+        return piped_m, piped, chunked
+
+    if dependencies == "window" and scheduler == "cpsat":
+        # pipeline first: the CP-SAT re-timing then keeps the windows of its chunks
+        mapping, sched, chunked = pipelined(mapping, sched, clock.left() / 2, finest=True)
+        if chunked:
+            claimed = None
     if split or scheduler != "list":
         with clock.stage("retime", clock.left(), stages) as st:
             rt = retime_stage(inst, mapping, sched, split=split, scheduler=scheduler,
@@ -377,24 +400,10 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
             claimed = None  # extra loads or a new mapping: the method's cost no longer applies
             status = "feasible"
 
-    if dependencies == "window":
-        with clock.stage("pipeline", clock.left(), stages) as st:
-            # every schedule above obeys the barrier, and so every window; this one
-            # exploits them
-            deadline = time.perf_counter() + st.budget
-            before = sched.makespan_ps()
-            piped_m, piped = pipeline_schedule(inst, mapping, sched, granularity=granularity,
-                                               method=method, deadline=deadline,
-                                               seconds_per_row=schedule_s / max(len(mapping), 1))
-            chunked = piped is not sched
-            if chunked:
-                mapping, sched = piped_m, piped
-                claimed = None  # input chunks: one load, several computes (same writes)
-            info["pipeline"] = {"makespan_before_ps": before, "makespan_ps": sched.makespan_ps(),
-                                "chunked": chunked}
-            st.note = (f"window rule: makespan {before / 1000:,.0f} -> "
-                       f"{sched.makespan_ps() / 1000:,.0f} ns" if chunked else
-                       "window rule: no chunking shortened the schedule")
+    if dependencies == "window" and scheduler == "list":
+        mapping, sched, chunked = pipelined(mapping, sched, clock.left())
+        if chunked:
+            claimed = None  # input chunks: one load, several computes (same writes)
     sched.meta["dependencies"] = dependencies
     if bg is not None and mb is not None:
         # the background bound: it was given less than the time left then, so waiting for

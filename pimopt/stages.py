@@ -135,8 +135,11 @@ def retime_stage(inst: Instance, mapping: Mapping, sched: Schedule, *, split: bo
     left = max(0.5, time_limit - (time.perf_counter() - t0))
     if scheduler in ("cpsat", "joint"):
         share = left if scheduler == "cpsat" else left / 3
+        # the CP-SAT re-timing keeps the rule of the schedule it is given (a pipelined
+        # one under windows, pimopt.pipeline); the joint model takes whole blocks
+        rule = out.schedule.meta.get("dependencies", "barrier")
         timed = cpsat_schedule(inst, out.schedule, time_limit=share, seed=seed,
-                               workers=workers)
+                               workers=workers, dependencies=rule)
         info["scheduler"] = {"status": timed.status, "makespan_ps": timed.makespan_ps,
                              "bound_ps": timed.bound_ps,
                              "list_makespan_ps": out.schedule.makespan_ps(), **timed.info}

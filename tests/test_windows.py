@@ -302,3 +302,15 @@ def test_the_joint_model_proves_both_optima_on_a_tiny_chain() -> None:
     # the bound valid under windows lies below the window optimum
     r = pimopt.solve(inst, "naive", time_limit=2, dependencies="window")
     assert r.bound is not None and r.bound * 1000 <= jw.makespan_ps
+
+
+@pytest.mark.parametrize("scheduler", ["cpsat", "joint"])
+def test_the_cpsat_schedulers_keep_the_windows(scheduler: str) -> None:
+    inst = Instance(ARCH, Network.load(Path(__file__).resolve().parent.parent / "instances"
+                                       / "tiny-windows" / "k11-hw3.json"))
+    bar = pimopt.solve(inst, "sorted", time_limit=4, scheduler=scheduler)
+    win = pimopt.solve(inst, "sorted", time_limit=4, scheduler=scheduler,
+                       dependencies="window")
+    assert win.schedule.meta["dependencies"] == "window" and verify(inst, win.schedule).ok
+    assert win.objective < bar.objective  # 1x1 convolutions pipeline
+    assert win.bound is not None and win.bound <= win.objective

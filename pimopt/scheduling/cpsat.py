@@ -15,7 +15,9 @@ their start times:
   the slot's next program operation (a load needing no write follows the
   previous one's program operation);
 - layer barrier: a layer's computes start after every compute of the layers it
-  depends on has ended;
+  depends on has ended; or, under ``dependencies="window"``, a compute over inputs
+  ``[first, last)`` starts after every compute of a producer whose range starts
+  below ``need[last - 1]`` (a prefix-ready variable per producer and count);
 - objective: the makespan.
 
 The list schedule is a complete hint (every start, every layer end and the
@@ -66,8 +68,9 @@ def solve_logged(m: Any, *, time_limit: float, seed: int, workers: int
 
 
 def cpsat_schedule(inst: Instance, warm: Schedule, *, time_limit: float = 60.0, seed: int = 0,
-                   workers: int = 2) -> ScheduleOutcome:
-    """Re-time the operations of ``warm`` (a verified list schedule) for minimum makespan."""
+                   workers: int = 2, dependencies: str = "barrier") -> ScheduleOutcome:
+    """Re-time the operations of ``warm`` (a verified list schedule) for minimum makespan,
+    under the ``barrier`` or the ``window`` dependency rule (``warm`` must obey it)."""
     t_build = time.perf_counter()  # building the model is part of the time limit
     from ortools.sat.python import cp_model
 
@@ -120,20 +123,35 @@ def cpsat_schedule(inst: Instance, warm: Schedule, *, time_limit: float = 60.0, 
                 if last_prog is not None:
                     m.add(cs[idx] >= ps[last_prog] + p_dur[last_prog])
                 since.append(idx)
-    # layer barrier
+    # rule 5: the layer barrier, or the layers' windows
     layer = inst.block_layer[warm.comp_block]
-    deps = inst.network.dependencies()
+    windows = inst.network.windows(dependencies)
     ends = {}
     for li in np.unique(layer).tolist():
         sel = np.flatnonzero(layer == li).tolist()
         e = m.new_int_var(0, horizon, f"end{li}")
         m.add_max_equality(e, [cs[i] + c_dur[i] for i in sel])
         ends[li] = (e, sel)
+    ready: dict[tuple[int, int], tuple[Any, list[int]]] = {}
+    first, last = warm.comp_first.tolist(), warm.comp_last.tolist()
     for li, (_, sel) in ends.items():
-        for d in deps[li]:
-            if d in ends:
-                for i in sel:
+        for d, need in windows[li]:
+            if d not in ends:
+                continue
+            n_d = inst.network.layers[d].n_inputs
+            for i in sel:
+                k = n_d if need is None else int(need[last[i] - 1])
+                if k >= n_d:
                     m.add(cs[i] >= ends[d][0])
+                    continue
+                if k == 0:
+                    continue
+                if (d, k) not in ready:
+                    below = [j for j in ends[d][1] if first[j] < k]
+                    r = m.new_int_var(0, horizon, f"ready{d}_{k}")
+                    m.add_max_equality(r, [cs[j] + c_dur[j] for j in below])
+                    ready[(d, k)] = (r, below)
+                m.add(cs[i] >= ready[(d, k)][0])
     makespan = m.new_int_var(0, horizon, "makespan")
     m.add_max_equality(makespan, [ps[i] + p_dur[i] for i in range(len(ps))]
                        + [cs[i] + c_dur[i] for i in range(len(cs))])
@@ -146,6 +164,8 @@ def cpsat_schedule(inst: Instance, warm: Schedule, *, time_limit: float = 60.0, 
         m.add_hint(cs[i], v)
     for e, sel in ends.values():
         m.add_hint(e, int(max(warm.comp_end[sel])))
+    for r, below in ready.values():
+        m.add_hint(r, int(max(warm.comp_end[below])))
     m.add_hint(makespan, horizon)
     left = max(0.05, time_limit - (time.perf_counter() - t_build))
     solver, code, info = solve_logged(m, time_limit=left, seed=seed, workers=workers)
@@ -157,6 +177,7 @@ def cpsat_schedule(inst: Instance, warm: Schedule, *, time_limit: float = 60.0, 
     out.prog_start, out.prog_end = new_ps, new_ps + np.asarray(p_dur, dtype=np.int64)
     out.comp_start, out.comp_end = new_cs, new_cs + np.asarray(c_dur, dtype=np.int64)
     out.meta["scheduler"] = {"name": "cp-sat", "warm_start": warm.meta.get("scheduler")}
+    out.meta["dependencies"] = dependencies
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return ScheduleOutcome(out, status, int(solver.value(makespan)),
                            int(solver.best_objective_bound), info)

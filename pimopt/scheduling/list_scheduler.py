@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from typing import Any
 
 import numpy as np
 
@@ -86,8 +87,8 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         only for the producer outputs ``need[last - 1]`` of the layer's windows,
         :mod:`pimopt.windows`). Under ``"window"`` the computes of one load
         (input chunks, :func:`pimopt.scheduling.pipelining.chunk_rows`) are taken
-        chunk by chunk across the layer's slots, so that a producer completes its
-        first outputs early.
+        in *waves* before layers (:func:`_waves`): chunk ``c`` of every layer as
+        soon as what it needs is placed, so that layers interleave on the OUs.
 
     Returns
     -------
@@ -148,6 +149,12 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
     kinds = np.r_[np.zeros(n_ops, dtype=np.int64), np.ones(c_block.size, dtype=np.int64)]
     chunk = _chunk_of_row(c_load, c_first) if dependencies == "window" else np.zeros(
         c_block.size, dtype=np.int64)
+    op_wave = np.zeros(n_ops, dtype=np.int64)
+    c_wave = np.zeros(c_block.size, dtype=np.int64)
+    windows = inst.network.windows(dependencies)
+    if dependencies == "window" and granularity == "slot":
+        op_wave[op_of_write], c_wave = _waves(loads, c_load, c_first, c_last, chunk, c_layer,
+                                              windows, wl)
     order = np.lexsort((
         np.r_[np.arange(n_ops), np.arange(c_block.size)],
         np.r_[op_slot, l_slot[c_load]],
@@ -156,14 +163,18 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         kinds,
         np.r_[op_pos, rank[c_load]],
         np.r_[op_layer, c_layer],
+        np.r_[op_wave, c_wave],
     ))
 
     deps = inst.network.dependencies()
     n_layers = len(deps)
-    windows = inst.network.windows(dependencies)
     need_of = [[(d, None if w is None else w.tolist()) for d, w in ws] for ws in windows]
-    ready: dict[int, tuple[list[int], list[int]]] = {}  # producer: (sorted firsts, cum. ends)
+    # per producer, the latest end of its placed computes by first input (a prefix-max
+    # Fenwick tree): in wave order only the computes a consumer needs are placed yet
+    ready = {d: _PrefixMax(inst.network.layers[d].n_inputs)
+             for ws in need_of for d, w in ws if w is not None}
     c_last_l = c_last.tolist()
+    c_first_l = c_first.tolist()
     layer_end = [0] * n_layers
     slot_free = [0] * (a.crossbars * spc)  # end of the last compute on a slot
     slot_content = [0] * (a.crossbars * spc)  # end of the last program of a slot
@@ -224,12 +235,7 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
                 if need is None:
                     t = max(t, layer_end[d])
                     continue
-                if d not in ready:  # every compute of a producer precedes its consumers'
-                    ready[d] = _prefix_ready(c_first, comp_start, c_dur, c_layer, d)
-                firsts, cum_end = ready[d]
-                k = bisect.bisect_left(firsts, need[c_last_l[i] - 1])
-                if k:
-                    t = max(t, cum_end[k - 1])
+                t = max(t, ready[d].query(need[c_last_l[i] - 1]))
             if block_whole:
                 t = max(t, xb_prog_end[xb])
             if not overlap:
@@ -239,6 +245,8 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
                 busy[xb].add(t, end)
             heapq.heapreplace(ous, end)
             comp_start[i] = t
+            if layer in ready:
+                ready[layer].update(c_first_l[i], end)
             slot_free[gs] = end
             xb_comp_end[xb] = max(xb_comp_end[xb], end)
             layer_end[layer] = max(layer_end[layer], end)
@@ -274,15 +282,90 @@ def _chunk_of_row(load: np.ndarray, first: np.ndarray) -> np.ndarray:
     return out
 
 
-def _prefix_ready(first: np.ndarray, start: list[int], dur: np.ndarray, layer: np.ndarray,
-                  d: int) -> tuple[list[int], list[int]]:
-    """Layer ``d``'s placed computes sorted by first input, with the running maximum of
-    their ends: its first ``n`` outputs are complete at the largest end among the computes
-    whose range starts below ``n`` (every block covers each output once)."""
-    sel = np.flatnonzero(layer == d)
-    ends = np.asarray(start, dtype=np.int64)[sel] + dur[sel]
-    order = np.argsort(first[sel], kind="stable")
-    return first[sel][order].tolist(), np.maximum.accumulate(ends[order]).tolist()
+class _PrefixMax:
+    """Latest end among a layer's placed computes whose range starts below ``n``: its first
+    ``n`` outputs are complete then, once every compute starting below ``n`` is placed
+    (every block covers each output exactly once). A Fenwick tree of maxima."""
+
+    def __init__(self, n: int) -> None:
+        self.tree = [0] * (n + 1)
+
+    def update(self, first: int, end: int) -> None:
+        i, tree = first + 1, self.tree
+        while i < len(tree):
+            if tree[i] < end:
+                tree[i] = end
+            i += i & -i
+
+    def query(self, n: int) -> int:
+        out, tree = 0, self.tree
+        while n > 0:
+            if tree[n] > out:
+                out = tree[n]
+            n -= n & -n
+        return out
+
+
+def _waves(loads: Any, c_load: np.ndarray, c_first: np.ndarray, c_last: np.ndarray,
+           chunk: np.ndarray, c_layer: np.ndarray,
+           windows: list[list[tuple[int, np.ndarray | None]]], wl: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Wave of every write and compute under the window rule: the primary sort key.
+
+    A compute's wave is at least its chunk index, its load's program wave, and the
+    waves of the producer computes it needs (those starting below ``need[last - 1]``,
+    all of a producer without a window); a load's program wave is at least the waves
+    of the previous load's computes in its slot. With ties broken by layer, then rank,
+    program before compute, the order is topological: what a compute needs, and what
+    a write must follow, comes earlier. Loads are visited by (layer, position), so
+    every wave is known when it is needed.
+    """
+    n_loads = len(loads)
+    rows_of: list[list[int]] = [[] for _ in range(n_loads)]
+    for i, ld in enumerate(c_load.tolist()):
+        rows_of[ld].append(i)
+    rows_of_layer: dict[int, list[int]] = {}
+    for i, la in enumerate(c_layer.tolist()):
+        rows_of_layer.setdefault(la, []).append(i)
+    prog = np.zeros(n_loads, dtype=np.int64)
+    c_wave = [0] * c_load.size
+    first_l, last_l, chunk_l, layer_l = (c_first.tolist(), c_last.tolist(), chunk.tolist(),
+                                         c_layer.tolist())
+    done: dict[int, tuple[list[int], list[int]]] = {}  # layer: (sorted firsts, cum. waves)
+
+    def finish(lay: int) -> None:
+        sel = sorted(rows_of_layer.get(lay, []), key=lambda i: first_l[i])
+        acc, waves = 0, []
+        for i in sel:
+            acc = max(acc, c_wave[i])
+            waves.append(acc)
+        done[lay] = ([first_l[i] for i in sel], waves)
+
+    slot = loads.global_slot.tolist()
+    current = -1
+    for ld in np.lexsort((loads.position, loads.min_layer)).tolist():
+        la = int(loads.min_layer[ld])
+        if la != current:  # every load of the layers before is visited: their waves stand
+            for lay in range(max(current, 0), la):
+                if lay not in done:
+                    finish(lay)
+            current = la
+        w = 0
+        if ld > 0 and slot[ld - 1] == slot[ld]:
+            w = max((c_wave[i] for i in rows_of[ld - 1]), default=0)
+        prog[ld] = w
+        for i in rows_of[ld]:
+            cw = max(w, chunk_l[i])
+            for d, need in windows[layer_l[i]]:
+                if d not in done:
+                    finish(d)
+                firsts, waves = done[d]
+                k = len(firsts) if need is None else bisect.bisect_left(
+                    firsts, int(need[last_l[i] - 1]))
+                if k:
+                    cw = max(cw, waves[k - 1])
+            c_wave[i] = cw
+    return prog[wl], np.asarray(c_wave, dtype=np.int64)
 
 
 def _rank_in_layer(gslot: np.ndarray, layer: np.ndarray) -> np.ndarray:

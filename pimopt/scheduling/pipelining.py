@@ -67,7 +67,8 @@ def chunk_rows(inst: Instance, mapping: Mapping, chunks: int) -> Mapping:
 def pipeline_schedule(inst: Instance, mapping: Mapping, incumbent: Schedule, *,
                       granularity: str = "slot", method: str = "", priority: str = "layer",
                       deadline: float | None = None, chunk_counts: tuple[int, ...] = CHUNKS,
-                      seconds_per_row: float | None = None) -> tuple[Mapping, Schedule]:
+                      seconds_per_row: float | None = None, finest: bool = False
+                      ) -> tuple[Mapping, Schedule]:
     """The shortest list schedule under the window rule over ``chunk_counts``.
 
     Parameters
@@ -86,6 +87,9 @@ def pipeline_schedule(inst: Instance, mapping: Mapping, incumbent: Schedule, *,
         What a list schedule takes per compute row (e.g. the incumbent's time over
         its rows), to judge the first count against ``deadline``; later counts use
         the rate measured on the previous one.
+    finest
+        On ties keep the most chunks (for a CP-SAT re-timing that follows: its
+        model keeps the chunks' windows, and finer chunks leave it more room).
 
     Returns
     -------
@@ -112,6 +116,7 @@ def pipeline_schedule(inst: Instance, mapping: Mapping, incumbent: Schedule, *,
         s = list_schedule(inst, m, granularity=granularity, method=method, priority=priority,
                           dependencies="window")
         per_row = (time.perf_counter() - t0) / max(rows, 1)
-        if s.makespan_ps() < best.makespan_ps():
+        if s.makespan_ps() < best.makespan_ps() or (
+                finest and s.makespan_ps() == best.makespan_ps()):
             best_m, best = m, s
     return best_m, best
