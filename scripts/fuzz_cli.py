@@ -85,7 +85,7 @@ OPTIONAL = {  # fields that may be left out (a default applies)
     "network.source", "network.encoding", "network.sha256", "network.version",
     "network.name", "network.weight_bits", "network.weights_file", "layer.info",
     "layer.deps", "layer.kind", "layer.shape", "layer.n_inputs", "arch.*", "metrics.*",
-    "schedule.method", "schedule.scheduler", "schedule.levels_shape",
+    "schedule.method", "schedule.scheduler", "schedule.levels_shape", "schedule.dependencies",
     "layout.info", "layout.network_sha256", "layoutlayer.name"}
 
 
