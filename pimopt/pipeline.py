@@ -60,6 +60,7 @@ from pimopt.stop import (
     LAYOUT_CAP_S,
     LAYOUT_SHARE,
     MAKESPAN_MAP_PER_BLOCK_S,
+    PIPELINE_SCHEDULES,
     REBOUND_SHARE,
     Deadline,
     Stage,
@@ -350,8 +351,10 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
     if method == "balanced" and aims == "makespan":
         # the schedule-driven search, on whatever time the method left (half of it when
         # a re-timing stage follows)
-        share = clock.left() / 2 if split or scheduler != "list" or \
-            dependencies == "window" else clock.left()
+        share = clock.left() / 2 if split or scheduler != "list" else clock.left()
+        if dependencies == "window" and scheduler == "list":
+            # what the pipelining stage after it needs, at most half
+            share = clock.left() - min(clock.left() / 2, PIPELINE_SCHEDULES * schedule_s)
         with clock.stage("search", share, stages) as st:
             so = makespan_search(inst, mapping, sched, time_limit=st.budget, seed=seed,
                                  schedule=timeline, bound_ps=rule_bound_ps(),
@@ -364,6 +367,7 @@ def solve(inst: Instance, method: str = DEFAULT_METHOD, *,
         if so.improved:
             mapping, sched = so.mapping, so.schedule
             claimed = None  # loads moved: the method's programming claim no longer applies
+
     def pipelined(mapping: Mapping, sched: Schedule, budget: float, finest: bool = False
                   ) -> tuple[Mapping, Schedule, bool]:
         """The pipelining stage (window rule): input chunks list-scheduled across layers;

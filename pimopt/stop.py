@@ -43,6 +43,9 @@ MAP_OVERHEAD_PER_BLOCK_S = 4e-6  # items and mapping around the chain methods
 LAYOUT_SHARE, LAYOUT_CAP_S = 0.15, 60.0  # the layout stage: share of the limit, cap
 BOUND_SHARE, BOUND_CAP_S = 0.3, 20.0  # the bound stage: share of the limit, cap
 REBOUND_SHARE = 0.6  # of the time left, for a cut bound recomputed after the method
+# the pipelining stage (window rule) tries 2, 4, 8 and 16 chunks: about 2 x 30 schedules
+# of the unchunked instance with their verification; the search before it leaves that
+PIPELINE_SCHEDULES = 60
 # a bound the stage would cut runs in a second process (bounds/background.py) with this
 # share of the time left (its last step, the flow solve, starts only if it fits), and
 # the stage computes a quick one with this share of the limit
