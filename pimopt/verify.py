@@ -789,6 +789,11 @@ def _check_metrics(inst: Instance, sched: Schedule, report: Report, mapping: Any
     opts = metrics.get("options")
     if isinstance(opts, dict) and "objective" in opts and opts["objective"] != name:
         bad(f"options.objective is {opts['objective']!r}, objective_name {name!r}")
+    rule = sched.meta.get("dependencies", "barrier")
+    if isinstance(opts, dict) and opts.get("dependencies", "barrier") != rule:
+        # the bound and the schedule's check follow the rule: both must name the same one
+        bad(f"options.dependencies is {opts.get('dependencies')!r}, the schedule's rule is "
+            f"{rule!r}")
     verification = metrics["verification"]
     if verification != {"verified": True, "violations": []}:
         bad(f"verification is {verification!r}; the schedule verifies: "

@@ -236,6 +236,13 @@ def test_the_command_line_generates_and_solves_under_windows(
     assert metrics["options"]["dependencies"] == "window"
     assert main(["verify", str(out)]) == 0
     assert main(["verify", str(out), "--check-bound", "5"]) == 0
+    # metrics.json naming another rule than the schedule's is refused
+    other = dict(metrics, options=dict(metrics["options"], dependencies="barrier"))
+    (out / "metrics.json").write_text(json.dumps(other))
+    capsys.readouterr()
+    assert main(["verify", str(out)]) != 0
+    assert "options.dependencies is 'barrier'" in capsys.readouterr().out
+    (out / "metrics.json").write_text(json.dumps(metrics))
     # a window run that records the barrier's bound (higher, invalid there) is refused
     barrier = pimopt.solve(Instance(pimopt.load_architecture("wv-mlc"), Network.load(chain)),
                            "naive", time_limit=8)
