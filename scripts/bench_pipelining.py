@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -38,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 import pimopt  # noqa: E402
 from pimopt.architecture import load_architecture  # noqa: E402
+from pimopt.bench import write_bench_readme  # noqa: E402
 from pimopt.instance import Instance  # noqa: E402
 from pimopt.models.generate import real_shaped  # noqa: E402
 from pimopt.models.onnx_import import import_onnx  # noqa: E402
 from pimopt.network import Network  # noqa: E402
-from pimopt.provenance import package_commit, versions  # noqa: E402
+from pimopt.provenance import package_commit  # noqa: E402
 
 SILERO = ROOT / "instances" / "trained" / "silero-vad" / "silero_vad_16k_sequence.onnx"
 LARGE = ("mobilenetv2",)
@@ -126,6 +125,7 @@ def main() -> int:
         for preset in args.presets.split(","):
             inst = Instance(load_architecture(preset), net)
             row: dict[str, Any] = {"instance": name, "preset": preset,
+                                   "commit": package_commit(),
                                    "blocks": int(inst.n_nonzero), "time_limit_s": limit,
                                    "layers_with_windows": sum(bool(la.windows)
                                                               for la in net.layers),
@@ -159,23 +159,27 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, out: Path) -> No
             f"{w['bound_ps'] / 1e6:,.1f} | {w['gap']:.1%} | {b['ou_utilisation']:.1%} | "
             f"{b['exposed_share']:.1%} | {b['wall_s']:.0f} / {w['wall_s']:.0f} | {row['why']} |")
     (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    v = versions()
-    readme = [
-        "# Cross-layer pipelining: the layer barrier against dependency windows", "",
-        f"Made by `python scripts/bench_pipelining.py "
-        f"{' '.join(a for a in sys.argv[1:] if a != '--table-only')}` at commit "
-        f"{args.commit or package_commit()} on {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} cores; versions: "
-        + ", ".join(f"{k} {val}" for k, val in v.items()) + "; seed "
-        f"{args.seed}; time limit {args.time_limit} s per solve ({args.large_time_limit} s "
-        f"for {', '.join(LARGE)}).", "",
-        "Method: `balanced` (it keeps the shortest of its own, the naive and the sorted "
-        "mapping), objective makespan, once under each rule; every schedule verified under "
-        "its rule. `window bound`: the makespan bound valid under the window rule "
-        "(docs/bounds.md, section 8); the barrier bound does not hold there. Instances and "
-        "columns: the script's docstring.", "", *lines, ""]
-    (out / "README.md").write_text("\n".join(readme), encoding="utf-8")
-
+    if args.commit:  # records measured before they carried their commit
+        rows = [{"commit": args.commit, **row} for row in rows]
+    ratio = [(r["barrier"]["makespan_ps"] / r["window"]["makespan_ps"], r) for r in rows]
+    top, at = max(ratio, key=lambda x: x[0])
+    summary = [f"- cases: {len(rows)}; the largest gain of the window rule: {top:.3f}x "
+               f"({at['instance']} `{at['preset']}`); window run longer in "
+               f"{sum(x < 1 for x, _ in ratio)} case(s), by at most "
+               f"{max(1 / x - 1 for x, _ in ratio):.2%}"]
+    intro = [
+        f"Seed {args.seed}; time limit {args.time_limit} s per solve "
+        f"({args.large_time_limit} s for {', '.join(LARGE)}). Method: `balanced` (it keeps "
+        "the shortest of its own, the naive and the sorted mapping), objective makespan, "
+        "once under each rule; every schedule verified under its rule. `window bound`: the "
+        "makespan bound valid under the window rule (docs/bounds.md, section 8); the barrier "
+        "bound does not hold there. Instances and columns: the script's docstring.", ""]
+    command = ("python scripts/bench_pipelining.py "
+               + " ".join(a for a in sys.argv[1:] if a != "--table-only"
+                          and not a.startswith("--commit") and a != args.commit))
+    write_bench_readme(out, "Cross-layer pipelining: the layer barrier against dependency "
+                       "windows", command, rows, intro, "Summary", summary, [],
+                       "\n".join(lines) + "\n")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -43,11 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 import pimopt  # noqa: E402
 from pimopt.architecture import Architecture  # noqa: E402
+from pimopt.bench import write_bench_readme  # noqa: E402
 from pimopt.bounds.makespan import makespan_bound, under_rule  # noqa: E402
 from pimopt.instance import Instance  # noqa: E402
 from pimopt.models.generate import conv_chain  # noqa: E402
 from pimopt.network import Network  # noqa: E402
-from pimopt.provenance import package_commit, versions  # noqa: E402
+from pimopt.provenance import package_commit  # noqa: E402
 from pimopt.schedule import Schedule  # noqa: E402
 from pimopt.scheduling.joint import joint_schedule  # noqa: E402
 from pimopt.scheduling.list_scheduler import list_schedule  # noqa: E402
@@ -113,7 +113,7 @@ def tight_mutations(inst: Instance, sched: Schedule) -> tuple[int, int]:
 
 def run_case(net_name: str, arch_name: str, args: argparse.Namespace) -> dict[str, object]:
     inst = Instance(ARCHS[arch_name], Network.load(FOLDER / f"{net_name}.json"))
-    row: dict[str, object] = {"instance": net_name, "arch": arch_name,
+    row: dict[str, object] = {"instance": net_name, "arch": arch_name, "commit": package_commit(),
                               "blocks": int(inst.n_nonzero),
                               "inputs": [la.n_inputs for la in inst.network.layers]}
     mapping = pimopt.solve(inst, "sorted", time_limit=5, seed=args.seed).mapping
@@ -185,13 +185,7 @@ def write(rows: list[dict[str, object]], args: argparse.Namespace, out: Path,
         f"{sum(r['mutations']['tight_computes'] for r in rows)}",  # type: ignore[index]
     ]
     (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    v = versions()
-    readme = [
-        "# Tiny pipelining suite: proven optima under the barrier and the window rule", "",
-        f"Made by `python scripts/bench_windows_tiny.py {' '.join(argv)}` at commit "
-        f"{package_commit()} on {platform.system()} {platform.machine()}, "
-        f"{__import__('os').cpu_count()} cores; versions: "
-        + ", ".join(f"{k} {val}" for k, val in v.items()) + ".", "",
+    intro = [
         "Instances: `instances/tiny-windows/` (`python scripts/bench_windows_tiny.py --make "
         f"--seed {args.seed}`). Chips: 16x16 crossbars of 8x8 OUs (4 slots each): "
         "`2xb-2ou` (2 crossbars, 2 OUs computing per crossbar), `1xb-2ou` (one crossbar), "
@@ -202,8 +196,10 @@ def write(rows: list[dict[str, object]], args: argparse.Namespace, out: Path,
         "bound valid under the window rule (docs/bounds.md, section 8); `bound gap`: "
         "(window optimum - bound) / window optimum. `balanced`: `pimopt.solve` "
         f"({args.solve_time_limit} s) under each rule. The script's docstring says the rest.",
-        "", "## Summary", "", *summary, "", "## Table", "", *lines, ""]
-    (out / "README.md").write_text("\n".join(readme), encoding="utf-8")
+        ""]
+    write_bench_readme(out, "Tiny pipelining suite: proven optima under the barrier and the "
+                       "window rule", f"python scripts/bench_windows_tiny.py {' '.join(argv)}",
+                       rows, intro, "Summary", summary, [], "\n".join(lines) + "\n")
     print("\n".join(summary))
 
 

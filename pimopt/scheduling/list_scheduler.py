@@ -166,8 +166,7 @@ def list_schedule(inst: Instance, mapping: Mapping, *, granularity: str = "slot"
         np.r_[op_wave, c_wave],
     ))
 
-    deps = inst.network.dependencies()
-    n_layers = len(deps)
+    n_layers = len(windows)  # one entry per layer: its producers and their windows
     need_of = [[(d, None if w is None else w.tolist()) for d, w in ws] for ws in windows]
     # per producer, the latest end of its placed computes by first input (a prefix-max
     # Fenwick tree): in wave order only the computes a consumer needs are placed yet
