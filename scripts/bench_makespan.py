@@ -16,7 +16,9 @@ Usage::
         [--out results/makespan]
 
 Instances: ``lenet5`` (bundled), ``resnet20`` (imported from PyTorch), the
-trained ``digits-mlp`` and ``digits-cnn``, and real-shaped ``resnet18-cifar``,
+trained ``digits-mlp`` and ``digits-cnn``, the trained models from PyPI wheels
+``silero-vad``, ``ddddocr-det``, ``ddddocr-ocr`` and ``ddddocr-ocr-int8``
+(``instances/trained/``), and real-shaped ``resnet18-cifar``,
 ``resnet18-imagenet``, ``mobilenetv2-imagenet``, ``resnet50-imagenet``
 (generated into ``instances/real/generated/`` when missing, seed 0).
 """
@@ -46,6 +48,7 @@ FILES = {
     "ddddocr-det": ROOT / "instances" / "trained" / "ddddocr" / "ddddocr-det.json",
     "ddddocr-ocr-int8": ROOT / "instances" / "trained" / "ddddocr" / "ddddocr-ocr-int8.json",
     "ddddocr-ocr": ROOT / "instances" / "trained" / "ddddocr" / "ddddocr-ocr.json",
+    "silero-vad": ROOT / "instances" / "trained" / "silero-vad" / "silero-vad-16k.json",
     "nudenet-320n": ROOT / "instances" / "trained" / "generated" / "nudenet-320n.json",
 }
 REAL = ("resnet18-cifar", "resnet18-imagenet", "mobilenetv2-imagenet", "resnet50-imagenet")
