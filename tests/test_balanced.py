@@ -1,0 +1,98 @@
+"""The makespan-aware mapping (pimopt.methods.balanced): the chip-wide assignment of
+layers whose writes set their time under a binding write budget."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from pimopt import Instance, solve, verify
+from pimopt.chains.problem import ChainProblem, min_rounds
+from pimopt.methods.balanced import _assigned_plan, _Builder
+from tests.conftest import random_network, small_arch
+
+
+def _inst(seed: int, n_inputs: int = 1) -> Instance:
+    """3 crossbars of 4 slots, one programs at a time; with one input vector per layer
+    the writes, not the compute, set every layer's time."""
+    net = random_network(seed, n_layers=3, max_k=24, max_n=8, sparsity=0.1)
+    net = replace(net, layers=tuple(replace(la, n_inputs=n_inputs) for la in net.layers))
+    return Instance(small_arch(crossbars=3, max_programming_crossbars=1, ous_per_crossbar=2),
+                    net)
+
+
+def _largest_layer(inst: Instance) -> np.ndarray:
+    nz = inst.nonzero_blocks
+    layer = int(np.argmax(np.bincount(inst.block_layer[nz])))
+    return nz[inst.block_layer[nz] == layer].astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chip_assignment_places_every_block_once_in_near_equal_shares(seed: int) -> None:
+    inst = _inst(seed)
+    a = inst.arch
+    spc = a.slots_per_crossbar
+    blocks = _largest_layer(inst)
+    assert blocks.size > a.total_slots  # several rounds
+    erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
+    plan = _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency",
+                          time.perf_counter() + 60)
+    assert plan is not None and plan.chains is not None
+    pid = inst.pattern_id
+    assert sorted(plan.block.tolist()) == sorted(blocks.tolist())
+    # every distinct pattern of the layer in one slot's chain, within the round limit
+    flat = [v for c in plan.chains for v in c]
+    assert sorted(flat) == np.unique(pid[blocks]).tolist()
+    assert max(map(len, plan.chains)) <= min_rounds(len(flat), a.total_slots)
+    # every round but the last fills every slot: the crossbars' loads differ by one round
+    loads = [sum(map(len, plan.chains[x * spc:(x + 1) * spc])) for x in range(a.crossbars)]
+    assert max(loads) - min(loads) <= spc
+    # a block goes where its pattern's slot is; equal patterns share slot and channel
+    slot_of = {v: k for k, c in enumerate(plan.chains) for v in c}
+    slot = np.array([slot_of[int(v)] for v in pid[plan.block]])
+    np.testing.assert_array_equal(plan.crossbar, slot // spc)
+    np.testing.assert_array_equal(plan.channel // a.ous_per_crossbar, plan.crossbar)
+    for v in np.unique(pid[plan.block]):
+        assert np.unique(plan.channel[pid[plan.block] == v]).size == 1
+    # cut before its first round: no plan (the caller keeps its partition)
+    assert _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency",
+                          time.perf_counter() - 1) is None
+
+
+def test_the_crossbars_take_the_chip_chains_at_the_chip_wide_cost() -> None:
+    """Each crossbar's problem gets the chip-wide chains of its slots: the crossbars'
+    costs add up to the chip-wide chains' cost (the same writes)."""
+    inst = _inst(4)
+    a = inst.arch
+    blocks = _largest_layer(inst)
+    build = _Builder(inst, "latency", reuse=True)
+    plan = _assigned_plan(inst, build.content, blocks, 1, a.ous_per_crossbar, "latency",
+                          time.perf_counter() + 60)
+    assert plan is not None and plan.chains is not None
+    upid, first = np.unique(inst.pattern_id[blocks], return_index=True)
+    chip = ChainProblem(a, build.content, inst.patterns[blocks[first]],
+                        np.zeros(upid.size, np.int64), {0: upid.size})
+    whole = chip.evaluate([np.searchsorted(upid, c).tolist() for c in plan.chains])
+    total = 0
+    for xb in range(a.crossbars):
+        p, sel, item = build.crossbar_problem(plan, xb)
+        chains = build.given_chains(plan, xb, p, sel, item)
+        p.check_solution(chains, "chip-wide chains")
+        total += p.evaluate(chains)
+    assert total == whole
+
+
+def test_balanced_assigns_write_bound_layers_chip_wide_and_verifies() -> None:
+    """Writes set the time (one input vector): every layer is assigned chip-wide and the
+    schedule verifies. Compute-heavy layers keep the compute-balanced partition."""
+    inst = _inst(5)
+    res = solve(inst, "balanced", objective="makespan", time_limit=1, functional_samples=None)
+    assert verify(inst, res.schedule, functional_samples=None).ok
+    assert {la["chip_assignment"] for la in res.info["balanced"]} == {"yes"}
+    heavy = _inst(5, n_inputs=4096)
+    res = solve(heavy, "balanced", objective="makespan", time_limit=1, functional_samples=None)
+    assert verify(heavy, res.schedule, functional_samples=None).ok
+    assert {la["chip_assignment"] for la in res.info["balanced"]} == {"no"}
