@@ -97,7 +97,8 @@ def map_stage(inst: Instance, method: str, metric: str, opts: ChainOptions, deco
         info["per_crossbar_method"] = inner
         mapping, claimed = balanced_mapping(inst, solver, metric=metric,
                                             time_limit=opts.time_limit, reuse=reuse, info=info,
-                                            round_limit=method not in EXACT_MODELS)
+                                            round_limit=method not in EXACT_MODELS,
+                                            seed=opts.seed)
         return MapOutput(mapping, "feasible", None, claimed, alternatives)
     mapping, status, bound, claimed = map_chains(inst, method, metric, opts, decomposition, info,
                                            reuse)

@@ -3,15 +3,16 @@ layers whose writes set their time under a binding write budget."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 
 from pimopt import Instance, solve, verify
 from pimopt.chains.problem import ChainProblem, min_rounds
-from pimopt.methods.balanced import _assigned_plan, _Builder
+from pimopt.methods import balanced as bal
+from pimopt.methods.balanced import CHIP_IMBALANCE, _assigned_plan, _Builder
 from tests.conftest import random_network, small_arch
 
 
@@ -30,36 +31,61 @@ def _largest_layer(inst: Instance) -> np.ndarray:
     return nz[inst.block_layer[nz] == layer].astype(np.int64)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_chip_assignment_places_every_block_once_in_near_equal_shares(seed: int) -> None:
-    inst = _inst(seed)
+def _check_plan(inst: Instance, blocks: np.ndarray, plan: Any, rounds: bool) -> None:
+    """Every block once, in its pattern's slot's crossbar; equal patterns share one slot
+    and channel; chains within the round limit; near-equal shares."""
     a = inst.arch
     spc = a.slots_per_crossbar
-    blocks = _largest_layer(inst)
-    assert blocks.size > a.total_slots  # several rounds
-    erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
-    plan = _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency",
-                          time.perf_counter() + 60)
-    assert plan is not None and plan.chains is not None
     pid = inst.pattern_id
+    assert plan.chains is not None
     assert sorted(plan.block.tolist()) == sorted(blocks.tolist())
-    # every distinct pattern of the layer in one slot's chain, within the round limit
     flat = [v for c in plan.chains for v in c]
     assert sorted(flat) == np.unique(pid[blocks]).tolist()
     assert max(map(len, plan.chains)) <= min_rounds(len(flat), a.total_slots)
-    # every round but the last fills every slot: the crossbars' loads differ by one round
     loads = [sum(map(len, plan.chains[x * spc:(x + 1) * spc])) for x in range(a.crossbars)]
-    assert max(loads) - min(loads) <= spc
-    # a block goes where its pattern's slot is; equal patterns share slot and channel
+    if rounds:  # every round but the last fills every slot: loads differ by one round
+        assert max(loads) - min(loads) <= spc
+    else:
+        assert max(loads) <= CHIP_IMBALANCE * len(flat) / a.crossbars
     slot_of = {v: k for k, c in enumerate(plan.chains) for v in c}
     slot = np.array([slot_of[int(v)] for v in pid[plan.block]])
     np.testing.assert_array_equal(plan.crossbar, slot // spc)
     np.testing.assert_array_equal(plan.channel // a.ous_per_crossbar, plan.crossbar)
     for v in np.unique(pid[plan.block]):
         assert np.unique(plan.channel[pid[plan.block] == v]).size == 1
-    # cut before its first round: no plan (the caller keeps its partition)
-    assert _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency",
-                          time.perf_counter() - 1) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chip_assignment_places_every_block_once_in_near_equal_shares(seed: int) -> None:
+    inst = _inst(seed)
+    a = inst.arch
+    blocks = _largest_layer(inst)
+    assert blocks.size > a.total_slots  # several rounds
+    erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
+    plan, how = _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 60)
+    assert plan is not None and how == "assignment"
+    _check_plan(inst, blocks, plan, rounds=True)
+    # no time for either solve: no plan (the caller keeps its partition)
+    assert _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 0) == (
+        None, "too large")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chip_granular_search_where_the_rounds_do_not_fit(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rounds estimated too slow: granular search over all slots, or no plan where its
+    chains would crowd one crossbar."""
+    monkeypatch.setattr(bal, "ASSIGN_PAIRS_PER_S", 1e-3)
+    inst = _inst(seed)
+    a = inst.arch
+    blocks = _largest_layer(inst)
+    erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
+    plan, how = _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 1.0)
+    assert how in ("granular", "unbalanced")
+    if plan is None:
+        assert how == "unbalanced"
+    else:
+        _check_plan(inst, blocks, plan, rounds=False)
 
 
 def test_the_crossbars_take_the_chip_chains_at_the_chip_wide_cost() -> None:
@@ -69,8 +95,7 @@ def test_the_crossbars_take_the_chip_chains_at_the_chip_wide_cost() -> None:
     a = inst.arch
     blocks = _largest_layer(inst)
     build = _Builder(inst, "latency", reuse=True)
-    plan = _assigned_plan(inst, build.content, blocks, 1, a.ous_per_crossbar, "latency",
-                          time.perf_counter() + 60)
+    plan, _ = _assigned_plan(inst, build.content, blocks, 1, a.ous_per_crossbar, "latency", 60)
     assert plan is not None and plan.chains is not None
     upid, first = np.unique(inst.pattern_id[blocks], return_index=True)
     chip = ChainProblem(a, build.content, inst.patterns[blocks[first]],
@@ -91,7 +116,7 @@ def test_balanced_assigns_write_bound_layers_chip_wide_and_verifies() -> None:
     inst = _inst(5)
     res = solve(inst, "balanced", objective="makespan", time_limit=1, functional_samples=None)
     assert verify(inst, res.schedule, functional_samples=None).ok
-    assert {la["chip_assignment"] for la in res.info["balanced"]} == {"yes"}
+    assert {la["chip_assignment"] for la in res.info["balanced"]} == {"assignment"}
     heavy = _inst(5, n_inputs=4096)
     res = solve(heavy, "balanced", objective="makespan", time_limit=1, functional_samples=None)
     assert verify(heavy, res.schedule, functional_samples=None).ok

@@ -24,7 +24,8 @@ layer (docs/methods.md, "Makespan-aware mapping"):
    block goes to its slot's crossbar, and every round but the last fills all
    slots, so the shares stay nearly equal. A block may then load from any
    slot of the chip, not only the ``S / X`` of one crossbar (ResNet-20
-   ``multi-ou``: 6.5% less programming in its 4,608-block layers).
+   ``multi-ou``: 6.5% less programming in its 4,608-block layers). Layers too
+   large for the rounds get granular search over all slots instead.
 3. **Programming inside each crossbar**: the pieces of a crossbar with equal
    patterns in one channel are one item (pattern reuse); a chain method
    (``sorted`` for the quota pass, the solve's method for the final one)
@@ -71,6 +72,9 @@ SAMPLE = 512  # patterns sampled to estimate a layer's programming per load
 # (measured 6e6 on 2,048 slots x 4,608 patterns)
 ASSIGN_PAIRS_PER_S = 4_000_000
 GRANULAR_S_PER_ITEM = 5e-5  # granular moves need this much time an item to start
+# chip-wide granular search: window lists, a greedy edge path and moves (a few orders)
+CHIP_GRANULAR_S_PER_ITEM = 2e-5
+CHIP_IMBALANCE = 1.1  # a crossbar's blocks over the mean share a chip-wide plan may give
 
 
 @dataclass
@@ -186,33 +190,54 @@ def _model_choice(inst: Instance, blocks: NDArray[np.int64], n_in: int
 
 
 def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[np.int64],
-                   n_in: int, ous: int, metric: str, deadline: float) -> _Plan | None:
-    """Crossbars chosen by programming: a chip-wide round-by-round assignment.
+                   n_in: int, ous: int, metric: str, seconds: float, seed: int = 0
+                   ) -> tuple[_Plan | None, str]:
+    """Crossbars chosen by programming: a chip-wide chain solve of the layer.
 
     Where a layer's writes, not its compute, set its time and the write budget
     binds, a crossbar's share of the layer matters less than what the layer
     programs in all: the contiguous shares of the weight-sorted order leave
-    each block the ``S / X`` slots of one crossbar to load from, the chip-wide
-    assignment (every round a minimum-cost assignment of the remaining
-    patterns to all ``S`` slots, from what the slots hold) all of them. A
-    block's crossbar is that of its slot; blocks with equal patterns follow
-    one load. Every round but the last fills every slot, so the crossbars get
-    nearly equal shares. ``None`` if ``deadline`` passes first (rounds cannot
-    be stopped part-way; the caller keeps its partition).
+    each block the ``S / X`` slots of one crossbar to load from, a chain
+    solve over all ``S`` slots of the chip (from what they hold) all of them.
+    A block's crossbar is that of its slot; blocks with equal patterns follow
+    one load. The solve is the round-by-round assignment (every round a
+    minimum-cost assignment of the remaining patterns to all slots, so every
+    round but the last fills every slot and the crossbars' shares differ by at
+    most one round) where its estimated time fits 60% of ``seconds``, else
+    granular search on window lists for 90% of ``seconds`` where that affords
+    its lists. Returns the plan and how it was made; no plan (the caller keeps
+    its partition) when neither fits, when the rounds overrun ``seconds``
+    (they cannot be stopped part-way), or when the granular chains would give
+    a crossbar more than :data:`CHIP_IMBALANCE` times the mean share (its
+    chains need not fill every slot as the rounds do).
     """
     a = inst.arch
+    t0 = time.perf_counter()
     pid = inst.pattern_id[blocks]
     upid, first, inv = np.unique(pid, return_index=True, return_inverse=True)
     items = inst.patterns[blocks[first]]
     p = ChainProblem(a, content, items, np.zeros(upid.size, np.int64),
                      {0: min_rounds(upid.size, a.total_slots)}, metric)
-    chains: Chains = [[] for _ in range(p.n_slots)]
-    cur = np.arange(p.n_slots, dtype=np.int64)
-    left = np.arange(upid.size, dtype=np.int64)
-    while left.size:
-        if expired(deadline):
-            return None
-        left = np.delete(left, assign_round(p, cur, left, chains))
+    # round r assigns the n - r S patterns left to S slots: about S n rounds / 2 pairs
+    need = a.total_slots * upid.size * (p.capacity[0] + 1) / 2 / ASSIGN_PAIRS_PER_S
+    if need <= 0.6 * seconds:
+        how = "assignment"
+        chains: Chains = [[] for _ in range(p.n_slots)]
+        cur = np.arange(p.n_slots, dtype=np.int64)
+        left = np.arange(upid.size, dtype=np.int64)
+        while left.size:
+            if expired(t0 + seconds):
+                return None, "cut"
+            left = np.delete(left, assign_round(p, cur, left, chains))
+    elif 0.9 * seconds >= CHIP_GRANULAR_S_PER_ITEM * upid.size:
+        how = "granular"
+        chains = granular_chains(p, time_limit=0.9 * seconds, seed=seed, candidates="window")
+    else:
+        return None, "too large"
+    loads = np.bincount(np.repeat(np.arange(p.n_slots) // a.slots_per_crossbar,
+                                  [len(c) for c in chains]), minlength=a.crossbars)
+    if how == "granular" and loads.max() > CHIP_IMBALANCE * upid.size / a.crossbars:
+        return None, "unbalanced"
     item_slot = np.empty(upid.size, dtype=np.int64)
     for k, chain in enumerate(chains):
         item_slot[chain] = k
@@ -226,16 +251,16 @@ def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[n
     channel = xb * ous + (slot % spc) * ous // spc
     zeros = np.zeros(blocks.size, dtype=np.int64)
     return _Plan(block=blocks, first=zeros, last=zeros + n_in, channel=channel, crossbar=xb,
-                 chains=[upid[c].tolist() for c in chains])
+                 chains=[upid[c].tolist() for c in chains]), how
 
 
 class _Builder:
     """Places one layer's pieces on crossbars; keeps slot contents and positions."""
 
-    def __init__(self, inst: Instance, metric: str, reuse: bool, round_limit: bool = True
-                 ) -> None:
+    def __init__(self, inst: Instance, metric: str, reuse: bool, round_limit: bool = True,
+                 seed: int = 0) -> None:
         a = inst.arch
-        self.inst, self.metric, self.reuse = inst, metric, reuse
+        self.inst, self.metric, self.reuse, self.seed = inst, metric, reuse, seed
         self.round_limit = round_limit
         self.spc = a.slots_per_crossbar
         self.content = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), dtype=np.uint8)
@@ -301,7 +326,8 @@ class _Builder:
             if plan.chains is not None:  # the chip-wide chains, improved while time lasts
                 chains = self.given_chains(plan, xb, p, sel, item)
                 if seconds >= GRANULAR_S_PER_ITEM * p.n_items and p.n_items >= 2:
-                    chains = granular_chains(p, time_limit=seconds, initial=chains)
+                    chains = granular_chains(p, time_limit=seconds, seed=self.seed,
+                                             initial=chains)
             else:
                 chains = solver(p, seconds) if seconds > 0 else sorted_chains(p)
             p.check_solution(chains, "balanced's chain method", round_limit=self.round_limit)
@@ -323,7 +349,7 @@ class _Builder:
 
 def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "latency",
                      time_limit: float = 60.0, reuse: bool = True, rebalance: bool = True,
-                     round_limit: bool = True, assign: bool = True,
+                     round_limit: bool = True, assign: bool = True, seed: int = 0,
                      info: dict[str, Any] | None = None) -> tuple[Mapping, int]:
     """The makespan-aware mapping of an instance (see the module docstring).
 
@@ -346,8 +372,10 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         Whether ``solver`` keeps the heuristics' round limit (exact models solve
         the problem without it, so their chains are checked without it).
     assign
-        Let a chip-wide assignment choose the crossbars of layers whose writes set
+        Let a chip-wide chain solve choose the crossbars of layers whose writes set
         their time under a binding write budget (:func:`_assigned_plan`).
+    seed
+        Seed of the chip-wide granular search and of the moves that improve its chains.
     info
         Filled with per-layer choices (OUs used, split, share of pieces the
         rebalance moved to another crossbar).
@@ -361,7 +389,7 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
     a = inst.arch
     nz = inst.nonzero_blocks
     rows: list[NDArray[np.int64]] = []
-    build = _Builder(inst, metric, reuse, round_limit)
+    build = _Builder(inst, metric, reuse, round_limit, seed)
     claimed = 0
     layers_info: list[dict[str, Any]] = []
     total = max(1, nz.size)
@@ -394,12 +422,8 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         if (assign and budget_binds and not split and a.block_whole_crossbar
                 and metric == "latency" and p_over >= n_in * unit / ous):
             start = time.perf_counter()
-            # round r assigns the n - r S patterns left to S slots: S n rounds / 2 pairs
-            rounds = min_rounds(blocks.size, a.total_slots)
-            need = a.total_slots * blocks.size * (rounds + 1) / 2 / ASSIGN_PAIRS_PER_S
-            chip = (_assigned_plan(inst, build.content, blocks, n_in, ous, metric,
-                                   start + budget) if need <= 0.6 * budget else None)
-            assigned = "too large" if need > 0.6 * budget else "cut" if chip is None else "yes"
+            chip, assigned = _assigned_plan(inst, build.content, blocks, n_in, ous, metric,
+                                            budget, seed)
             if chip is not None:
                 plan = chip
             budget = max(0.0, budget - (time.perf_counter() - start))
