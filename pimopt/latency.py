@@ -416,6 +416,7 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
     n = len(distinct)
     # a hash: collisions only report a neighbour that is not there, lowering the bound
     hashed = place_hashes(segment_ids(arch, distinct)[1])
+    total = hashed.sum(axis=1, dtype=np.uint64)
     places = hashed.shape[1]
     dist = np.zeros(n, dtype=np.int64)  # 0: not resolved yet
     if n < 2:
@@ -426,7 +427,7 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
             if expired(deadline):
                 dist[dist == 0] = d  # every level below d was complete
                 return dist, False
-            order, _, sizes = masked_groups(hashed, masked)
+            order, _, sizes = masked_groups(hashed, masked, total)
             found[order[np.repeat(sizes >= 2, sizes)]] = True
         dist[found & (dist == 0)] = d
         if (dist > 0).all():
@@ -443,15 +444,24 @@ def place_hashes(ids: NDArray[np.integer]) -> NDArray[np.uint64]:
     return out  # uint64 arithmetic wraps
 
 
-def masked_groups(hashed: NDArray[np.uint64], masked: tuple[int, ...]
+def masked_groups(hashed: NDArray[np.uint64], masked: tuple[int, ...],
+                  total: NDArray[np.uint64] | None = None
                   ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Rows grouped by their contents outside the places ``masked`` (by the hashes
     of :func:`place_hashes`; a collision merges groups): ``(order, starts, sizes)``,
-    group ``g`` being ``order[starts[g]:starts[g] + sizes[g]]``."""
-    keep = np.ones(hashed.shape[1], dtype=bool)
-    keep[list(masked)] = False
-    key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
-    order = np.argsort(key, kind="stable")
+    group ``g`` being ``order[starts[g]:starts[g] + sizes[g]]``, in no particular
+    order inside a group. ``total``: the rows' hashes summed over all places, if the
+    caller has them (then the masked places are subtracted: uint64 arithmetic wraps,
+    so it equals the sum over the other places)."""
+    if total is None:
+        keep = np.ones(hashed.shape[1], dtype=bool)
+        keep[list(masked)] = False
+        key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
+    else:
+        key = total.copy()
+        for s in masked:
+            key -= hashed[:, s]
+    order = np.argsort(key)  # quicksort: twice the stable sort's speed, any order will do
     sk = key[order]
     starts = np.r_[0, np.flatnonzero(sk[1:] != sk[:-1]) + 1].astype(np.int64)
     sizes = np.diff(np.r_[starts, key.size]).astype(np.int64)

@@ -138,6 +138,7 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
     if n == 0:
         return AgreementBound(best, level, settled, 0, True)
     hashed = place_hashes(ids)
+    total = hashed.sum(axis=1, dtype=np.uint64)
     flat = table.ravel()
     m = table.shape[0]
     index = np.int32 if m * m < 2**31 else np.int64  # table positions: int32 gathers are faster
@@ -152,7 +153,7 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
                 cut = True
                 break
             t_mask = time.perf_counter()
-            order, starts, sizes = masked_groups(hashed, masked)
+            order, starts, sizes = masked_groups(hashed, masked, total)
             grp = sizes >= 2
             tgt, t_start, t_size = _pairs_of(order, starts[grp], sizes[grp], ~settled)
             # a group too large to evaluate: its targets stay at the previous level
