@@ -43,8 +43,9 @@ def _check_plan(inst: Instance, blocks: np.ndarray, plan: Any, rounds: bool) -> 
     assert sorted(flat) == np.unique(pid[blocks]).tolist()
     assert max(map(len, plan.chains)) <= min_rounds(len(flat), a.total_slots)
     loads = [sum(map(len, plan.chains[x * spc:(x + 1) * spc])) for x in range(a.crossbars)]
-    if rounds:  # every round but the last fills every slot: loads differ by one round
-        assert max(loads) - min(loads) <= spc
+    if rounds:  # every round but the last fills every slot, the last by equal quotas
+        last = len(flat) % a.total_slots
+        assert max(loads) - min(loads) <= -(-last // a.crossbars)
     else:
         assert max(loads) <= CHIP_IMBALANCE * len(flat) / a.crossbars
     slot_of = {v: k for k, c in enumerate(plan.chains) for v in c}
@@ -68,6 +69,22 @@ def test_chip_assignment_places_every_block_once_in_near_equal_shares(seed: int)
     # no time for either solve: no plan (the caller keeps its partition)
     assert _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 0) == (
         None, "too large")
+
+
+def test_a_layer_smaller_than_the_chip_is_spread_over_every_crossbar() -> None:
+    """From erased slots every slot costs the same: the one (last) round still gives
+    every crossbar its equal share, so no crossbar programs the layer alone."""
+    inst = _inst(0)
+    a = inst.arch
+    blocks = _largest_layer(inst)
+    for n in (1, 4, 5, 11):
+        part = blocks[np.unique(inst.pattern_id[blocks], return_index=True)[1][:n]]
+        erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
+        plan, how = _assigned_plan(inst, erased, part, 1, a.ous_per_crossbar, "latency", 60)
+        assert plan is not None and how == "assignment"
+        loads = np.bincount(plan.crossbar, minlength=a.crossbars)
+        assert loads.max() == -(-n // a.crossbars), (n, loads)
+        _check_plan(inst, part, plan, rounds=True)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -87,7 +87,7 @@ def test_balanced_beats_the_baselines_on_lenet(arch: str) -> None:
     inst = load_instance(None, arch)
     naive = solve(inst, "naive", objective="makespan", time_limit=5)
     srt = solve(inst, "sorted", objective="makespan", time_limit=5)
-    bal = solve(inst, "balanced", objective="makespan", time_limit=5)
+    bal = solve(inst, "balanced", objective="makespan", time_limit=2)
     assert bal.info["aims_at"] == "makespan" and naive.info["aims_at"].startswith("nothing")
     assert bal.objective <= min(naive.objective, srt.objective)
     if arch == "default":

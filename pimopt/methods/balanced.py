@@ -56,8 +56,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 
-from pimopt.chains.construct import assign_round, sorted_chains
+from pimopt.chains.construct import assign_round, sorted_chains, sub_costs
 from pimopt.chains.granular import granular_chains
 from pimopt.chains.problem import ChainProblem, Chains, min_rounds
 from pimopt.instance import Instance
@@ -189,6 +190,25 @@ def _model_choice(inst: Instance, blocks: NDArray[np.int64], n_in: int
     return best[1], best[2], float(pair_costs(a, over, pats).latency_ps.mean())
 
 
+def _last_round(p: ChainProblem, cur: NDArray[np.int64], left: NDArray[np.int64],
+                chains: Chains, crossbars: int) -> None:
+    """The last round of the chip-wide assignment, fewer patterns than slots: at most
+    ``ceil(r / X)`` of the ``r`` patterns per crossbar, so that no crossbar programs the
+    round alone (from erased slots every slot costs the same, and a free assignment
+    could put a whole layer on one crossbar, which programs serially). Each crossbar
+    offers its slots cheapest to any pattern left; an assignment over those."""
+    cost = sub_costs(p, cur, left)
+    spc = p.n_slots // crossbars
+    quota = -(-left.size // crossbars)
+    near = cost.min(axis=1).reshape(crossbars, spc)
+    offered = (np.argsort(near, axis=1, kind="stable")[:, :quota]
+               + spc * np.arange(crossbars)[:, None]).ravel()
+    rows, cols = linear_sum_assignment(cost[offered])
+    for k, j in zip(offered[rows].tolist(), cols.tolist(), strict=True):
+        chains[k].append(int(left[j]))
+        cur[k] = p.n_slots + int(left[j])
+
+
 def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[np.int64],
                    n_in: int, ous: int, metric: str, seconds: float, seed: int = 0
                    ) -> tuple[_Plan | None, str]:
@@ -202,14 +222,15 @@ def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[n
     A block's crossbar is that of its slot; blocks with equal patterns follow
     one load. The solve is the round-by-round assignment (every round a
     minimum-cost assignment of the remaining patterns to all slots, so every
-    round but the last fills every slot and the crossbars' shares differ by at
-    most one round) where its estimated time fits 60% of ``seconds``, else
-    granular search on window lists for 90% of ``seconds`` where that affords
-    its lists. Returns the plan and how it was made; no plan (the caller keeps
-    its partition) when neither fits, when the rounds overrun ``seconds``
-    (they cannot be stopped part-way), or when the granular chains would give
-    a crossbar more than :data:`CHIP_IMBALANCE` times the mean share (its
-    chains need not fill every slot as the rounds do).
+    round but the last fills every slot, and the last gives every crossbar at
+    most its equal share of that round: :func:`_last_round`) where its
+    estimated time fits 60% of ``seconds``, else granular search on window
+    lists for 90% of ``seconds`` where that affords its lists. Returns the
+    plan and how it was made; no plan (the caller keeps its partition) when
+    neither fits, when the rounds overrun ``seconds`` (they cannot be stopped
+    part-way), or when the granular chains would give a crossbar more than
+    :data:`CHIP_IMBALANCE` times the mean share (its chains need not fill
+    every slot as the rounds do).
     """
     a = inst.arch
     t0 = time.perf_counter()
@@ -225,10 +246,14 @@ def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[n
         chains: Chains = [[] for _ in range(p.n_slots)]
         cur = np.arange(p.n_slots, dtype=np.int64)
         left = np.arange(upid.size, dtype=np.int64)
-        while left.size:
+        while left.size >= p.n_slots:
             if expired(t0 + seconds):
                 return None, "cut"
             left = np.delete(left, assign_round(p, cur, left, chains))
+        if left.size:
+            if expired(t0 + seconds):
+                return None, "cut"
+            _last_round(p, cur, left, chains, a.crossbars)
     elif 0.9 * seconds >= CHIP_GRANULAR_S_PER_ITEM * upid.size:
         how = "granular"
         chains = granular_chains(p, time_limit=0.9 * seconds, seed=seed, candidates="window")
