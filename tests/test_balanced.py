@@ -11,8 +11,7 @@ import pytest
 
 from pimopt import Instance, solve, verify
 from pimopt.chains.problem import ChainProblem, min_rounds
-from pimopt.methods import balanced as bal
-from pimopt.methods.balanced import CHIP_IMBALANCE, _assigned_plan, _Builder
+from pimopt.methods.balanced import _assigned_plan, _Builder
 from tests.conftest import random_network, small_arch
 
 
@@ -31,7 +30,7 @@ def _largest_layer(inst: Instance) -> np.ndarray:
     return nz[inst.block_layer[nz] == layer].astype(np.int64)
 
 
-def _check_plan(inst: Instance, blocks: np.ndarray, plan: Any, rounds: bool) -> None:
+def _check_plan(inst: Instance, blocks: np.ndarray, plan: Any) -> None:
     """Every block once, in its pattern's slot's crossbar; equal patterns share one slot
     and channel; chains within the round limit; near-equal shares."""
     a = inst.arch
@@ -43,11 +42,9 @@ def _check_plan(inst: Instance, blocks: np.ndarray, plan: Any, rounds: bool) -> 
     assert sorted(flat) == np.unique(pid[blocks]).tolist()
     assert max(map(len, plan.chains)) <= min_rounds(len(flat), a.total_slots)
     loads = [sum(map(len, plan.chains[x * spc:(x + 1) * spc])) for x in range(a.crossbars)]
-    if rounds:  # every round but the last fills every slot, the last by equal quotas
-        last = len(flat) % a.total_slots
-        assert max(loads) - min(loads) <= -(-last // a.crossbars)
-    else:
-        assert max(loads) <= CHIP_IMBALANCE * len(flat) / a.crossbars
+    # every round but the last fills every slot, the last by equal quotas
+    last = len(flat) % a.total_slots
+    assert max(loads) - min(loads) <= -(-last // a.crossbars)
     slot_of = {v: k for k, c in enumerate(plan.chains) for v in c}
     slot = np.array([slot_of[int(v)] for v in pid[plan.block]])
     np.testing.assert_array_equal(plan.crossbar, slot // spc)
@@ -65,7 +62,7 @@ def test_chip_assignment_places_every_block_once_in_near_equal_shares(seed: int)
     erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
     plan, how = _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 60)
     assert plan is not None and how == "assignment"
-    _check_plan(inst, blocks, plan, rounds=True)
+    _check_plan(inst, blocks, plan)
     # no time for either solve: no plan (the caller keeps its partition)
     assert _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 0) == (
         None, "too large")
@@ -84,25 +81,7 @@ def test_a_layer_smaller_than_the_chip_is_spread_over_every_crossbar() -> None:
         assert plan is not None and how == "assignment"
         loads = np.bincount(plan.crossbar, minlength=a.crossbars)
         assert loads.max() == -(-n // a.crossbars), (n, loads)
-        _check_plan(inst, part, plan, rounds=True)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_chip_granular_search_where_the_rounds_do_not_fit(
-        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rounds estimated too slow: granular search over all slots, or no plan where its
-    chains would crowd one crossbar."""
-    monkeypatch.setattr(bal, "ASSIGN_PAIRS_PER_S", 1e-3)
-    inst = _inst(seed)
-    a = inst.arch
-    blocks = _largest_layer(inst)
-    erased = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), np.uint8)
-    plan, how = _assigned_plan(inst, erased, blocks, 1, a.ous_per_crossbar, "latency", 1.0)
-    assert how in ("granular", "unbalanced")
-    if plan is None:
-        assert how == "unbalanced"
-    else:
-        _check_plan(inst, blocks, plan, rounds=False)
+        _check_plan(inst, part, plan)
 
 
 def test_the_crossbars_take_the_chip_chains_at_the_chip_wide_cost() -> None:
