@@ -22,6 +22,8 @@ from pimopt.chains.local_search import ChainState
 from pimopt.chains.problem import ChainProblem, Chains
 from pimopt.interrupt import expired, seconds_left
 
+GRANULAR_S_PER_ITEM = 5e-5  # candidate lists and a first descent, per item (measured)
+
 
 def granular_chains(p: ChainProblem, *, time_limit: float = 60.0, seed: int = 0,
                     k: int = 16, initial: Chains | None = None,

@@ -58,7 +58,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from pimopt.chains.construct import assign_round, sorted_chains, sub_costs
-from pimopt.chains.granular import granular_chains
+from pimopt.chains.granular import GRANULAR_S_PER_ITEM, granular_chains
 from pimopt.chains.problem import ChainProblem, Chains, min_rounds
 from pimopt.instance import Instance
 from pimopt.interrupt import expired, seconds_left
@@ -71,7 +71,6 @@ SAMPLE = 512  # patterns sampled to estimate a layer's programming per load
 # slot-pattern pairs per second of the chip-wide round-by-round assignment, LSAP included
 # (measured 6e6 on 2,048 slots x 4,608 patterns)
 ASSIGN_PAIRS_PER_S = 4_000_000
-GRANULAR_S_PER_ITEM = 5e-5  # granular moves need this much time an item to start
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pimopt import interrupt
 from pimopt.chains import exact
 from pimopt.chains.construct import assignment_chains, greedy_chains, sorted_chains
 from pimopt.chains.exact import MIN_SOLVER_S, solve_cpsat, solve_milp
-from pimopt.chains.granular import granular_chains
+from pimopt.chains.granular import GRANULAR_S_PER_ITEM, granular_chains
 from pimopt.chains.lns import lns_chains
 from pimopt.chains.local_search import local_search
 from pimopt.chains.problem import DENSE_LIMIT, ChainProblem, Chains
@@ -177,7 +177,6 @@ CHAIN_METHODS: dict[str, ChainMethod] = {
 EXACT = ("cpsat", "milp-cbc", "milp-highs", "lns")  # methods that need a warm start
 EXACT_MODELS = ("cpsat", "milp-cbc", "milp-highs")  # solved without the round limit
 
-GRANULAR_S_PER_ITEM = 5e-5  # candidate lists and a first descent, per item (measured)
 PAIRS_PER_S = 1_000_000  # latency-model pair evaluations per second, a safe estimate
 
 
