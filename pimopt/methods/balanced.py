@@ -18,8 +18,8 @@ layer (docs/methods.md, "Makespan-aware mapping"):
    split over every OU while a programming-bound layer is not split.
    Where the write budget binds, the layer's writes, not its compute, set
    its time (a pattern's mean write over another at least a block's compute
-   on one OU) and it has more blocks than the chip has slots, the crossbars
-   come instead from a **chip-wide assignment**
+   on one OU) and it has more blocks than the slots the previous layer left
+   alone, the crossbars come instead from a **chip-wide assignment**
    (:func:`_assigned_plan`): round by round, a minimum-cost assignment of the
    layer's patterns to all slots of the chip, from what the slots hold; a
    block goes to its slot's crossbar, and every round but the last fills all
@@ -281,6 +281,7 @@ class _Builder:
         self.spc = a.slots_per_crossbar
         self.content = np.zeros((a.total_slots, a.ou_rows, a.ou_cols), dtype=np.uint8)
         self.pos = np.zeros(a.total_slots, dtype=np.int64)
+        self.owner = np.full(a.total_slots, -1, dtype=np.int64)  # layer that last wrote
 
     def crossbar_problem(self, plan: _Plan, xb: int
                          ) -> tuple[ChainProblem, NDArray[np.int64], NDArray[np.int64]]:
@@ -327,7 +328,7 @@ class _Builder:
         return out
 
     def place(self, plan: _Plan, solver: ChainSolver, budget: float, deadline: float,
-              rows: list[NDArray[np.int64]]) -> int:
+              rows: list[NDArray[np.int64]], layer: int = -1) -> int:
         """Solve every crossbar's chains, append mapping rows; returns the claimed cost.
 
         Each crossbar gets its share of ``budget``, never past ``deadline``; once
@@ -357,6 +358,7 @@ class _Builder:
                 item_slot[chain] = k
                 item_pos[chain] = self.pos[g] + np.arange(len(chain))
                 self.pos[g] += len(chain)
+                self.owner[g] = layer
             self.content[xb * self.spc:(xb + 1) * self.spc] = p.final_patterns(chains)
             rows.append(np.stack([plan.block[sel], np.full(sel.size, xb), item_slot[item],
                                   item_pos[item], plan.first[sel], plan.last[sel]], axis=1))
@@ -414,6 +416,7 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
     def quick(p: ChainProblem, _s: float) -> Chains:
         return sorted_chains(p)
 
+    previous = -2  # the layer placed last (none yet)
     for layer in range(len(inst.network.layers)):
         blocks = nz[inst.block_layer[nz] == layer].astype(np.int64)
         if blocks.size == 0:
@@ -435,14 +438,15 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         # (ResNet-20 multi-ou, a 4,608-block layer: 6.5% less programming, shares
         # within 1.5% of equal)
         assigned = "no"
-        # and the layer cannot be resident at once (more blocks than slots): its own
-        # writes reuse slots, which the assignment chooses. A layer that fits keeps the
-        # partition, whose loads can go to slots no recent layer used, so that they
-        # need not wait for its computes (digits-cnn multi-ou: 113.0 us kept, 119.6
-        # with a one-round assignment)
+        # and the layer has more blocks than slots the previous layer left alone: its
+        # writes must reuse slots, which the assignment chooses. A layer that fits in
+        # those keeps the partition, whose loads can go to them and need not wait for
+        # the previous layer's computes (digits-cnn multi-ou: 113.0 us with the
+        # partition, 119.6 with a one-round assignment)
+        free = int(np.count_nonzero(build.owner != previous))
         if (assign and budget_binds and not split and a.block_whole_crossbar
                 and metric == "latency" and p_over >= n_in * unit / ous
-                and blocks.size > a.total_slots):
+                and blocks.size > free):
             start = time.perf_counter()
             chip, assigned = _assigned_plan(inst, build.content, blocks, n_in, ous, metric,
                                             budget)
@@ -463,7 +467,8 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
             plan = _pieces(blocks, n_in, cuts, ous, split)
             moved = float(np.abs(np.bincount(plan.crossbar, minlength=a.crossbars)
                                  - old).sum() / 2 / max(1, old.sum()))  # share of pieces
-        claimed += build.place(plan, solver, budget, t0 + time_limit, rows)
+        claimed += build.place(plan, solver, budget, t0 + time_limit, rows, layer)
+        previous = layer
         layers_info.append({"layer": inst.network.layers[layer].name, "blocks": int(blocks.size),
                             "ous": ous, "split": split, "chip_assignment": assigned,
                             "split_blocks": int(np.unique(
