@@ -396,7 +396,8 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         Seed of the granular moves that improve the chip-wide assignment's chains.
     info
         Filled with per-layer choices (OUs used, split, share of pieces the
-        rebalance moved to another crossbar).
+        rebalance moved to another crossbar, and ``chip_assignment``: ``"no"``,
+        ``"assignment"``, or why it was not made, ``"too large"`` or ``"cut"``).
 
     Returns
     -------
@@ -433,16 +434,15 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         total -= blocks.size
         moved = 0.0
         budget_binds = int(a.max_programming_crossbars or a.crossbars) < a.crossbars
-        # writes set the layer's time (a block's mean write at least its compute on one
-        # of the crossbar's OUs) and the budget binds: crossbars chosen by programming
-        # (ResNet-20 multi-ou, a 4,608-block layer: 6.5% less programming, shares
-        # within 1.5% of equal)
+        # crossbars chosen by programming (ResNet-20 multi-ou, a 4,608-block layer: 6.5%
+        # less programming, shares within 1.5% of equal) where the budget binds, writes
+        # set the layer's time (a block's mean write at least its compute on one of the
+        # crossbar's OUs) and the layer has more blocks than the slots the previous
+        # layer left alone, so that its writes must reuse slots. A layer that fits in
+        # those keeps the partition, whose loads can go there without waiting for the
+        # previous layer's computes (digits-cnn multi-ou: 113.0 us with the partition,
+        # 119.6 with a one-round assignment)
         assigned = "no"
-        # and the layer has more blocks than slots the previous layer left alone: its
-        # writes must reuse slots, which the assignment chooses. A layer that fits in
-        # those keeps the partition, whose loads can go to them and need not wait for
-        # the previous layer's computes (digits-cnn multi-ou: 113.0 us with the
-        # partition, 119.6 with a one-round assignment)
         free = int(np.count_nonzero(build.owner != previous))
         if (assign and budget_binds and not split and a.block_whole_crossbar
                 and metric == "latency" and p_over >= n_in * unit / ous
