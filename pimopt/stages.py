@@ -98,7 +98,9 @@ def map_stage(inst: Instance, method: str, metric: str, opts: ChainOptions, deco
         mapping, claimed = balanced_mapping(inst, solver, metric=metric,
                                             time_limit=opts.time_limit, reuse=reuse, info=info,
                                             round_limit=method not in EXACT_MODELS,
-                                            seed=opts.seed)
+                                            # other chain methods solve every crossbar
+                                            # themselves (step 5 of docs/methods.md)
+                                            assign=method == "balanced", seed=opts.seed)
         return MapOutput(mapping, "feasible", None, claimed, alternatives)
     mapping, status, bound, claimed = map_chains(inst, method, metric, opts, decomposition, info,
                                            reuse)
