@@ -337,11 +337,12 @@ def test_writes_after_a_window_opens_raise_the_bound_and_stay_below_every_schedu
     assert mb.window_ps == mb.value_ps > 1.03 * without.value_ps
     best = None
     for method in ("naive", "sorted", "balanced"):
-        res = solve(inst, method, objective="makespan", time_limit=2)
+        res = solve(inst, method, objective="makespan", time_limit=1)
         assert res.report.ok and res.schedule.makespan_ps() >= mb.value_ps, method
         best = res if best is None or res.objective < best.objective else best
     assert best is not None
-    jo = joint_schedule(inst, best.mapping, best.schedule, time_limit=5, workers=2)
+    # any schedule the joint model finds must stay above the bound: no proof needed
+    jo = joint_schedule(inst, best.mapping, best.schedule, time_limit=2, workers=2)
     assert verify(inst, jo.schedule).ok and jo.schedule.makespan_ps() >= mb.value_ps
 
 
