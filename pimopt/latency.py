@@ -427,7 +427,7 @@ def segment_distances(arch: Architecture, distinct: NDArray[np.integer],
             if expired(deadline):
                 dist[dist == 0] = d  # every level below d was complete
                 return dist, False
-            order, _, sizes = masked_groups(hashed, masked, total)
+            order, _, sizes = masked_groups(hashed, total, masked)
             found[order[np.repeat(sizes >= 2, sizes)]] = True
         dist[found & (dist == 0)] = d
         if (dist > 0).all():
@@ -444,23 +444,18 @@ def place_hashes(ids: NDArray[np.integer]) -> NDArray[np.uint64]:
     return out  # uint64 arithmetic wraps
 
 
-def masked_groups(hashed: NDArray[np.uint64], masked: tuple[int, ...],
-                  total: NDArray[np.uint64] | None = None
+def masked_groups(hashed: NDArray[np.uint64], total: NDArray[np.uint64],
+                  masked: tuple[int, ...]
                   ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Rows grouped by their contents outside the places ``masked`` (by the hashes
     of :func:`place_hashes`; a collision merges groups): ``(order, starts, sizes)``,
     group ``g`` being ``order[starts[g]:starts[g] + sizes[g]]``, in no particular
-    order inside a group. ``total``: the rows' hashes summed over all places, if the
-    caller has them (then the masked places are subtracted: uint64 arithmetic wraps,
-    so it equals the sum over the other places)."""
-    if total is None:
-        keep = np.ones(hashed.shape[1], dtype=bool)
-        keep[list(masked)] = False
-        key = hashed[:, keep].sum(axis=1, dtype=np.uint64)
-    else:
-        key = total.copy()
-        for s in masked:
-            key -= hashed[:, s]
+    order inside a group. ``total``: each row's hashes summed over all places (the
+    caller's, once for all its masks); the masked places are subtracted from it
+    (uint64 arithmetic wraps, so that equals the sum over the other places)."""
+    key = total.copy()
+    for s in masked:
+        key -= hashed[:, s]
     order = np.argsort(key)  # quicksort: twice the stable sort's speed, any order will do
     sk = key[order]
     starts = np.r_[0, np.flatnonzero(sk[1:] != sk[:-1]) + 1].astype(np.int64)

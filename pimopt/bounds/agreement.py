@@ -153,7 +153,7 @@ def agreement_nearest(ids: NDArray[np.int32], table: NDArray[np.int64],
                 cut = True
                 break
             t_mask = time.perf_counter()
-            order, starts, sizes = masked_groups(hashed, masked, total)
+            order, starts, sizes = masked_groups(hashed, total, masked)
             grp = sizes >= 2
             tgt, t_start, t_size = _pairs_of(order, starts[grp], sizes[grp], ~settled)
             # a group too large to evaluate: its targets stay at the previous level

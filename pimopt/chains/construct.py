@@ -102,14 +102,21 @@ def append_sorted_runs(chains: Chains, rest: NDArray[np.int64]) -> None:
 
 
 def assign_round(p: ChainProblem, cur: NDArray[np.int64], todo: NDArray[np.int64],
-                  chains: Chains) -> NDArray[np.int64]:
+                  chains: Chains, slots: NDArray[np.int64] | None = None,
+                  cost: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
     """One round: a minimum-cost assignment of ``todo`` items to the slots (scipy LSAP).
 
     Appends the placed items to ``chains``, moves ``cur`` (each slot's current
-    node) on, and returns the positions in ``todo`` that were placed.
+    node) on, and returns the positions in ``todo`` that were placed. ``slots``:
+    only these slots are offered (default all); ``cost``: their costs to ``todo``
+    (``sub_costs`` rows of ``slots``), if the caller has them.
     """
-    rows, cols = linear_sum_assignment(sub_costs(p, cur, todo))
-    for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
+    if slots is None:
+        slots = np.arange(p.n_slots, dtype=np.int64)
+    if cost is None:
+        cost = sub_costs(p, cur[slots], todo)
+    rows, cols = linear_sum_assignment(cost)
+    for k, j in zip(slots[rows].tolist(), cols.tolist(), strict=True):
         chains[k].append(int(todo[j]))
         cur[k] = p.n_slots + int(todo[j])
     return np.asarray(cols, dtype=np.int64)

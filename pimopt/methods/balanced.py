@@ -56,7 +56,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
 from pimopt.chains.construct import assign_round, sorted_chains, sub_costs
 from pimopt.chains.granular import GRANULAR_S_PER_ITEM, granular_chains
@@ -199,10 +198,7 @@ def _last_round(p: ChainProblem, cur: NDArray[np.int64], left: NDArray[np.int64]
     near = cost.min(axis=1).reshape(crossbars, spc)
     offered = (np.argsort(near, axis=1, kind="stable")[:, :quota]
                + spc * np.arange(crossbars)[:, None]).ravel()
-    rows, cols = linear_sum_assignment(cost[offered])
-    for k, j in zip(offered[rows].tolist(), cols.tolist(), strict=True):
-        chains[k].append(int(left[j]))
-        cur[k] = p.n_slots + int(left[j])
+    assign_round(p, cur, left, chains, slots=offered, cost=cost[offered])
 
 
 def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[np.int64],
@@ -239,21 +235,19 @@ def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[n
     # round r assigns the n - r S patterns left to S slots: about S n rounds / 2 pairs
     need = a.total_slots * upid.size * (p.capacity[0] + 1) / 2 / ASSIGN_PAIRS_PER_S
     # its chains replace the crossbars' own solve, which would take the share: most of it
-    if need <= 0.9 * seconds:
-        how = "assignment"
-        chains: Chains = [[] for _ in range(p.n_slots)]
-        cur = np.arange(p.n_slots, dtype=np.int64)
-        left = np.arange(upid.size, dtype=np.int64)
-        while left.size >= p.n_slots:
-            if expired(t0 + seconds):
-                return None, "cut"
-            left = np.delete(left, assign_round(p, cur, left, chains))
-        if left.size:
-            if expired(t0 + seconds):
-                return None, "cut"
-            _last_round(p, cur, left, chains, a.crossbars)
-    else:
+    if need > 0.9 * seconds:
         return None, "too large"
+    chains: Chains = [[] for _ in range(p.n_slots)]
+    cur = np.arange(p.n_slots, dtype=np.int64)
+    left = np.arange(upid.size, dtype=np.int64)
+    while left.size:
+        if expired(t0 + seconds):
+            return None, "cut"
+        if left.size >= p.n_slots:
+            left = np.delete(left, assign_round(p, cur, left, chains))
+        else:
+            _last_round(p, cur, left, chains, a.crossbars)
+            break
     item_slot = np.empty(upid.size, dtype=np.int64)
     for k, chain in enumerate(chains):
         item_slot[chain] = k
@@ -267,7 +261,7 @@ def _assigned_plan(inst: Instance, content: NDArray[np.uint8], blocks: NDArray[n
     channel = xb * ous + (slot % spc) * ous // spc
     zeros = np.zeros(blocks.size, dtype=np.int64)
     return _Plan(block=blocks, first=zeros, last=zeros + n_in, channel=channel, crossbar=xb,
-                 chains=[upid[c].tolist() for c in chains]), how
+                 chains=[upid[c].tolist() for c in chains]), "assignment"
 
 
 class _Builder:
@@ -443,10 +437,9 @@ def balanced_mapping(inst: Instance, solver: ChainSolver, *, metric: str = "late
         # previous layer's computes (digits-cnn multi-ou: 113.0 us with the partition,
         # 119.6 with a one-round assignment)
         assigned = "no"
-        free = int(np.count_nonzero(build.owner != previous))
         if (assign and budget_binds and not split and a.block_whole_crossbar
                 and metric == "latency" and p_over >= n_in * unit / ous
-                and blocks.size > free):
+                and blocks.size > np.count_nonzero(build.owner != previous)):
             start = time.perf_counter()
             chip, assigned = _assigned_plan(inst, build.content, blocks, n_in, ous, metric,
                                             budget)
